@@ -1,0 +1,35 @@
+# Everything a newcomer needs: `make demo` (install + profile GPT-2 offline), `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-all bench coverage clean
+
+install: $(STAMP)
+
+# torch/torchvision come from this machine's local wheels (pip's constraint caps them);
+# then the package with every extra and the test tools.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "torch==2.14.1" "torchvision==0.29.1"
+	$(PIP) install -q -e ".[test]"
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/modellens profile gpt2
+
+test: install
+	$(PY) -m pytest -q -n 2
+
+test-all: install
+	$(PY) -m pytest -q -n 2 -m "slow or not slow"
+
+bench: install
+	$(PIP) install -q -e ".[bench]"
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info

@@ -1,0 +1,1 @@
+"""Pure functions of a `Capture`: FLOPs, memory, roofline, modules, matrices, uniqueness."""

@@ -1,0 +1,78 @@
+"""Memory: weights, inputs, outputs, all activations, and peak live activations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..capture import FORWARD, Capture
+from .costs import OpCost
+from .op_classes import VIEW
+from .params import ParamCounts
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    weights_bytes: int  # parameters + buffers, each tensor once
+    inputs_bytes: int
+    outputs_bytes: int
+    activations_bytes: int  # every tensor the forward pass materializes
+    peak_activations_bytes: int  # most forward intermediates alive at once (see `peak_live_bytes`)
+    gradients_bytes: int | None = None  # one gradient per trainable parameter, with --backward
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
+
+
+def peak_live_bytes(capture: Capture, costs: list[OpCost], phases: tuple[str, ...]) -> tuple[int, int]:
+    """(total, peak) bytes of tensors created by the ops of `phases`.
+
+    A tensor is alive from the op that creates it to the last op that reads it (model outputs
+    stay alive to the end). With backward included, tensors saved for backward stay alive
+    until backward reads them, as in training.
+    """
+    created: dict[int, tuple[int, int]] = {}  # storage -> (op index, bytes)
+    last_use: dict[int, int] = {}
+    ops = [(i, op) for i, op in enumerate(capture.ops) if op.phase in phases]
+    for i, op in ops:
+        for spec in op.inputs:
+            last_use[spec.storage] = i
+        is_view = costs[i].category == VIEW
+        for spec in op.outputs:
+            last_use[spec.storage] = i
+            if not is_view and spec.storage not in created:
+                created[spec.storage] = (i, spec.nbytes)
+    end = len(capture.ops)
+    for spec in capture.outputs:
+        last_use[spec.storage] = end
+    delta: dict[int, int] = {}
+    for storage, (start, size) in created.items():
+        delta[start] = delta.get(start, 0) + size
+        stop = last_use.get(storage, start) + 1
+        delta[stop] = delta.get(stop, 0) - size
+    live = peak = 0
+    for index in sorted(delta):
+        live += delta[index]
+        peak = max(peak, live)
+    return sum(size for _, size in created.values()), peak
+
+
+def estimate_memory(capture: Capture, costs: list[OpCost], params: ParamCounts) -> MemoryEstimate:
+    activations, peak = peak_live_bytes(capture, costs, (FORWARD,))
+    gradients = None
+    if capture.backward:
+        gradients = sum(p.nbytes for p in capture.params if p.requires_grad)
+    return MemoryEstimate(
+        weights_bytes=params.params_bytes + params.buffers_bytes,
+        inputs_bytes=sum(spec.nbytes for _, spec in capture.inputs),
+        outputs_bytes=sum(spec.nbytes for spec in _unique(capture.outputs)),
+        activations_bytes=activations,
+        peak_activations_bytes=peak,
+        gradients_bytes=gradients,
+    )
+
+
+def _unique(specs):
+    seen = {}
+    for spec in specs:
+        seen.setdefault(spec.storage, spec)
+    return list(seen.values())

@@ -1,0 +1,120 @@
+"""Chips as data: peak FLOP/s per dtype, memory bandwidth and capacity (see chips.yaml)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from ..errors import HardwareError
+
+CHIPS_FILE = Path(__file__).with_name("chips.yaml")
+DEFAULT_CHIP = "a100"
+
+# Which peak applies to tensors of a dtype, most specific first.
+_PEAK_KEYS = {
+    "float32": ("fp32", "tf32", "bf16"),
+    "float64": ("fp64", "fp32"),
+    "float16": ("fp16", "bf16", "fp32"),
+    "bfloat16": ("bf16", "fp16", "fp32"),
+    "int8": ("int8", "fp8", "fp16", "bf16"),
+    "float8_e4m3fn": ("fp8", "int8", "fp16", "bf16"),
+    "float8_e5m2": ("fp8", "int8", "fp16", "bf16"),
+}
+
+
+@dataclass(frozen=True)
+class Chip:
+    id: str
+    name: str
+    peak_flops: dict[str, float]
+    memory_bandwidth: float  # bytes/s
+    memory_bytes: int
+    source: str = ""
+    vendor: str = ""
+    aliases: tuple[str, ...] = field(default=())
+
+    def peak(self, dtype: str, matmul: bool = True) -> float:
+        """Peak FLOP/s for work on `dtype` tensors. Matmuls use the matrix units; other ops
+        run on the vector units, taken as the fp32 rate where the chip lists one."""
+        if not matmul and "fp32" in self.peak_flops:
+            return min(self.peak_flops["fp32"], self.peak(dtype, matmul=True))
+        for key in _PEAK_KEYS.get(dtype, ("fp32", "bf16")):
+            if key in self.peak_flops:
+                return self.peak_flops[key]
+        return max(self.peak_flops.values())
+
+    def ridge_point(self, dtype: str) -> float:
+        """Arithmetic intensity (FLOPs/byte) above which matmuls on `dtype` are compute-bound."""
+        return self.peak(dtype) / self.memory_bandwidth
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "peak_flops": dict(self.peak_flops),
+            "memory_bandwidth": self.memory_bandwidth,
+            "memory_bytes": self.memory_bytes,
+            "source": self.source,
+        }
+
+
+def _parse(data: dict, origin: str) -> dict[str, Chip]:
+    chips = data.get("chips") if isinstance(data, dict) else None
+    if not isinstance(chips, dict) or not chips:
+        raise HardwareError(f"{origin}: expected a top-level 'chips:' mapping of chip entries")
+    parsed: dict[str, Chip] = {}
+    for chip_id, entry in chips.items():
+        try:
+            peaks = {k: float(v) for k, v in entry["peak_flops"].items()}
+            chip = Chip(
+                id=str(chip_id).lower(),
+                name=str(entry.get("name", chip_id)),
+                peak_flops=peaks,
+                memory_bandwidth=float(entry["memory_bandwidth"]),
+                memory_bytes=int(float(entry.get("memory_bytes", 0))),
+                source=str(entry.get("source", "")),
+                vendor=str(entry.get("vendor", "")),
+                aliases=tuple(str(a).lower() for a in entry.get("aliases", ()) or ()),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise HardwareError(
+                f"{origin}: chip {chip_id!r} needs peak_flops (per dtype) and "
+                f"memory_bandwidth as numbers ({type(exc).__name__}: {exc})"
+            ) from None
+        if not peaks or chip.memory_bandwidth <= 0 or any(v <= 0 for v in peaks.values()):
+            raise HardwareError(f"{origin}: chip {chip_id!r} has a non-positive peak or bandwidth")
+        parsed[chip.id] = chip
+    return parsed
+
+
+@lru_cache(maxsize=None)
+def load_chips(path: str | None = None) -> dict[str, Chip]:
+    """The shipped table, or a user's YAML in the same schema."""
+    file = Path(path) if path else CHIPS_FILE
+    try:
+        data = yaml.safe_load(file.read_text())
+    except FileNotFoundError:
+        raise HardwareError(f"hardware file not found: {file}") from None
+    except yaml.YAMLError as exc:
+        raise HardwareError(f"{file}: not valid YAML ({exc.__class__.__name__})") from None
+    return _parse(data, str(file))
+
+
+def get_chip(name: str | None) -> Chip:
+    """A chip by id or alias (case-insensitive), or the first chip of a user YAML file."""
+    name = name or DEFAULT_CHIP
+    if name.endswith((".yaml", ".yml")) or Path(name).is_file():
+        return next(iter(load_chips(name).values()))
+    key = name.lower()
+    chips = load_chips()
+    for chip in chips.values():
+        if key == chip.id or key in chip.aliases:
+            return chip
+    names = sorted(set(chips) | {a for c in chips.values() for a in c.aliases})
+    close = difflib.get_close_matches(key, names, n=4, cutoff=0.4)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(chips))}"
+    raise HardwareError(f"unknown hardware {name!r}{hint}")

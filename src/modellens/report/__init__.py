@@ -1,0 +1,1 @@
+"""Renderers: console tables, JSON, CSV, plots and HTML, all reading result dataclasses."""
