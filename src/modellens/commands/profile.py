@@ -1,0 +1,53 @@
+"""`modellens profile SPEC`: FLOPs, MACs, params, memory and roofline bottleneck."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import Output, add_input_options, add_output_options
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "profile", help="FLOPs, MACs, params, memory and roofline bottleneck of a model",
+        description="Profile a model: gpt2, bert-base-uncased, tv:resnet50, timm:NAME, "
+                    "yolo:yolov8n, ./hf_dir, config.json, file.py::fn.")
+    p.add_argument("model", help="model spec (catalog id, tv:, timm:, yolo:, file.py::fn, ...)")
+    add_input_options(p)
+    p.add_argument("--backward", action="store_true", help="also capture and count the backward pass")
+    p.add_argument("--hardware", help="chip for the roofline (default a100; `modellens hardware` "
+                                      "lists them) or a YAML file")
+    p.add_argument("--depth", type=int, default=2, help="module table depth (default 2)")
+    p.add_argument("--showshape", action="store_true", help="show module input/output shapes")
+    p.add_argument("--top", type=int, default=10, help="top-k ops by FLOPs and by bytes (0: none)")
+    p.add_argument("--unsupported", action="store_true", help="list ops with no FLOP convention")
+    add_output_options(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..profiler import profile
+    from ..report import console as console_report
+
+    out = Output(args)
+    with out.progress(f"profiling {args.model}"):
+        result = profile(
+            args.model, args.inputs, batch_size=args.batch_size, seq_len=args.seq_len,
+            image_size=args.image_size, dtype=args.dtype, backward=args.backward,
+            hardware=args.hardware, task=args.task,
+        )
+
+    def table(console) -> None:
+        console_report.render_profile(result, console, depth=args.depth,
+                                      show_shapes=args.showshape, top=args.top)
+        if args.unsupported:
+            console.print(console_report.unsupported_table(result))
+
+    def html() -> str:
+        from ..report.html import render_html
+
+        return render_html(result)
+
+    out.emit(table=table, data=result.to_dict, rows=lambda: [m.to_dict() for m in result.modules],
+             html=html)
+    return 0
