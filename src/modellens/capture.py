@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 
+from . import blocks
 from .errors import BuildError, CaptureError
 from .specs import TensorSpec, dtype_name, iter_specs, iter_tensors
 
@@ -143,6 +144,7 @@ class _StorageIds:
     def __init__(self) -> None:
         self._ids: dict[int, int] = {}
         self._alive: list[torch.Tensor] = []
+        self._count = -1
 
     def spec(self, tensor: torch.Tensor) -> TensorSpec:
         try:
@@ -151,9 +153,14 @@ class _StorageIds:
             key = id(tensor)
         sid = self._ids.get(key)
         if sid is None:
-            sid = self._ids[key] = len(self._ids)
+            sid = self._ids[key] = self.fresh()
             self._alive.append(tensor)
         return TensorSpec(tuple(int(d) for d in tensor.shape), dtype_name(tensor.dtype), sid)
+
+    def fresh(self) -> int:
+        """A new id for a storage that exists only in replayed records."""
+        self._count += 1
+        return self._count
 
 
 def _plain(value: Any) -> Any:
@@ -276,11 +283,21 @@ class _Recorder(TorchDispatchMode):
         self.ids = ids
         self.phase = FORWARD
         self.ops: list[OpRecord] = []
+        self._paused = False
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Ops run inside are not recorded (tensors modellens itself creates)."""
+        self._paused = True
+        try:
+            yield
+        finally:
+            self._paused = False
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        if func.namespace == "prim":
+        if self._paused or func.namespace == "prim":
             return out
         to_spec = lambda v: self.ids.spec(v) if isinstance(v, torch.Tensor) else _plain(v)
         self.ops.append(
@@ -360,7 +377,9 @@ def _run(
     convert: Callable[[torch.Tensor], torch.Tensor] | None,
     backward: bool,
     dtype: torch.dtype | None,
-) -> tuple[list[OpRecord], dict[str, ModuleRecord], list[tuple[str, TensorSpec]], list[TensorSpec]]:
+    replay_blocks: bool,
+) -> tuple[list[OpRecord], dict[str, ModuleRecord], list[tuple[str, TensorSpec]], list[TensorSpec],
+           list[str]]:
     ids = _StorageIds()
     tracker = _ModuleTracker(model, ids, tag_graph=backward)
     was_training = model.training
@@ -378,7 +397,9 @@ def _run(
             ]
             recorder = _Recorder(tracker, ids)
             grad = torch.enable_grad() if backward else torch.no_grad()
-            with grad, recorder:
+            replay_on = replay_blocks and not backward
+            with grad, recorder, blocks.installed(model, tracker, recorder, ids,
+                                                  module_attributes, replay_on) as replay:
                 if replacements is not None:
                     output = torch.func.functional_call(
                         model, replacements, inputs.args, inputs.kwargs, strict=False
@@ -396,7 +417,8 @@ def _run(
     finally:
         tracker.remove()
         model.train(was_training)
-    return recorder.ops, tracker.records, named_inputs, output_specs
+    notes = replay.summary() if replay is not None else []
+    return recorder.ops, tracker.records, named_inputs, output_specs, notes
 
 
 def _as_input(value: Any, convert, dtype) -> Any:
@@ -416,9 +438,9 @@ def _fake_converter(fake_mode, dtype, requires_grad: bool) -> Callable[[torch.Te
         if isinstance(tensor, FakeTensor):
             fake = tensor
         elif tensor.is_meta:  # a fake CPU tensor, so CPU kernels (e.g. fused SDPA) are chosen
-            fake = FakeTensor(fake_mode, tensor.detach(), cpu)
+            fake = FakeTensor(fake_mode, tensor.data, cpu)  # .data: no dispatch, no autograd
         else:
-            fake = fake_mode.from_tensor(tensor.detach())
+            fake = fake_mode.from_tensor(tensor.data)
         fake = _cast(fake, dtype)
         if requires_grad and isinstance(tensor, nn.Parameter) and tensor.requires_grad:
             fake = fake.detach().requires_grad_(True)
@@ -449,12 +471,14 @@ def capture(
     methods: tuple[str, ...] = ("fake", "real"),
     rebuild_real: Callable[[], nn.Module] | None = None,
     max_real_bytes: int = DEFAULT_MAX_REAL_BYTES,
+    replay_blocks: bool = True,
 ) -> Capture:
     """Run `model` once on `make_inputs()` and record everything analyses need.
 
     `make_inputs` is called inside the capture's tensor mode, so tensors it creates are fake when
     the method is "fake". `rebuild_real` builds the model with real CPU weights for the "real"
-    method when `model` lives on the meta device.
+    method when `model` lives on the meta device. `replay_blocks` captures repeated identical
+    blocks once and replays them (forward-only fake captures; see `modellens.blocks`).
     """
     from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -471,6 +495,7 @@ def capture(
                     convert=_fake_converter(fake_mode, dtype, backward),
                     backward=backward,
                     dtype=dtype,
+                    replay_blocks=replay_blocks,
                 )
             elif method == "real":
                 runnable = _real_model(model, rebuild_real, params, max_real_bytes)
@@ -481,6 +506,7 @@ def capture(
                     convert=(lambda t: _cast(t, dtype)) if dtype is not None else None,
                     backward=backward,
                     dtype=dtype,
+                    replay_blocks=False,
                 )
             else:
                 raise ValueError(f"unknown capture method {method!r}")
@@ -490,7 +516,7 @@ def capture(
         except Exception as exc:  # any model error: try the next method, then report all
             failures.append(f"{method}: {_describe_failure(exc)}")
             continue
-        ops, modules, inputs, outputs = result
+        ops, modules, inputs, outputs, replay_notes = result
         return Capture(
             model_name=name or type(model).__name__,
             model_class=type(model).__name__,
@@ -501,7 +527,7 @@ def capture(
             inputs=inputs,
             outputs=outputs,
             backward=backward,
-            notes=[f"capture method {f}" for f in failures],
+            notes=[f"capture method {f}" for f in failures] + replay_notes,
         )
     raise CaptureError(f"could not capture {name or type(model).__name__}: " + "; ".join(failures))
 

@@ -68,7 +68,8 @@ def model_source(
 
 
 def capture_source(
-    source: ModelSource, *, backward: bool = False, dtype: str | None = None
+    source: ModelSource, *, backward: bool = False, dtype: str | None = None,
+    replay_blocks: bool = True,
 ) -> Captured:
     """Build the source's model (on meta where possible) and capture it once."""
     started = time.perf_counter()
@@ -85,6 +86,7 @@ def capture_source(
         backward=backward,
         dtype=torch_dtype,
         rebuild_real=rebuild,
+        replay_blocks=replay_blocks,
     )
     captured = time.perf_counter()
     if built_on != "meta":
@@ -110,18 +112,20 @@ def profile(
     hardware: str | None = None,
     task: str = "auto",
     name: str | None = None,
+    replay_blocks: bool = True,
 ) -> ProfileResult:
     """Profile a model: params, FLOPs/MACs, memory, roofline bottleneck on `hardware`.
 
     `model` is a spec string ("gpt2", "tv:resnet50", "file.py::fn", ...) or an nn.Module with
     `inputs` (a tensor, tuple, dict, or a function returning one). `inputs` may also be a
-    "file.py::fn" reference for a file-based model.
+    "file.py::fn" reference for a file-based model. `replay_blocks=False` runs every repeated
+    block instead of capturing one and replaying it (see `modellens.blocks`).
     """
     started = time.perf_counter()
     chip = get_chip(hardware)
     source = model_source(model, inputs, batch_size=batch_size, seq_len=seq_len,
                           image_size=image_size, task=task, name=name)
-    captured = capture_source(source, backward=backward, dtype=dtype)
+    captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks)
     result = analyze(captured, chip_name=chip.id if hardware is None else hardware)
     result.timings = {**captured.seconds, "total_s": time.perf_counter() - started}
     result.settings.update(batch_size=batch_size, seq_len=seq_len, image_size=image_size,

@@ -93,6 +93,19 @@ def iter_specs(tree: Any):
             yield from iter_specs(item)
 
 
+def map_specs(tree: Any, fn) -> Any:
+    """`tree` with every TensorSpec replaced by fn(spec) (tuples, lists and dicts rebuilt)."""
+    if isinstance(tree, TensorSpec):
+        return fn(tree)
+    if isinstance(tree, tuple):
+        return tuple(map_specs(item, fn) for item in tree)
+    if isinstance(tree, list):
+        return [map_specs(item, fn) for item in tree]
+    if isinstance(tree, dict):
+        return {key: map_specs(item, fn) for key, item in tree.items()}
+    return tree
+
+
 def iter_tensors(tree: Any):
     """Yield every tensor in nested tuples/lists/dicts and mapping-like outputs (HF ModelOutput)."""
     if isinstance(tree, torch.Tensor):

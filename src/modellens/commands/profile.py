@@ -21,6 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("--showshape", action="store_true", help="show module input/output shapes")
     p.add_argument("--top", type=int, default=10, help="top-k ops by FLOPs and by bytes (0: none)")
     p.add_argument("--unsupported", action="store_true", help="list ops with no FLOP convention")
+    p.add_argument("--no-block-replay", action="store_true",
+                   help="run every repeated block instead of capturing one and replaying it")
     add_output_options(p)
     p.set_defaults(handler=run)
 
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         result = profile(
             args.model, args.inputs, batch_size=args.batch_size, seq_len=args.seq_len,
             image_size=args.image_size, dtype=args.dtype, backward=args.backward,
-            hardware=args.hardware, task=args.task,
+            hardware=args.hardware, task=args.task, replay_blocks=not args.no_block_replay,
         )
 
     def table(console) -> None:

@@ -1,0 +1,245 @@
+"""Capture each structurally identical block once; replay its records for the others.
+
+An 80-layer LLM repeats one decoder block. Blocks are candidates when they share a structural
+signature (class, parameter shapes and dtypes, plain config attributes other than their index,
+and the same for every submodule) with at least two others. The first call of a signature is
+recorded as a template; the second is run too and its ops compared with the template's
+(names, shapes, dtypes, attributes, relative module paths) — only when they match is equality
+considered proven, and later calls with the same input signature are replayed: the template's
+records are copied with module paths and tensor identities rewritten, and the block returns
+fresh fake tensors of the template's output shapes. Layers that differ (sliding-window vs global
+attention, dense vs MoE) have different signatures or fail verification and run normally.
+
+Used only for forward-only fake captures (replay has no autograd graph to differentiate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.utils._pytree import tree_flatten, tree_map
+
+from .specs import TensorSpec, iter_tensors, map_specs
+
+# Attributes that only number a layer; code that branches on them is caught by verification.
+_INDEX_ATTRIBUTES = {"layer_idx", "layer_id", "layer_index", "layer_number", "block_idx", "idx"}
+MIN_REPEATS = 3
+
+
+def structural_signatures(model: nn.Module, attributes: Callable[[nn.Module], dict]) -> dict:
+    """Module -> hashable signature of its structure (recursively)."""
+    signatures: dict[nn.Module, Any] = {}
+
+    def signature(module: nn.Module):
+        if module in signatures:
+            return signatures[module]
+        tensors = tuple(
+            (name, tuple(t.shape), str(t.dtype), bool(t.requires_grad))
+            for name, t in list(module._parameters.items()) + list(module._buffers.items())
+            if t is not None
+        )
+        attrs = tuple(sorted(
+            (k, repr(v)) for k, v in attributes(module).items() if k not in _INDEX_ATTRIBUTES
+        ))
+        children = tuple((name, signature(child)) for name, child in module._modules.items()
+                         if child is not None)
+        signatures[module] = hash((type(module), tensors, attrs, children))
+        return signatures[module]
+
+    signature(model)
+    return signatures
+
+
+def call_signature(args: tuple, kwargs: dict) -> tuple | None:
+    """Shapes/dtypes of tensor arguments and values of plain ones; None when an argument is an
+    object whose state we cannot compare (then the call is never replayed)."""
+    leaves, spec = tree_flatten((args, kwargs))
+    key: list[Any] = [str(spec)]
+    for leaf in leaves:
+        if isinstance(leaf, torch.Tensor):
+            key.append((tuple(leaf.shape), leaf.dtype, leaf.requires_grad))
+        elif leaf is None or isinstance(leaf, (bool, int, float, str, torch.dtype)):
+            key.append(leaf)
+        else:
+            return None
+    return tuple(key)
+
+
+@dataclass
+class _Template:
+    path: str
+    ops: list
+    input_storages: list[int]
+    param_storages: list[int]
+    output: Any
+    submodules: dict[str, tuple[int, tuple, tuple]]  # relative path -> (calls, inputs, outputs)
+    verified: bool = False
+    rejected: bool = False
+    replays: int = 0
+    signature: list = field(default_factory=list)
+
+
+def _relative(path: str, root: str) -> str:
+    return path[len(root):] if path.startswith(root) else path
+
+
+def _op_signature(ops: list, root: str) -> list:
+    return [
+        (op.name, _relative(op.module, root), op.phase,
+         tuple((s.shape, s.dtype) for s in op.inputs),
+         tuple((s.shape, s.dtype) for s in op.outputs),
+         repr(op.attributes()))
+        for op in ops
+    ]
+
+
+def _block_tensors(module: nn.Module) -> list[torch.Tensor]:
+    return [t for _, t in module.named_parameters()] + [t for _, t in module.named_buffers()]
+
+
+class BlockReplay:
+    """Installs per-instance forward wrappers on repeated blocks (removed by `remove`)."""
+
+    def __init__(self, model: nn.Module, tracker, recorder, ids, attributes) -> None:
+        self.tracker = tracker
+        self.recorder = recorder
+        self.ids = ids
+        self.templates: dict[tuple, _Template] = {}
+        self._installed: list[nn.Module] = []
+        signatures = structural_signatures(model, attributes)
+        counts: dict[Any, int] = {}
+        for module in tracker.names:
+            counts[signatures[module]] = counts.get(signatures[module], 0) + 1
+        chosen: set[str] = set()
+        for module, path in tracker.names.items():
+            if (counts[signatures[module]] < MIN_REPEATS or not module._modules
+                    or not module._parameters and not any(True for _ in module.parameters())
+                    or "forward" in vars(module)
+                    or any(path.startswith(p + ".") for p in chosen)):
+                continue
+            chosen.add(path)
+            module.forward = self._wrap(module, path, signatures[module], module.forward)
+            self._installed.append(module)
+
+    def remove(self) -> None:
+        for module in self._installed:
+            vars(module).pop("forward", None)
+        self._installed.clear()
+
+    @property
+    def replayed(self) -> int:
+        return sum(t.replays for t in self.templates.values())
+
+    def summary(self) -> list[str]:
+        notes = []
+        for template in self.templates.values():
+            if template.replays:
+                cls = self.tracker.records[template.path].class_name
+                notes.append(f"{template.replays + 2} identical {cls} blocks: captured "
+                             f"{template.path} once, verified on a second, replayed the rest")
+        return notes
+
+    def _wrap(self, module: nn.Module, path: str, structure: Any, original: Callable):
+        def forward(*args, **kwargs):
+            call = call_signature(args, kwargs)
+            if call is None:
+                return original(*args, **kwargs)
+            key = (structure, call)
+            template = self.templates.get(key)
+            if template is not None and template.verified:
+                return self._replay(template, module, path, args, kwargs)
+            start = len(self.recorder.ops)
+            output = original(*args, **kwargs)
+            ops = self.recorder.ops[start:]
+            if template is None:
+                self.templates[key] = self._template(module, path, args, kwargs, ops, output)
+            elif not (template.verified or template.rejected):
+                same = _op_signature(ops, path) == template.signature
+                template.verified, template.rejected = same, not same
+            return output
+
+        return forward
+
+    def _template(self, module, path, args, kwargs, ops, output) -> _Template:
+        records = self.tracker.records
+        prefix = path + "."
+        submodules = {
+            _relative(p, path): (r.calls, r.input_specs, r.output_specs)
+            for p, r in records.items() if p.startswith(prefix)
+        }
+        return _Template(
+            path=path,
+            ops=list(ops),
+            input_storages=[self.ids.spec(t).storage for t in iter_tensors((args, kwargs))],
+            param_storages=[self.ids.spec(t).storage for t in _block_tensors(module)],
+            output=output,
+            submodules=submodules,
+            signature=_op_signature(ops, path),
+        )
+
+    def _replay(self, template: _Template, module, path, args, kwargs) -> Any:
+        ids = self.ids
+        inputs = list(iter_tensors((args, kwargs)))
+        mapping = dict(zip(template.input_storages, (ids.spec(t).storage for t in inputs)))
+        mapping.update(zip(template.param_storages,
+                           (ids.spec(t).storage for t in _block_tensors(module))))
+        template_inputs = dict(zip(template.input_storages, inputs))
+
+        def fresh(tensor: Any) -> Any:
+            if not isinstance(tensor, torch.Tensor):
+                return tensor
+            storage = ids.spec(tensor).storage
+            same = template_inputs.get(storage)
+            if same is not None and same.shape == tensor.shape:
+                return same  # the block returned its input
+            new = torch.empty_strided(tensor.size(), tensor.stride(), dtype=tensor.dtype,
+                                      device=tensor.device)
+            mapping[storage] = ids.spec(new).storage
+            return new
+
+        with self.recorder.paused():
+            output = tree_map(fresh, template.output)
+        internal = {s.storage for op in template.ops for s in op.outputs} - set(mapping)
+
+        def remap(value: TensorSpec) -> TensorSpec:
+            storage = mapping.get(value.storage)
+            if storage is None:
+                if value.storage not in internal:
+                    return value  # read from outside the block (e.g. a parent's attribute)
+                storage = mapping[value.storage] = ids.fresh()
+            return TensorSpec(value.shape, value.dtype, storage)
+
+        for op in template.ops:
+            self.recorder.ops.append(dataclasses.replace(
+                op,
+                module=path + _relative(op.module, template.path),
+                args=map_specs(op.args, remap),
+                kwargs=map_specs(op.kwargs, remap),
+                outputs=tuple(remap(s) for s in op.outputs),
+            ))
+        records = self.tracker.records
+        for relative, (calls, in_specs, out_specs) in template.submodules.items():
+            target = records[path + relative]
+            target.calls += calls
+            if not target.input_specs:
+                target.input_specs, target.output_specs = in_specs, out_specs
+        template.replays += 1
+        return output
+
+
+@contextlib.contextmanager
+def installed(model, tracker, recorder, ids, attributes, enabled: bool):
+    """BlockReplay on `model` for the duration of the block (None when disabled)."""
+    if not enabled:
+        yield None
+        return
+    replay = BlockReplay(model, tracker, recorder, ids, attributes)
+    try:
+        yield replay
+    finally:
+        replay.remove()

@@ -1,0 +1,60 @@
+"""Block replay: identical results with and without it; refused where blocks differ."""
+
+import pytest
+import torch
+from torch import nn
+
+from modellens.analysis.costs import op_costs
+from modellens.analysis.memory import peak_live_bytes
+from modellens.analysis.modules import module_stats
+from modellens.capture import FORWARD, SampleInputs, capture
+from modellens.profiler import model_source
+from modellens.sources import build_model
+
+
+def summary(cap):
+    costs = op_costs(cap)
+    modules = [(m.path, m.calls, m.flops, m.bytes, m.input_shapes, m.output_shapes)
+               for m in module_stats(cap, costs)]
+    ops = [(op.name, op.module, [s.shape for s in op.inputs]) for op in cap.ops]
+    return ops, modules, sum(c.bytes for c in costs), peak_live_bytes(cap, costs, (FORWARD,))
+
+
+@pytest.mark.parametrize("spec", ["gpt2", "tv:resnet50"])
+def test_replay_gives_identical_records(spec):
+    source = model_source(spec)
+    model, _ = build_model(source)
+    full = capture(model, source.make_inputs, replay_blocks=False)
+    replayed = capture(model, source.make_inputs, replay_blocks=True)
+    assert any("replayed" in note for note in replayed.notes)
+    assert summary(full) == summary(replayed)
+
+
+class Block(nn.Module):
+    def __init__(self, index: int, width: int = 16):
+        super().__init__()
+        self.layer_idx = index
+        self.fc = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, x):
+        if self.layer_idx % 2:  # odd layers do extra work: replay must notice
+            x = self.fc(x)
+        return self.norm(self.fc(x))
+
+
+def test_blocks_whose_ops_differ_are_never_replayed():
+    model = nn.Sequential(*[Block(i) for i in range(6)])
+    cap = capture(model, lambda: SampleInputs((torch.randn(2, 16),)))
+    assert not any("replayed" in note for note in cap.notes)
+    mms = [op for op in cap.ops if op.packet == "aten.addmm"]
+    assert len(mms) == 3 * 1 + 3 * 2
+
+
+def test_identical_blocks_are_replayed_with_exact_counts():
+    model = nn.Sequential(*[Block(0) for _ in range(5)])
+    cap = capture(model, lambda: SampleInputs((torch.randn(2, 16),)))
+    assert any("5 identical Block blocks" in note for note in cap.notes)
+    mms = [op for op in cap.ops if op.packet == "aten.addmm"]
+    assert [op.module for op in mms] == [f"{i}.fc" for i in range(5)]
+    assert cap.modules["4.fc"].calls == 1 and cap.modules["4.norm"].input_specs[0].shape == (2, 16)
