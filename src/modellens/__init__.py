@@ -18,6 +18,7 @@ _EXPORTS = {
     "Capture": "modellens.capture",
     "SampleInputs": "modellens.capture",
     "register_flop_formula": "modellens.analysis.formulas",
+    "register_bytes_formula": "modellens.analysis.costs",
     "get_chip": "modellens.hardware",
     "ModellensError": "modellens.errors",
     "resolve": "modellens.sources",

@@ -275,7 +275,10 @@ def module_attributes(module: nn.Module) -> dict[str, Any]:
 
 
 class _Recorder(TorchDispatchMode):
-    """Records each aten op with its innermost module and phase."""
+    """Records each aten op (and higher-order op such as flex attention) with its innermost
+    module and phase."""
+
+    supports_higher_order_operators = True
 
     def __init__(self, tracker: _ModuleTracker, ids: _StorageIds) -> None:
         super().__init__()
@@ -296,13 +299,18 @@ class _Recorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        if self._paused or func.namespace == "prim":
-            return out
+        if isinstance(func, torch._ops.HigherOrderOperator):
+            out = func(*args, **kwargs)
+            name = f"higher_order.{func.name()}.default"
+        else:
+            out = func(*args, **kwargs)
+            if self._paused or func.namespace == "prim":
+                return out
+            name = str(func)
         to_spec = lambda v: self.ids.spec(v) if isinstance(v, torch.Tensor) else _plain(v)
         self.ops.append(
             OpRecord(
-                name=str(func),
+                name=name,
                 module=self.tracker.current(self.phase),
                 phase=self.phase,
                 args=tree_map(to_spec, args),

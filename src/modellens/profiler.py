@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from .analysis.costs import OpCost, op_costs
-from .analysis.flops import by_operator, totals, unsupported_ops
+from .analysis.flops import by_operator, looks_like_matmul, totals, unsupported_ops
 from .analysis.memory import estimate_memory
+from .analysis.moe import moe_report
 from .analysis.modules import module_stats
 from .analysis.params import count_params
 from .analysis.roofline import bottleneck
@@ -89,7 +90,7 @@ def capture_source(
         replay_blocks=replay_blocks,
     )
     captured = time.perf_counter()
-    if built_on != "meta":
+    if source.builds_on_meta and built_on != "meta":
         result.notes.append(f"model built on {built_on} (its constructor needs real tensors)")
     costs = op_costs(result)
     seconds = {
@@ -170,6 +171,12 @@ def analyze(captured: Captured, chip_name: str | None = None) -> ProfileResult:
     if unsupported:
         names = ", ".join(u.name for u in unsupported[:5])
         notes.append(f"{len(unsupported)} op type(s) have no FLOP convention and count 0: {names}")
+        matmul_like = [u.name for u in unsupported if looks_like_matmul(u.name)]
+        if matmul_like:
+            notes.append("WARNING: matmul-class op(s) without a FLOP formula, so FLOPs are too "
+                         f"low: {', '.join(matmul_like)} (modellens.register_flop_formula)")
+    moe_config = captured.source.metadata.get("moe")
+    moe = moe_report(cap, costs, *moe_config) if moe_config else None
     return ProfileResult(
         model=captured.source.name,
         model_class=cap.model_class,
@@ -188,6 +195,7 @@ def analyze(captured: Captured, chip_name: str | None = None) -> ProfileResult:
         ops=rows,
         operators=by_operator(cap, costs),
         unsupported=unsupported,
+        moe=moe,
         notes=notes,
     )
 

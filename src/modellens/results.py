@@ -8,6 +8,7 @@ from typing import Any
 
 from .analysis.flops import FlopTotals, OperatorStats, UnsupportedOp
 from .analysis.memory import MemoryEstimate
+from .analysis.moe import MoEReport
 from .analysis.modules import ModuleStats
 from .analysis.params import ParamCounts
 from .analysis.roofline import Bottleneck
@@ -99,6 +100,7 @@ class ProfileResult:
     operators: list[OperatorStats]
     unsupported: list[UnsupportedOp]
     backward_bottleneck: Bottleneck | None = None
+    moe: MoEReport | None = None
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -136,6 +138,7 @@ class ProfileResult:
             "backward_bottleneck": (
                 self.backward_bottleneck.to_dict() if self.backward_bottleneck else None
             ),
+            "moe": self.moe.to_dict() if self.moe else None,
             "modules": [m.to_dict() for m in self.modules],
             "operators": [o.to_dict() for o in self.operators],
             "ops": [o.to_dict() for o in self.ops],

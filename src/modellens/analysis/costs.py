@@ -1,20 +1,70 @@
-"""Per-op cost: FLOPs under the stated conventions and bytes moved. FLOPs = 2 × MACs, here only."""
+"""Per-op cost: FLOPs under the stated conventions and bytes moved. FLOPs = 2 × MACs, here only.
+
+Bytes moved by an op default to its distinct input tensors plus its outputs; ops that touch only
+part of an input (gathers) or nothing at all (allocations) have a bytes formula, and users can
+register their own with `register_bytes_formula`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from ..capture import Capture, OpRecord
+from ..specs import TensorSpec
 from . import formulas
-from .op_classes import MATMUL, MEMORY, VIEW, bias_add_flops, category, elementwise_flops
+from .op_classes import MATMUL, VIEW, bias_add_flops, category, elementwise_flops
 
 FLOPS_PER_MAC = 2
 
-# Ops that read only the rows they gather from their first (table) input, not the whole table.
-_GATHER = {"aten.embedding", "aten.index_select", "aten.index", "aten.gather",
-           "aten._unsafe_index"}
-_NO_WRITE = {"aten.empty", "aten.empty_like", "aten.empty_strided", "aten.new_empty",
-             "aten.new_empty_strided", "aten.resize_", "aten.set_"}
+BytesFormula = Callable[[tuple[TensorSpec, ...], tuple[TensorSpec, ...]], tuple[int, int]]
+_BYTES_FORMULAS: dict[str, BytesFormula] = {}
+
+
+def register_bytes_formula(ops: Any, *, replace: bool = False) -> Callable[[BytesFormula], BytesFormula]:
+    """Decorator: `formula(inputs, outputs) -> (bytes_read, bytes_written)` for op(s), given the
+    TensorSpecs of the call. Names as in `register_flop_formula`."""
+    targets = ops if isinstance(ops, (list, tuple)) else [ops]
+
+    def decorate(formula: BytesFormula) -> BytesFormula:
+        for op in targets:
+            name = formulas._packet_name(op)
+            if name in _BYTES_FORMULAS and not replace:
+                raise ValueError(f"a bytes formula for {name} is already registered")
+            _BYTES_FORMULAS[name] = formula
+        return formula
+
+    return decorate
+
+
+def unregister_bytes_formula(op: Any) -> None:
+    _BYTES_FORMULAS.pop(formulas._packet_name(op), None)
+
+
+def _distinct_bytes(specs: tuple[TensorSpec, ...]) -> int:
+    seen: set[tuple] = set()
+    total = 0
+    for spec in specs:
+        key = (spec.storage, spec.shape)
+        if key not in seen:
+            seen.add(key)
+            total += spec.nbytes
+    return total
+
+
+@register_bytes_formula(["aten.embedding", "aten.index_select", "aten.index", "aten.gather",
+                         "aten._unsafe_index"])
+def _gather_bytes(inputs, outputs):
+    """A gather reads the rows it returns and its indices, not the whole table."""
+    written = sum(o.nbytes for o in outputs)
+    return written + _distinct_bytes(inputs[1:]), written
+
+
+@register_bytes_formula(["aten.empty", "aten.empty_like", "aten.empty_strided", "aten.new_empty",
+                         "aten.new_empty_strided", "aten.resize_", "aten.set_"])
+def _allocation_bytes(inputs, outputs):
+    """Allocating memory moves none."""
+    return 0, 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +101,11 @@ def op_cost(op: OpRecord) -> OpCost:
         flops_all = flops + bias_add_flops(op)
     else:
         flops, flops_all = 0, elementwise_flops(op, cat)
-    seen: set[tuple] = set()
-    read = 0
-    inputs = op.inputs
-    if op.packet in _GATHER and inputs:
-        read += sum(o.nbytes for o in op.outputs)
-        inputs = inputs[1:]
-    for spec in inputs:
-        key = (spec.storage, spec.shape)
-        if key not in seen:
-            seen.add(key)
-            read += spec.nbytes
-    written = 0 if op.packet in _NO_WRITE else sum(o.nbytes for o in op.outputs)
-    if cat == MEMORY and op.packet.startswith(("aten.empty", "aten.new_empty")):
-        read = 0
+    bytes_formula = _BYTES_FORMULAS.get(op.packet)
+    if bytes_formula is not None:
+        read, written = bytes_formula(op.inputs, op.outputs)
+    else:
+        read, written = _distinct_bytes(op.inputs), sum(o.nbytes for o in op.outputs)
     return OpCost(cat, flops, flops_all, read, written)
 
 

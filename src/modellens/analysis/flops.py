@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..capture import BACKWARD, FORWARD, Capture
@@ -78,6 +79,14 @@ class UnsupportedOp:
 
     def to_dict(self) -> dict:
         return dict(vars(self))
+
+
+_MATMUL_NAME = re.compile(r"mm|matmul|conv|attention|attn|linear|einsum|gemm|bmm|dot")
+
+
+def looks_like_matmul(name: str) -> bool:
+    """Op names that suggest multiply-accumulate work a missing formula would undercount."""
+    return bool(_MATMUL_NAME.search(name.rsplit(".", 1)[0].split(".", 1)[-1]))
 
 
 def unsupported_ops(capture: Capture, costs: list[OpCost], max_modules: int = 5):

@@ -30,11 +30,14 @@ _FORMULAS: dict[str, tuple[Formula, bool]] = {}  # packet name -> (formula, take
 
 
 def _packet_name(op: Any) -> str:
-    """Accept 'aten.mm', 'aten::mm', torch.ops.aten.mm or torch.ops.aten.mm.default."""
+    """Accept 'aten.mm', 'aten::mm', torch.ops.aten.mm, torch.ops.aten.mm.default, or a
+    higher-order operator (recorded as 'higher_order.<name>')."""
     if isinstance(op, str):
         return op.replace("::", ".")
     if isinstance(op, torch._ops.OpOverload):
         return str(op.overloadpacket)
+    if isinstance(op, torch._ops.HigherOrderOperator):
+        return f"higher_order.{op.name()}"
     return str(op)
 
 

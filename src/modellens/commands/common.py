@@ -81,11 +81,26 @@ def add_output_options(parser: argparse.ArgumentParser, default_format: str = "t
     group.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
+def sizes(text: str) -> int | list[int]:
+    """'128' -> 128; '128,512' -> [128, 512] (for sweeps)."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or a comma list, got {text!r}")
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"sizes must be positive integers, got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
 def add_input_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("inputs")
     group.add_argument("--batch-size", type=int, default=1, help="batch size (default 1)")
-    group.add_argument("--seq-len", type=int, help="sequence length for text models (default 128)")
-    group.add_argument("--image-size", type=int, help="image side for vision models (default native)")
+    group.add_argument("--seq-len", type=sizes,
+                       help="sequence length for text models (default 128); "
+                            "`profile` accepts several: 128,512,2048")
+    group.add_argument("--image-size", type=sizes,
+                       help="image side for vision models (default native); `profile` accepts "
+                            "several")
     group.add_argument("--dtype", help="cast weights and float inputs: float32, bf16, fp16, ...")
     group.add_argument("--inputs", metavar="FILE.py::FN",
                        help="function returning sample inputs, for FILE.py::FN models")

@@ -21,6 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("--showshape", action="store_true", help="show module input/output shapes")
     p.add_argument("--top", type=int, default=10, help="top-k ops by FLOPs and by bytes (0: none)")
     p.add_argument("--unsupported", action="store_true", help="list ops with no FLOP convention")
+    p.add_argument("--unit", choices=("flops", "macs"), default="flops",
+                   help="show FLOPs or MACs in tables (1 MAC = 2 FLOPs; JSON has both)")
     p.add_argument("--no-block-replay", action="store_true",
                    help="run every repeated block instead of capturing one and replaying it")
     add_output_options(p)
@@ -32,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from ..report import console as console_report
 
     out = Output(args)
+    if isinstance(args.seq_len, list) or isinstance(args.image_size, list):
+        return run_sweep(args, out)
     with out.progress(f"profiling {args.model}"):
         result = profile(
             args.model, args.inputs, batch_size=args.batch_size, seq_len=args.seq_len,
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     def table(console) -> None:
         console_report.render_profile(result, console, depth=args.depth,
-                                      show_shapes=args.showshape, top=args.top)
+                                      show_shapes=args.showshape, top=args.top, unit=args.unit)
         if args.unsupported:
             console.print(console_report.unsupported_table(result))
 
@@ -52,4 +56,20 @@ def run(args: argparse.Namespace) -> int:
 
     out.emit(table=table, data=result.to_dict, rows=lambda: [m.to_dict() for m in result.modules],
              html=html)
+    return 0
+
+
+def run_sweep(args: argparse.Namespace, out: Output) -> int:
+    from ..report.console import sweep_table
+    from ..sweep import profile_sweep
+
+    as_list = lambda v: v if isinstance(v, list) else None
+    with out.progress(f"profiling {args.model} at several sizes"):
+        result = profile_sweep(
+            args.model, seq_lens=as_list(args.seq_len), image_sizes=as_list(args.image_size),
+            inputs=args.inputs, batch_size=args.batch_size, dtype=args.dtype,
+            hardware=args.hardware, task=args.task,
+        )
+    out.emit(table=lambda console: console.print(sweep_table(result)), data=result.to_dict,
+             rows=lambda: [p.to_dict() for p in result.points])
     return 0

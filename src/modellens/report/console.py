@@ -25,8 +25,38 @@ def _exact(value: int | None, unit: str) -> str:
     return "-" if value is None else f"{units.count(value, unit)} ({value:,})"
 
 
-def summary_tables(result: ProfileResult) -> list[Table]:
-    flops, memory, params = result.flops, result.memory, result.params
+def compute_rows(result: ProfileResult, unit: str = "flops") -> list[tuple[str, str]]:
+    """FLOPs (or MACs with unit="macs": FLOPs / 2) rows of the summary."""
+    flops = result.flops
+    divisor, name = (2, "MACs") if unit == "macs" else (1, "FLOPs")
+
+    def value(x: int | None) -> int | None:
+        return None if x is None else x // divisor
+
+    rows = [
+        (f"Forward {name} (matmul-class)", _exact(value(flops.forward), name)),
+        (f"Forward {name} (all ops)", _exact(value(flops.forward_all), name)),
+    ]
+    if unit != "macs":
+        rows.insert(1, ("Forward MACs", _exact(flops.forward_macs, "MACs")))
+    if flops.backward is not None:
+        ratio = f"  ({flops.backward / flops.forward:.2f}x fwd)" if flops.forward else ""
+        rows.append((f"Backward {name} (matmul-class)", _exact(value(flops.backward), name) + ratio))
+        rows.append((f"Backward {name} (all ops)", _exact(value(flops.backward_all), name)))
+    if result.moe is not None:
+        moe = result.moe
+        rows += [
+            ("MoE experts (active per token)", f"{moe.num_experts} ({moe.experts_per_token})"),
+            ("MoE active params per token", _exact(moe.active_params, "")),
+            (f"Forward {name}, top-{moe.experts_per_token} experts",
+             _exact(value(moe.forward_flops_active), name)),
+            (f"Forward {name}, every expert", _exact(value(moe.forward_flops_all_experts), name)),
+        ]
+    return rows
+
+
+def summary_tables(result: ProfileResult, unit: str = "flops") -> list[Table]:
+    memory, params = result.memory, result.params
     header = _kv_table("MODEL", [
         ("Model", result.model),
         ("Class", f"{result.model_class} ({result.source})"),
@@ -41,15 +71,6 @@ def summary_tables(result: ProfileResult) -> list[Table]:
     param_rows += [(f"  {dtype}", f"{n:,}") for dtype, n in params.by_dtype.items()]
     if params.buffers:
         param_rows.append(("Buffers (not params)", f"{params.buffers:,}"))
-    flop_rows = [
-        ("Forward FLOPs (matmul-class)", _exact(flops.forward, "FLOPs")),
-        ("Forward MACs", _exact(flops.forward_macs, "MACs")),
-        ("Forward FLOPs (all ops)", _exact(flops.forward_all, "FLOPs")),
-    ]
-    if flops.backward is not None:
-        ratio = f"  ({flops.backward / flops.forward:.2f}x fwd)" if flops.forward else ""
-        flop_rows.append(("Backward FLOPs (matmul-class)", _exact(flops.backward, "FLOPs") + ratio))
-        flop_rows.append(("Backward FLOPs (all ops)", _exact(flops.backward_all, "FLOPs")))
     memory_rows = [
         ("Weights (params + buffers)", units.size(memory.weights_bytes)),
         ("Inputs", units.size(memory.inputs_bytes)),
@@ -62,7 +83,7 @@ def summary_tables(result: ProfileResult) -> list[Table]:
     return [
         header,
         _kv_table("PARAMETERS", param_rows),
-        _kv_table("COMPUTE", flop_rows),
+        _kv_table("COMPUTE (1 MAC = 2 FLOPs)", compute_rows(result, unit)),
         _kv_table("MEMORY (1 MiB = 1024² bytes)", memory_rows),
         bottleneck_table(result),
     ]
@@ -88,14 +109,16 @@ def bottleneck_table(result: ProfileResult) -> Table:
     return _kv_table(f"BOTTLENECK on {chip.name}", rows)
 
 
-def module_table(result: ProfileResult, depth: int = 2, show_shapes: bool = False) -> Table:
+def module_table(result: ProfileResult, depth: int = 2, show_shapes: bool = False,
+                 unit: str = "flops") -> Table:
     total_flops = result.flops.forward or 1
+    divisor, name = (2, "MACs") if unit == "macs" else (1, "FLOPs")
     table = Table(title=f"MODULES (depth ≤ {depth}; FLOPs/bytes inclusive)", title_justify="left",
                   title_style="bold cyan", box=box.SIMPLE_HEAD)
     table.add_column("Module", no_wrap=True)
     table.add_column("Class", style="dim", no_wrap=True)
-    for column in ("Params", "FLOPs", "% FLOPs", "Bytes") + (
-        ("Bwd FLOPs",) if result.flops.backward is not None else ()
+    for column in ("Params", name, f"% {name}", "Bytes") + (
+        (f"Bwd {name}",) if result.flops.backward is not None else ()
     ):
         table.add_column(column, justify="right", no_wrap=True)
     if show_shapes:
@@ -104,11 +127,12 @@ def module_table(result: ProfileResult, depth: int = 2, show_shapes: bool = Fals
     for module in result.modules:
         if module.depth > depth:
             continue
-        name = ("  " * module.depth) + (module.path.rsplit(".", 1)[-1] or "(root)")
-        row = [name, module.class_name, units.count(module.params), units.count(module.flops),
-               units.percent(module.flops, total_flops), units.size(module.bytes)]
+        label = ("  " * module.depth) + (module.path.rsplit(".", 1)[-1] or "(root)")
+        row = [label, module.class_name, units.count(module.params),
+               units.count(module.flops // divisor), units.percent(module.flops, total_flops),
+               units.size(module.bytes)]
         if result.flops.backward is not None:
-            row.append(units.count(module.backward_flops))
+            row.append(units.count(module.backward_flops // divisor))
         if show_shapes:
             row += [units.shapes(module.input_shapes), units.shapes(module.output_shapes)]
         table.add_row(*row)
@@ -134,10 +158,10 @@ def top_ops_table(result: ProfileResult, key: str, k: int) -> Table:
 
 
 def render_profile(result: ProfileResult, console: Console, *, depth: int = 2,
-                   show_shapes: bool = False, top: int = 10) -> None:
-    for table in summary_tables(result):
+                   show_shapes: bool = False, top: int = 10, unit: str = "flops") -> None:
+    for table in summary_tables(result, unit):
         console.print(table)
-    console.print(module_table(result, depth, show_shapes))
+    console.print(module_table(result, depth, show_shapes, unit))
     if top:
         console.print(top_ops_table(result, "flops", top))
         console.print(top_ops_table(result, "bytes", top))
@@ -155,3 +179,24 @@ def unsupported_table(result: ProfileResult) -> Group | Text:
     for op in result.unsupported:
         table.add_row(op.name, str(op.count), ", ".join(op.modules), units.shapes(op.example_shapes))
     return Group(table)
+
+
+def sweep_table(result) -> Group:
+    """Profiles at several sizes and the fitted growth a + b·s + c·s²."""
+    table = Table(title=f"{result.model}: scaling with {result.dimension}", title_justify="left",
+                  title_style="bold cyan", box=box.SIMPLE_HEAD)
+    for column in (result.dimension, "FLOPs", "FLOPs (all)", "Bytes moved", "Peak activations",
+                   f"Predicted time ({result.hardware})"):
+        table.add_column(column, justify="right")
+    for p in result.points:
+        table.add_row(str(p.size), units.count(p.flops), units.count(p.flops_all),
+                      units.size(p.bytes), units.size(p.peak_activations_bytes),
+                      units.duration(p.predicted_time_s))
+    fits = Table(title="Fit: value ≈ a + b·s + c·s²", title_justify="left",
+                 title_style="bold cyan", box=box.SIMPLE_HEAD)
+    for column in ("quantity", "a", "b", "c", "max rel. error"):
+        fits.add_column(column, justify="right")
+    for fit in result.fits:
+        fits.add_row(fit.quantity, f"{fit.a:.4g}", f"{fit.b:.4g}", f"{fit.c:.4g}",
+                     f"{fit.max_relative_error:.1e}")
+    return Group(table, fits)

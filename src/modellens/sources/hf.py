@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from ..analysis.moe import moe_settings
 from ..capture import SampleInputs
 from ..errors import BuildError, ConfigError, SpecError
 from . import InputOptions, ModelSource
@@ -260,5 +261,6 @@ def source(spec: str, options: InputOptions, task: str = "auto") -> ModelSource:
             "model_type": config.model_type,
             "model_class": cls.__name__,
             "max_sequence_length": max_sequence_length(config),
+            "moe": moe_settings(config),
         },
     )

@@ -1,0 +1,75 @@
+"""Mixture-of-experts: total vs active parameters, and FLOPs with top-k vs every expert.
+
+Routing assumption: every token goes to exactly `experts_per_token` experts (what the capture
+measures: grouped expert GEMMs see tokens × k rows). Which experts receive them does not change
+the total. Expert parameters are those under an `experts` module (`...experts.gate_up_proj`,
+`...experts.3.w1.weight`); shared experts and routers are always active.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..capture import FORWARD, Capture
+from .costs import OpCost
+
+NUM_EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
+TOP_K_KEYS = ("num_experts_per_tok", "moe_top_k", "top_k", "num_selected_experts")
+
+
+@dataclass(frozen=True)
+class MoEReport:
+    num_experts: int
+    experts_per_token: int
+    total_params: int
+    expert_params: int
+    active_params: int  # per token
+    forward_flops_active: int  # matmul-class, top-k experts per token (as captured)
+    forward_flops_all_experts: int  # if every token went through every expert
+    routing: str = "each token to exactly experts_per_token experts"
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
+
+
+def _is_expert_path(path: str) -> bool:
+    parts = path.split(".")
+    return "experts" in parts
+
+
+def moe_settings(config: object) -> tuple[int, int] | None:
+    """(num_experts, experts_per_token) from a model config, or None for dense models."""
+    def first(keys):
+        for key in keys:
+            value = getattr(config, key, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
+    experts, top_k = first(NUM_EXPERT_KEYS), first(TOP_K_KEYS)
+    return (experts, top_k) if experts and top_k and experts > 1 else None
+
+
+def moe_report(capture: Capture, costs: list[OpCost], num_experts: int,
+               experts_per_token: int) -> MoEReport:
+    params = [p for p in capture.params if not p.is_buffer]
+    total = sum(p.numel for p in params)
+    expert = sum(p.numel for p in params if _is_expert_path(p.name))
+    active = total - expert + expert * experts_per_token // num_experts
+    expert_flops = dense_flops = 0
+    for op, cost in zip(capture.ops, costs):
+        if op.phase != FORWARD:
+            continue
+        if _is_expert_path(op.module):
+            expert_flops += cost.flops
+        else:
+            dense_flops += cost.flops
+    return MoEReport(
+        num_experts=num_experts,
+        experts_per_token=experts_per_token,
+        total_params=total,
+        expert_params=expert,
+        active_params=active,
+        forward_flops_active=dense_flops + expert_flops,
+        forward_flops_all_experts=dense_flops + expert_flops * num_experts // experts_per_token,
+    )
