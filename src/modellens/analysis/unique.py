@@ -1,0 +1,492 @@
+"""Unique modules and unique ops of one capture: what a compiler or new-hardware team must support.
+
+Modules. Two modules are the same kernel when they have the same class, the same input and
+output shapes and dtypes (first call), the same configuration (`parameters`: the module's plain
+attributes minus identity bookkeeping such as HF's `layer_idx`), the same own weight shapes, and
+the same children (by name and unique id). Every level is kept, containers included.
+
+Ops. The capture records aten ops; the ``torch`` level names them as users call them:
+
+- a call of a ``torch.nn`` leaf module whose forward is one functional (Linear, Conv2d,
+  BatchNorm2d, ReLU, ...) becomes that one call (``torch.nn.functional.linear``,
+  ``torch.conv2d``, ...) with the module's config as attributes, whatever aten ops it lowered to;
+- every other aten op takes the name of the public torch function it implements: ``torch.X``,
+  else ``torch.nn.functional.X``, else ``torch.Tensor.X`` (``aten.add.Tensor`` -> ``torch.add``,
+  ``aten.view`` -> ``torch.Tensor.view``), with a few internal aten names mapped explicitly.
+  Composite calls written in model code (``x @ w``) show as the ops they lower to.
+
+The ``aten`` level keeps every forward aten op under its overload name. An op is unique by name,
+attributes and input/output shapes and dtypes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Iterable
+
+from ..capture import Capture, ModuleRecord, OpRecord
+from ..specs import TensorSpec
+
+LEVELS = ("torch", "aten")
+ROOT = "(root)"
+
+# Attributes that name a module's place, not its computation: equal blocks differ only in these.
+IDENTITY_KEYS = frozenset({
+    "layer_idx", "layer_id", "layer_index", "layer_number", "layer_num", "block_idx",
+    "block_id", "block_index", "stage_idx", "idx", "index", "name", "name_or_path",
+    "gradient_checkpointing", "loss_type", "kernel_config",
+})
+
+# torch.nn leaf modules whose forward is one functional call, by class name.
+LEAF_FUNCTIONS = {
+    "Linear": "torch.nn.functional.linear",
+    "Bilinear": "torch.nn.functional.bilinear",
+    "Conv1d": "torch.conv1d", "Conv2d": "torch.conv2d", "Conv3d": "torch.conv3d",
+    "ConvTranspose1d": "torch.conv_transpose1d", "ConvTranspose2d": "torch.conv_transpose2d",
+    "ConvTranspose3d": "torch.conv_transpose3d",
+    "BatchNorm1d": "torch.batch_norm", "BatchNorm2d": "torch.batch_norm",
+    "BatchNorm3d": "torch.batch_norm", "SyncBatchNorm": "torch.batch_norm",
+    "InstanceNorm1d": "torch.instance_norm", "InstanceNorm2d": "torch.instance_norm",
+    "InstanceNorm3d": "torch.instance_norm",
+    "LayerNorm": "torch.layer_norm", "GroupNorm": "torch.group_norm", "RMSNorm": "torch.rms_norm",
+    "Embedding": "torch.embedding",
+    "ReLU": "torch.relu", "ReLU6": "torch.nn.functional.relu6",
+    "LeakyReLU": "torch.nn.functional.leaky_relu", "ELU": "torch.nn.functional.elu",
+    "SELU": "torch.selu", "CELU": "torch.celu", "GELU": "torch.nn.functional.gelu",
+    "SiLU": "torch.nn.functional.silu", "Mish": "torch.nn.functional.mish",
+    "Sigmoid": "torch.sigmoid", "Tanh": "torch.tanh", "PReLU": "torch.prelu",
+    "Hardswish": "torch.nn.functional.hardswish", "Hardsigmoid": "torch.nn.functional.hardsigmoid",
+    "Hardtanh": "torch.nn.functional.hardtanh", "Softplus": "torch.nn.functional.softplus",
+    "Softmax": "torch.softmax", "LogSoftmax": "torch.log_softmax",
+    "MaxPool1d": "torch.max_pool1d", "MaxPool2d": "torch.max_pool2d",
+    "MaxPool3d": "torch.max_pool3d", "AvgPool1d": "torch.avg_pool1d",
+    "AvgPool2d": "torch.nn.functional.avg_pool2d", "AvgPool3d": "torch.nn.functional.avg_pool3d",
+    "AdaptiveAvgPool1d": "torch.adaptive_avg_pool1d",
+    "AdaptiveAvgPool2d": "torch.nn.functional.adaptive_avg_pool2d",
+    "AdaptiveAvgPool3d": "torch.nn.functional.adaptive_avg_pool3d",
+    "AdaptiveMaxPool2d": "torch.nn.functional.adaptive_max_pool2d",
+    "Flatten": "torch.flatten", "Upsample": "torch.nn.functional.interpolate",
+    "PixelShuffle": "torch.pixel_shuffle", "ZeroPad2d": "torch.nn.functional.pad",
+    "ConstantPad2d": "torch.nn.functional.pad",
+    "MultiheadAttention": "torch.nn.functional.multi_head_attention_forward",
+}
+_TENSOR_ARGUMENTS = frozenset({"input", "weight", "bias", "running_mean", "running_var"})
+
+# aten ops whose name is not the torch function users call: (torch name, keep first output only).
+_ATEN_NAMES = {
+    "aten._softmax": "torch.softmax", "aten._safe_softmax": "torch.softmax",
+    "aten._log_softmax": "torch.log_softmax",
+    "aten.native_layer_norm": "torch.layer_norm", "aten.native_group_norm": "torch.group_norm",
+    "aten.native_batch_norm": "torch.batch_norm",
+    "aten._native_batch_norm_legit": "torch.batch_norm",
+    "aten._native_batch_norm_legit_no_training": "torch.batch_norm",
+    "aten._fused_rms_norm": "torch.rms_norm",
+    "aten._scaled_dot_product_flash_attention_for_cpu":
+        "torch.nn.functional.scaled_dot_product_attention",
+    "aten._scaled_dot_product_flash_attention": "torch.nn.functional.scaled_dot_product_attention",
+    "aten._scaled_dot_product_efficient_attention":
+        "torch.nn.functional.scaled_dot_product_attention",
+    "aten._scaled_dot_product_cudnn_attention": "torch.nn.functional.scaled_dot_product_attention",
+    "aten._scaled_dot_product_attention_math": "torch.nn.functional.scaled_dot_product_attention",
+    "aten._native_multi_head_attention": "torch.nn.functional.multi_head_attention_forward",
+    "aten.max_pool2d_with_indices": "torch.max_pool2d",
+    "aten.max_pool3d_with_indices": "torch.max_pool3d",
+    "aten._adaptive_avg_pool2d": "torch.nn.functional.adaptive_avg_pool2d",
+    "aten._adaptive_avg_pool3d": "torch.nn.functional.adaptive_avg_pool3d",
+    "aten.upsample_nearest1d": "torch.nn.functional.interpolate",
+    "aten.upsample_nearest2d": "torch.nn.functional.interpolate",
+    "aten.upsample_nearest3d": "torch.nn.functional.interpolate",
+    "aten.upsample_bilinear2d": "torch.nn.functional.interpolate",
+    "aten.upsample_bicubic2d": "torch.nn.functional.interpolate",
+    "aten._unsafe_view": "torch.reshape", "aten._to_copy": "torch.Tensor.to",
+    "aten.slice": "torch.Tensor.__getitem__", "aten.index": "torch.Tensor.__getitem__",
+    "aten.index_put": "torch.Tensor.__setitem__", "aten.index_put_": "torch.Tensor.__setitem__",
+    "aten.split_with_sizes": "torch.split", "aten._local_scalar_dense": "torch.Tensor.item",
+}
+# Dispatcher bookkeeping no user calls: left out of the torch level (kept in the aten level).
+_INTERNAL = frozenset({"aten.detach", "aten.alias", "aten.lift_fresh", "aten.lift_fresh_copy"})
+_CONVOLUTIONS = frozenset({"aten.convolution", "aten._convolution"})
+
+
+# --------------------------------------------------------------------------------------------
+# Modules
+
+
+@dataclass
+class UniqueModule:
+    """One distinct module kernel and every path where it occurs (seed-002 `modules` entry)."""
+
+    id: str
+    class_name: str
+    module_path: str  # first occurrence, "(root)" for the root
+    parent: str | None  # None for the root, "(root)" for top-level modules
+    input_shapes: list[str]
+    output_shapes: list[str]
+    input_dtypes: list[str]
+    output_dtypes: list[str]
+    parameters: dict[str, Any]
+    occurrences: list[str]
+    type_name: str = ""  # fully qualified class
+    weights: dict[str, dict[str, str]] = field(default_factory=dict)  # own params and buffers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: json_safe(v) for k, v in vars(self).items()}
+
+
+def display_path(path: str) -> str:
+    """Capture path -> seed path: '' is '(root)'."""
+    return path or ROOT
+
+
+def config_parameters(record: ModuleRecord) -> dict[str, Any]:
+    """A module's configuration without the keys that only say where it sits."""
+    return {k: v for k, v in record.attributes.items() if k not in IDENTITY_KEYS}
+
+
+def own_weights(capture: Capture) -> dict[str, list[tuple[str, TensorSpec]]]:
+    """module path -> [(local name, spec)] of the parameters and buffers it holds (tied names
+    included at every owner)."""
+    owned: dict[str, list[tuple[str, TensorSpec]]] = {}
+    for param in capture.params:
+        for name in (param.name, *param.aliases):
+            owner, _, local = name.rpartition(".")
+            owned.setdefault(owner, []).append((local, param.spec))
+    return owned
+
+
+def unique_modules(capture: Capture) -> list[UniqueModule]:
+    """Distinct modules in tree order of first occurrence; ids mod_000, mod_001, ..."""
+    keys = module_keys(capture)
+    weights = own_weights(capture)
+    by_key: dict[int, UniqueModule] = {}
+    for path, record in capture.modules.items():
+        entry = by_key.get(keys[path])
+        if entry is not None:
+            entry.occurrences.append(display_path(path))
+            continue
+        by_key[keys[path]] = UniqueModule(
+            id=f"mod_{len(by_key):03d}",
+            class_name=record.class_name,
+            module_path=display_path(path),
+            parent=None if record.parent is None else display_path(record.parent),
+            input_shapes=[s.shape_str() for s in record.input_specs],
+            output_shapes=[s.shape_str() for s in record.output_specs],
+            input_dtypes=[s.dtype for s in record.input_specs],
+            output_dtypes=[s.dtype for s in record.output_specs],
+            parameters=config_parameters(record),
+            occurrences=[display_path(path)],
+            type_name=record.type_name,
+            weights={n: spec_dict(s) for n, s in weights.get(path, [])},
+        )
+    return list(by_key.values())
+
+
+def module_keys(capture: Capture) -> dict[str, int]:
+    """module path -> small int equal exactly for structurally identical modules."""
+    children: dict[str, list[str]] = {}
+    for path, record in capture.modules.items():
+        if record.parent is not None:
+            children.setdefault(record.parent, []).append(path)
+    weights = own_weights(capture)
+    interned: dict[tuple, int] = {}
+    keys: dict[str, int] = {}
+    for path in reversed(capture.modules):  # tree order reversed: children before parents
+        record = capture.modules[path]
+        key = (
+            record.type_name,
+            _specs_key(record.input_specs),
+            _specs_key(record.output_specs),
+            json.dumps(json_safe(config_parameters(record)), sort_keys=True),
+            tuple((n, s.shape, s.dtype) for n, s in weights.get(path, [])),
+            tuple((c.rpartition(".")[2], keys[c]) for c in children.get(path, [])),
+        )
+        keys[path] = interned.setdefault(key, len(interned))
+    return keys
+
+
+def _specs_key(specs: Iterable[TensorSpec]) -> tuple:
+    return tuple((s.shape, s.dtype) for s in specs)
+
+
+# --------------------------------------------------------------------------------------------
+# Op calls at the torch or aten level
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """One op call of the forward pass, at the chosen level."""
+
+    name: str
+    module: str  # innermost module path
+    attributes: dict[str, Any]
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    aten: tuple[str, ...]  # the aten ops it ran as
+
+
+def op_calls(capture: Capture, level: str = "torch") -> list[OpCall]:
+    """The forward pass as a list of op calls at `level` ("torch" or "aten")."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    ops = capture.forward_ops()
+    if level == "aten":
+        return [OpCall(op.name, op.module, op.attributes(), op.inputs, op.outputs, (op.name,))
+                for op in ops]
+    weights = own_weights(capture)
+    calls: list[OpCall] = []
+    i = 0
+    while i < len(ops):
+        record = capture.modules.get(ops[i].module)
+        function = leaf_function(record) if record is not None else None
+        if function is None:
+            call = torch_call(ops[i])
+            if call is not None:
+                calls.append(call)
+            i += 1
+            continue
+        end = i
+        while end < len(ops) and ops[end].module == ops[i].module:
+            end += 1
+        calls.append(_leaf_call(function, record, ops[i:end], weights.get(record.path, [])))
+        i = end
+    return calls
+
+
+def leaf_function(record: ModuleRecord) -> str | None:
+    """The functional a torch.nn leaf module's forward calls, or None for other modules."""
+    if not record.type_name.startswith("torch.nn.modules."):
+        return None
+    return LEAF_FUNCTIONS.get(record.class_name)
+
+
+def _leaf_call(function: str, record: ModuleRecord, ops: list[OpRecord],
+               weights: list[tuple[str, TensorSpec]]) -> OpCall:
+    """One call of a functional leaf module: its external inputs (activations first, then its
+    weights in definition order), its final output, and its config as attributes."""
+    external: list[TensorSpec] = []
+    seen: set[int] = set()
+    for op in ops:
+        for spec in op.inputs:
+            if spec.storage not in seen:
+                seen.add(spec.storage)
+                external.append(spec)
+        seen.update(s.storage for s in op.outputs)
+    used: list[TensorSpec] = []
+    for _, spec in weights:
+        match = next((s for s in external if (s.shape, s.dtype) == (spec.shape, spec.dtype)), None)
+        if match is not None:
+            external.remove(match)
+            used.append(match)
+    names = signature_names(function) or ()
+    attributes = {k: v for k, v in record.attributes.items()
+                  if k in names and k not in _TENSOR_ARGUMENTS}
+    return OpCall(function, record.path, attributes, tuple(external + used),
+                  ops[-1].outputs[:1], tuple(dict.fromkeys(op.name for op in ops)))
+
+
+def torch_call(op: OpRecord) -> OpCall | None:
+    """An aten op outside functional leaves, under its torch name (None for bookkeeping ops)."""
+    if op.packet in _INTERNAL:
+        return None
+    name, renamed = torch_name(op)
+    attributes = op.attributes()
+    outputs = op.outputs
+    if renamed:
+        names = signature_names(name)
+        if names is not None:
+            attributes = {k: v for k, v in attributes.items() if k in names}
+        outputs = outputs[:1]
+    return OpCall(name, op.module, attributes, op.inputs, outputs, (op.name,))
+
+
+def torch_name(op: OpRecord) -> tuple[str, bool]:
+    """(user-level name, whether it differs from the aten op's own name)."""
+    if op.packet in _CONVOLUTIONS:
+        weight = op.inputs[1] if len(op.inputs) > 1 else None
+        dims = len(weight.shape) - 2 if weight is not None else 2
+        transposed = bool(op.attributes().get("transposed", False))
+        return f"torch.conv{'_transpose' if transposed else ''}{dims}d", True
+    if op.packet in _ATEN_NAMES:
+        return _ATEN_NAMES[op.packet], True
+    return public_name(op.packet.partition(".")[2]), False
+
+
+@lru_cache(maxsize=None)
+def public_name(function: str) -> str:
+    """'add' -> 'torch.add', 'gelu' -> 'torch.nn.functional.gelu', 'view' -> 'torch.Tensor.view';
+    names torch does not expose stay aten names."""
+    import torch
+
+    if not function.startswith("_"):
+        if hasattr(torch, function):
+            return f"torch.{function}"
+        if hasattr(torch.nn.functional, function):
+            return f"torch.nn.functional.{function}"
+        if hasattr(torch.Tensor, function):
+            return f"torch.Tensor.{function}"
+    return f"aten.{function}"
+
+
+@lru_cache(maxsize=None)
+def signature_names(function: str) -> frozenset[str] | None:
+    """Argument names of a public torch function given by dotted name, None if unknown or
+    variadic."""
+    import torch
+
+    obj: Any = torch
+    for part in function.split(".")[1:]:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    target = _overrides().get(obj, obj) if callable(obj) else None
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters)
+
+
+@lru_cache(maxsize=1)
+def _overrides() -> dict:
+    from torch.overrides import get_testing_overrides
+
+    return get_testing_overrides()
+
+
+# --------------------------------------------------------------------------------------------
+# Unique ops
+
+
+@dataclass
+class UniqueOp:
+    """One distinct op (name, attributes, tensor types) and where it runs (seed-002 `ops` entry)."""
+
+    id: str
+    op_name: str
+    source_module_id: str
+    source_module_class: str
+    attributes: dict[str, Any]
+    tensor_types: dict[str, Any]
+    occurrences: list[dict[str, str]]
+    aten_ops: list[str] = field(default_factory=list)  # what it runs as
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: json_safe(v) for k, v in vars(self).items()}
+
+
+def unique_ops(calls: list[OpCall], module_ids: dict[str, str],
+               module_classes: dict[str, str]) -> list[UniqueOp]:
+    """Distinct op calls in order of first call. `module_ids` maps a module path to its unique
+    module id, `module_classes` to its class name. Node names follow torch.fx: conv2d, conv2d_1."""
+    by_key: dict[str, UniqueOp] = {}
+    counters: dict[str, int] = {}
+    for call in calls:
+        short = call.name.rpartition(".")[2].strip("_") or call.name
+        count = counters.get(short, 0)
+        counters[short] = count + 1
+        occurrence = {"source_module_id": module_ids[call.module],
+                      "node_name": short if count == 0 else f"{short}_{count}",
+                      "module_path": display_path(call.module)}
+        types = tensor_types(call)
+        attributes = json_safe(call.attributes)
+        key = json.dumps([call.name, attributes, types], sort_keys=True)
+        entry = by_key.get(key)
+        if entry is None:
+            entry = by_key[key] = UniqueOp(
+                id=f"op_{len(by_key):03d}",
+                op_name=call.name,
+                source_module_id=module_ids[call.module],
+                source_module_class=module_classes[call.module],
+                attributes=attributes,
+                tensor_types=types,
+                occurrences=[],
+                aten_ops=list(call.aten),
+            )
+        entry.occurrences.append(occurrence)
+    return list(by_key.values())
+
+
+def tensor_types(call: OpCall) -> dict[str, Any]:
+    """{"inputs": [...], "output": first output or None} (+ "outputs" when there are several)."""
+    types: dict[str, Any] = {
+        "inputs": [spec_dict(s) for s in call.inputs],
+        "output": spec_dict(call.outputs[0]) if call.outputs else None,
+    }
+    if len(call.outputs) > 1:
+        types["outputs"] = [spec_dict(s) for s in call.outputs]
+    return types
+
+
+def spec_dict(spec: TensorSpec) -> dict[str, str]:
+    return {"shape": spec.shape_str(), "dtype": spec.dtype}
+
+
+# --------------------------------------------------------------------------------------------
+# Backend support
+
+
+@dataclass
+class MissingOp:
+    """An op name a backend lacks: its variants, how often it runs and which modules use it."""
+
+    op_name: str
+    op_ids: list[str]
+    occurrences: int
+    missing_aten_ops: list[str]
+    modules: list[dict[str, str]]  # {"id", "class_name"} of every unique module that calls it
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def normalize_op_name(name: str) -> str:
+    """'aten::addmm' -> 'aten.addmm'; surrounding space dropped."""
+    return name.strip().replace("::", ".")
+
+
+def is_supported(name: str, supported: frozenset[str]) -> bool:
+    """Listed under its full name, or for an aten overload ('aten.add.Tensor') its packet."""
+    if name in supported:
+        return True
+    return name.startswith("aten.") and name.count(".") >= 2 and name.rsplit(".", 1)[0] in supported
+
+
+def missing_ops(ops: list[UniqueOp], supported: Iterable[str],
+                module_classes: dict[str, str]) -> list[MissingOp]:
+    """Unique ops a backend lacks, by op name, most frequent first. An op is supported when its
+    name is listed or every aten op it runs as is listed (so aten-level lists work for both
+    levels). `module_classes` maps a unique module id to its class name."""
+    listed = frozenset(normalize_op_name(s) for s in supported)
+    missing: dict[str, MissingOp] = {}
+    for op in ops:
+        absent_aten = [a for a in op.aten_ops if not is_supported(a, listed)]
+        if is_supported(op.op_name, listed) or not absent_aten:
+            continue
+        entry = missing.setdefault(op.op_name, MissingOp(op.op_name, [], 0, [], []))
+        entry.op_ids.append(op.id)
+        entry.occurrences += len(op.occurrences)
+        for name in absent_aten:
+            if name not in entry.missing_aten_ops:
+                entry.missing_aten_ops.append(name)
+        known = {m["id"] for m in entry.modules}
+        for module_id in dict.fromkeys(o["source_module_id"] for o in op.occurrences):
+            if module_id not in known:
+                entry.modules.append({"id": module_id, "class_name": module_classes[module_id]})
+    return sorted(missing.values(), key=lambda m: -m.occurrences)
+
+
+def json_safe(value: Any) -> Any:
+    """Non-finite floats -> 'inf' / '-inf' / 'nan' strings, so files are strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

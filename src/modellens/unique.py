@@ -1,0 +1,332 @@
+"""Unique modules and unique ops of a model (seed 002): the Python API behind `modellens unique`.
+
+    from modellens import extract_unique_modules, extract_pytorch_ops
+    modules = extract_unique_modules(load_model, get_inputs, "unique_modules.json")
+    ops = extract_pytorch_ops("unique_modules.json", load_model, get_inputs, "pytorch_ops.json")
+
+`load_fn` is a function returning an nn.Module, an nn.Module, a "file.py::fn" reference or any
+model spec ("gpt2", "tv:resnet18"); `get_sample_input` a function returning a tensor, a tuple of
+args or a dict of kwargs, the inputs themselves, a "file.py::fn" reference, or None for specs
+with natural inputs. Each call captures the model once (fake tensors, no weights touched);
+`analyze_unique` gives both files from a single capture. Files are written atomically, and
+only after everything is computed, so a failure never leaves half a JSON file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from torch import nn
+
+from .analysis.unique import (
+    ROOT, MissingOp, UniqueModule, UniqueOp, missing_ops, op_calls, unique_modules, unique_ops,
+)
+from .capture import Capture
+from .errors import ConfigError, SpecError
+from .profiler import capture_source, model_source
+from .report.files import to_json, write_text
+from .sources.pyfile import as_sample_inputs, call_user, default_inputs_ref, load_function
+from .specs import iter_tensors
+
+SCHEMA_VERSION = 1
+MODULES_FILE = "unique_modules.json"
+OPS_FILE = "pytorch_ops.json"
+
+PathLike = str | os.PathLike
+
+
+@dataclass
+class ModulesMetadata:
+    load_fn_location: str  # "my_model.py:load_model", or the model spec
+    load_fn_name: str | None  # None for a spec or a module object
+    model_class: str
+    total_modules: int
+    unique_modules: int
+    timestamp: str
+    capture_method: str = ""  # "fake" or "real"
+
+
+@dataclass
+class UniqueModulesResult:
+    """The content of unique_modules.json."""
+
+    metadata: ModulesMetadata
+    modules: list[UniqueModule]
+    path: Path | None = None  # where it was written
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "metadata": asdict(self.metadata),
+                "modules": [m.to_dict() for m in self.modules]}
+
+    def module_ids(self) -> dict[str, str]:
+        """Capture module path ('' for the root) -> unique module id."""
+        return {("" if p == ROOT else p): m.id for m in self.modules for p in m.occurrences}
+
+
+@dataclass
+class OpsMetadata:
+    source_modules_json: str | None
+    total_ops: int
+    unique_ops: int
+    timestamp: str
+    level: str = "torch"  # "torch" or "aten"
+
+
+@dataclass
+class PytorchOpsResult:
+    """The content of pytorch_ops.json."""
+
+    metadata: OpsMetadata
+    ops: list[UniqueOp]
+    path: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "metadata": asdict(self.metadata),
+                "ops": [o.to_dict() for o in self.ops]}
+
+    def counts_by_name(self) -> list[tuple[str, int, int]]:
+        """(op name, calls, unique variants), most called first."""
+        counts: dict[str, list[int]] = {}
+        for op in self.ops:
+            entry = counts.setdefault(op.op_name, [0, 0])
+            entry[0] += len(op.occurrences)
+            entry[1] += 1
+        return sorted(((n, c, v) for n, (c, v) in counts.items()), key=lambda t: (-t[1], t[0]))
+
+
+@dataclass
+class UniqueReport:
+    """Both files from one capture, plus the ops a backend lacks when a support list is given."""
+
+    modules: UniqueModulesResult
+    ops: PytorchOpsResult
+    missing: list[MissingOp] | None = None
+    files: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"schema_version": SCHEMA_VERSION,
+                                "unique_modules": self.modules.to_dict(),
+                                "pytorch_ops": self.ops.to_dict()}
+        if self.missing is not None:
+            data["missing_ops"] = [m.to_dict() for m in self.missing]
+        data["files"] = [str(p) for p in self.files]
+        return data
+
+
+@dataclass
+class _Captured:
+    capture: Capture
+    location: str
+    fn_name: str | None
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def extract_unique_modules(load_fn: Any, get_sample_input: Any = None,
+                           output_path: PathLike | None = MODULES_FILE,
+                           **options: Any) -> UniqueModulesResult:
+    """Unique modules of the model; written to `output_path` (None: not written).
+
+    `options`: batch_size, seq_len, image_size, dtype, task (for specs and casts)."""
+    captured = _capture(load_fn, get_sample_input, **options)
+    result = modules_result(captured)
+    if output_path is not None:
+        result.path = _write(output_path, result.to_dict())
+    return result
+
+
+def extract_pytorch_ops(modules_json_path: PathLike | None, load_fn: Any,
+                        get_sample_input: Any = None, output_path: PathLike | None = OPS_FILE,
+                        *, level: str = "torch", **options: Any) -> PytorchOpsResult:
+    """Unique ops of the model, each tied to its module's id in `modules_json_path` (None: the
+    ids this capture gives); written to `output_path` (None: not written). `level` is "torch"
+    (ops as users call them) or "aten" (the ops a backend lowers)."""
+    _check_level(level)
+    modules = read_modules_json(modules_json_path) if modules_json_path is not None else None
+    captured = _capture(load_fn, get_sample_input, **options)
+    if modules is None:
+        modules = modules_result(captured)
+    result = ops_result(captured.capture, modules, level,
+                        None if modules_json_path is None else str(modules_json_path))
+    if output_path is not None:
+        result.path = _write(output_path, result.to_dict())
+    return result
+
+
+def analyze_unique(load_fn: Any, get_sample_input: Any = None, *, level: str = "torch",
+                   supported: Iterable[str] | None = None, **options: Any) -> UniqueReport:
+    """Unique modules and unique ops from one capture; with `supported` (op names a backend
+    has), also the unique ops it lacks and the modules that use them. Nothing is written."""
+    _check_level(level)
+    captured = _capture(load_fn, get_sample_input, **options)
+    modules = modules_result(captured)
+    ops = ops_result(captured.capture, modules, level, MODULES_FILE)
+    missing = None
+    if supported is not None:
+        missing = missing_ops(ops.ops, supported, {m.id: m.class_name for m in modules.modules})
+    return UniqueReport(modules, ops, missing)
+
+
+def write_report(report: UniqueReport, directory: PathLike | None = None) -> list[Path]:
+    """Write DIR/unique_modules.json and DIR/pytorch_ops.json (DIR defaults to ./<ModelClass>/)."""
+    out = Path(directory) if directory is not None else Path(report.modules.metadata.model_class)
+    modules_text = to_json(report.modules.to_dict())
+    ops_text = to_json(report.ops.to_dict())
+    report.modules.path = write_text(out / MODULES_FILE, modules_text)
+    report.ops.path = write_text(out / OPS_FILE, ops_text)
+    report.files = [report.modules.path, report.ops.path]
+    return report.files
+
+
+def read_supported(path: PathLike) -> list[str]:
+    """Op names from a text file: one per line, '#' starts a comment."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"supported-ops file not found: {file}")
+    names = [line.split("#", 1)[0].strip() for line in file.read_text().splitlines()]
+    return [n for n in names if n]
+
+
+def read_modules_json(path: PathLike) -> UniqueModulesResult:
+    """A unique_modules.json written by `extract_unique_modules` (or by the seed's tool)."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"modules JSON not found: {file}")
+    try:
+        data = json.loads(file.read_text())
+        modules = [UniqueModule(**{k: v for k, v in m.items() if k in _MODULE_FIELDS})
+                   for m in data["modules"]]
+        metadata = ModulesMetadata(**{k: v for k, v in data["metadata"].items()
+                                      if k in _METADATA_FIELDS})
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{file}: not a unique_modules.json ({type(exc).__name__}: {exc})") from None
+    return UniqueModulesResult(metadata, modules, file)
+
+
+_MODULE_FIELDS = set(UniqueModule.__dataclass_fields__)
+_METADATA_FIELDS = set(ModulesMetadata.__dataclass_fields__)
+
+
+# --------------------------------------------------------------------------------------------
+# Building results
+
+
+def modules_result(captured: _Captured) -> UniqueModulesResult:
+    cap = captured.capture
+    modules = unique_modules(cap)
+    metadata = ModulesMetadata(
+        load_fn_location=captured.location,
+        load_fn_name=captured.fn_name,
+        model_class=cap.model_class,
+        total_modules=len(cap.modules),
+        unique_modules=len(modules),
+        timestamp=_now(),
+        capture_method=cap.method,
+    )
+    return UniqueModulesResult(metadata, modules)
+
+
+def ops_result(capture: Capture, modules: UniqueModulesResult, level: str,
+               modules_json: str | None) -> PytorchOpsResult:
+    ids = modules.module_ids()
+    absent = [p for p in capture.modules if p not in ids]
+    if absent:
+        where = modules.path or "the modules JSON"
+        raise ConfigError(f"{where} does not describe this model: no module "
+                          f"{absent[0] or ROOT!r}; regenerate it with extract_unique_modules")
+    classes = {p: r.class_name for p, r in capture.modules.items()}
+    calls = op_calls(capture, level)
+    ops = unique_ops(calls, ids, classes)
+    metadata = OpsMetadata(modules_json, len(calls), len(ops), _now(), level)
+    return PytorchOpsResult(metadata, ops)
+
+
+# --------------------------------------------------------------------------------------------
+# Resolving what to capture
+
+
+def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
+             seq_len: int | None = None, image_size: int | None = None,
+             dtype: str | None = None, task: str = "auto") -> _Captured:
+    if isinstance(load_fn, str) and "::" not in load_fn:  # a model spec
+        source = model_source(load_fn, get_sample_input, batch_size=batch_size, seq_len=seq_len,
+                              image_size=image_size, task=task)
+        return _Captured(capture_source(source, dtype=dtype).capture, load_fn, None)
+    if isinstance(load_fn, str):
+        ref = load_fn
+        load_fn = load_function(ref)
+        location, fn_name = ref.replace("::", ":"), ref.partition("::")[2]
+        if get_sample_input is None:
+            get_sample_input = default_inputs_ref(ref)
+            if get_sample_input is None:
+                raise SpecError(f"{ref}: no inputs: pass --inputs-path FILE.py::FUNCTION "
+                                "(or define get_inputs() in the file)")
+    elif isinstance(load_fn, nn.Module):
+        location, fn_name = f"<{type(load_fn).__name__} object>", None
+    elif callable(load_fn):
+        location, fn_name = _function_location(load_fn), getattr(load_fn, "__name__", None)
+    else:
+        raise SpecError(f"load_fn must be a function returning an nn.Module, an nn.Module or a "
+                        f"model spec, got {type(load_fn).__name__}")
+    model = load_fn if isinstance(load_fn, nn.Module) else call_user(load_fn, location)
+    if not isinstance(model, nn.Module):
+        raise SpecError(f"{location}: returned {type(model).__name__}, not a torch.nn.Module")
+    inputs = _sample_inputs(get_sample_input, location)
+    source = model_source(model, inputs, name=fn_name or type(model).__name__)
+    return _Captured(capture_source(source, dtype=dtype).capture, location, fn_name)
+
+
+def _sample_inputs(get_sample_input: Any, model_location: str):
+    """Call the inputs function once, up front, so a wrong one fails with its own message."""
+    if get_sample_input is None:
+        raise SpecError(f"{model_location}: no sample inputs; pass get_sample_input "
+                        "(a function returning a tensor, a tuple of args or a dict of kwargs)")
+    label = "inputs"
+    if isinstance(get_sample_input, str):
+        label = get_sample_input
+        get_sample_input = load_function(get_sample_input)
+    elif callable(get_sample_input):
+        label = _function_location(get_sample_input)
+    value = call_user(get_sample_input, label) if callable(get_sample_input) else get_sample_input
+    inputs = as_sample_inputs(value, label)
+    if not any(True for _ in iter_tensors((inputs.args, inputs.kwargs))):
+        raise SpecError(f"{label}: inputs hold no tensor (got {type(value).__name__}); return a "
+                        "tensor, a tuple of args or a dict of kwargs")
+    return inputs
+
+
+def _function_location(fn: Callable) -> str:
+    """'my_model.py:load_model' (path relative to the working directory when inside it)."""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", type(fn).__name__)
+    try:
+        file = Path(inspect.getsourcefile(fn) or "")
+    except TypeError:
+        return name
+    if not file.name:
+        return name
+    try:
+        file = file.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        pass
+    return f"{file}:{name}"
+
+
+def _check_level(level: str) -> None:
+    if level not in ("torch", "aten"):
+        raise ConfigError(f"level must be 'torch' or 'aten', got {level!r}")
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="seconds")
+
+
+def _write(path: PathLike, data: Any) -> Path:
+    return write_text(path, to_json(data))
