@@ -1,0 +1,369 @@
+"""Weight matrices: every linear map of a model, with the input that really flows into it.
+
+A matrix is a weight applied to the last dimension of its input (y = x W^T). Found in the
+module tree:
+
+- ``nn.Linear`` and its subclasses (``NonDynamicallyQuantizableLinear``), HF ``Conv1D`` (GPT-2;
+  stores the weight as [in, out]);
+- ``nn.MultiheadAttention``'s packed ``in_proj_weight`` [3E, E] (or ``q/k/v_proj_weight``);
+- bare parameters that a matmul op of their own module consumes in the capture: a 2-D weight
+  (an MoE router) or each expert's slice of a 3-D ``[num_experts, ., .]`` weight (fused
+  experts, e.g. Mixtral's ``gate_up_proj`` [E, 2F, H]). Transformers' ``is_transposed``
+  attribute gives the layout of expert weights; otherwise [out, in] like ``F.linear``.
+
+``weight_shape`` is always [out_features, in_features]; ``stored_shape`` is the tensor as
+stored. Inputs come from the capture (the module's first call; a fused fast path that skips a
+submodule, like ``nn.MultiheadAttention``'s, lends the parent's input). Forward FLOPs are
+``2 * tokens * in * out`` per call, bias adds excluded; an expert sees ``top_k / num_experts``
+of the tokens (uniform routing).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Any, Iterator
+
+from torch import nn
+
+from ..capture import FORWARD, Capture, ModuleRecord, ParamRecord
+from ..specs import TensorSpec, dtype_size
+from .costs import FLOPS_PER_MAC
+from .op_classes import MATMUL, category
+from .params import count_params
+
+BATCH = "batch_size"
+_TOP_K_ATTRS = ("top_k", "num_experts_per_tok", "num_experts_per_token")
+_PARENT_LEVELS = 2  # how far up an uncalled matrix may borrow its input
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """One weight matrix (or one expert's slice of a fused expert weight)."""
+
+    layer_name: str
+    input_shape: list | None  # ["batch_size", S, K]; None when no input was captured
+    weight_shape: list[int]  # [out_features, in_features]
+    has_bias: bool
+    bias_shape: list[int] | None
+    parameters: int  # weight + bias elements
+    module_class: str
+    weight_name: str  # the parameter holding the weight
+    stored_shape: list[int]
+    dtype: str
+    bytes: int
+    flops: int | None  # forward, all calls, bias adds excluded
+    calls: int
+    expert: int | None = None
+    token_fraction: float | None = 1.0  # share of tokens it sees (experts: top_k / E; None: ?)
+    shared_with: list[str] = field(default_factory=list)  # other names of a tied weight
+
+    @property
+    def in_features(self) -> int:
+        return self.weight_shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.weight_shape[0]
+
+    @property
+    def key(self) -> tuple[str, int | None]:
+        """Identity of the stored weight: tied matrices share it."""
+        return (min([self.weight_name, *self.shared_with]), self.expert)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass
+class ModelMatrices:
+    """The matrices of one model and their totals."""
+
+    name: str  # the spec it was asked for
+    model_class: str
+    capture_method: str
+    input_description: str
+    max_sequence_length: int | None
+    matrices: list[Matrix]
+    model_params: int
+    notes: list[str] = field(default_factory=list)
+    source: str = ""
+    bandwidth: float | None = None  # bytes/s used for stream_time_s
+
+    @property
+    def total_matrices(self) -> int:
+        return len(self.matrices)
+
+    def _unique(self) -> list[Matrix]:
+        return list({m.key: m for m in reversed(self.matrices)}.values())
+
+    @property
+    def total_matrix_params(self) -> int:
+        """Elements of all matrices and their biases; a tied weight counts once."""
+        return sum(m.parameters for m in self._unique())
+
+    @property
+    def matrix_bytes(self) -> int:
+        """Bytes to read every matrix once: one forward's weight traffic at batch 1."""
+        return sum(m.bytes for m in self._unique())
+
+    @property
+    def forward_flops(self) -> int:
+        return sum(m.flops or 0 for m in self.matrices)
+
+    @property
+    def stream_time_s(self) -> float | None:
+        return self.matrix_bytes / self.bandwidth if self.bandwidth else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total_matrices": self.total_matrices,
+            "max_sequence_length": self.max_sequence_length,
+            "matrices": [m.to_dict() for m in self.matrices],
+            "model_class": self.model_class,
+            "source": self.source,
+            "capture_method": self.capture_method,
+            "input": self.input_description,
+            "total_matrix_params": self.total_matrix_params,
+            "model_params": self.model_params,
+            "matrix_bytes": self.matrix_bytes,
+            "forward_flops": self.forward_flops,
+            "stream_time_s": self.stream_time_s,
+            "notes": list(self.notes),
+        }
+
+
+def model_matrices(
+    capture: Capture,
+    model: nn.Module,
+    *,
+    batch_size: int = 1,
+    max_sequence_length: int | None = None,
+    bandwidth: float | None = None,
+    input_description: str = "",
+    source: str = "",
+    name: str | None = None,
+) -> ModelMatrices:
+    """Every weight matrix of `model` with its captured input. `max_sequence_length` is the
+    configured limit when known, else the most tokens per sample seen flowing into one matrix
+    (a ViT's patches + class token; None when every matrix sees one vector per sample)."""
+    matrices = list(_Finder(capture, model, batch_size).matrices())
+    notes = _notes(matrices, capture)
+    if max_sequence_length is None:
+        lengths = [m.input_shape[1] for m in matrices
+                   if m.input_shape and m.input_shape[0] == BATCH and m.input_shape[1] > 1]
+        max_sequence_length = max(lengths, default=None)
+    return ModelMatrices(
+        name=name or capture.model_name,
+        model_class=capture.model_class,
+        capture_method=capture.method,
+        input_description=input_description,
+        max_sequence_length=max_sequence_length,
+        matrices=matrices,
+        model_params=count_params(capture.params).total,
+        notes=notes,
+        source=source,
+        bandwidth=bandwidth,
+    )
+
+
+def _notes(matrices: list[Matrix], capture: Capture) -> list[str]:
+    notes = list(capture.notes)
+    if not matrices:
+        notes.append("no weight matrices: the model has no linear layers")
+    unknown = [m.layer_name for m in matrices if m.input_shape is None]
+    if unknown:
+        notes.append(f"{len(unknown)} matrices were not called in the captured forward; their "
+                     f"input and FLOPs are unknown: {', '.join(unknown[:3])}")
+    experts = [m for m in matrices if m.expert is not None]
+    if experts:
+        fraction = experts[0].token_fraction
+        share = ("top_k is unknown, so their FLOPs are too" if fraction is None else
+                 f"each sees top_k/num_experts = {fraction:g} of the tokens (uniform routing)")
+        notes.append(f"{len(experts)} expert matrices; {share}")
+    return notes
+
+
+def _rows(spec: TensorSpec) -> int:
+    """Vectors in a tensor whose last dimension is the feature dimension."""
+    return spec.numel // spec.shape[-1] if spec.shape and spec.shape[-1] else 0
+
+
+def _seed_shape(rows: int, in_features: int, batch: int) -> list:
+    if rows % batch:
+        return [rows, in_features]
+    return [BATCH, rows // batch, in_features]
+
+
+def _conv1d_class() -> type | None:
+    module = sys.modules.get("transformers.pytorch_utils")
+    return getattr(module, "Conv1D", None)
+
+
+class _Finder:
+    """Walks the module tree once and yields Matrix records in tree order."""
+
+    def __init__(self, capture: Capture, model: nn.Module, batch: int) -> None:
+        self.model = model
+        self.records = capture.modules
+        self.batch = batch
+        self.params: dict[str, ParamRecord] = {}
+        for record in capture.params:
+            for name in (record.name, *record.aliases):
+                self.params[name] = record
+        self.operand_dims = _matmul_operand_dims(capture)
+        self.conv1d = _conv1d_class()
+
+    def matrices(self) -> Iterator[Matrix]:
+        for path, module in self.model.named_modules():
+            record = self.records.get(path)
+            if record is None:
+                continue
+            if isinstance(module, nn.Linear) or (self.conv1d and isinstance(module, self.conv1d)):
+                yield self._linear(path, module, record)
+            elif isinstance(module, nn.MultiheadAttention):
+                yield from self._multihead(path, module, record)
+            else:
+                yield from self._bare(path, module, record)
+
+    # -- one kind of layer each ----------------------------------------------------------------
+
+    def _linear(self, path: str, module: nn.Module, record: ModuleRecord) -> Matrix:
+        stored = list(module.weight.shape)
+        weight_shape = stored if isinstance(module, nn.Linear) else stored[::-1]  # Conv1D: [in, out]
+        specs, calls = self._inputs(record)
+        bias = _join(path, "bias") if module.bias is not None else None
+        return self._matrix(path, record, _join(path, "weight"), weight_shape, stored, bias,
+                            _first_rows(specs), calls)
+
+    def _multihead(self, path: str, module: nn.MultiheadAttention,
+                   record: ModuleRecord) -> Iterator[Matrix]:
+        specs, calls = self._inputs(record)
+        rows = [_rows(s) for s in specs[:3]]  # query, key, value
+        rows += rows[-1:] * (3 - len(rows))
+        bias = _join(path, "in_proj_bias") if module.in_proj_bias is not None else None
+        if module.in_proj_weight is not None:  # packed [3E, E]: each third on its own input
+            stored = list(module.in_proj_weight.shape)
+            matrix = self._matrix(_join(path, "in_proj"), record, _join(path, "in_proj_weight"),
+                                  stored, stored, bias, _first_rows(specs), calls)
+            if rows:
+                embed = stored[1]
+                matrix = replace(matrix, flops=FLOPS_PER_MAC * sum(rows) * embed * embed * calls)
+            yield matrix
+            return
+        for i, name in enumerate(("q_proj_weight", "k_proj_weight", "v_proj_weight")):
+            stored = list(getattr(module, name).shape)
+            yield self._matrix(_join(path, name.removesuffix("_weight")), record,
+                               _join(path, name), stored, stored, bias,
+                               rows[i] if rows else None, calls, bias_size=stored[0])
+
+    def _bare(self, path: str, module: nn.Module, record: ModuleRecord) -> Iterator[Matrix]:
+        """Parameters consumed by a matmul of their own module (routers, fused experts)."""
+        dims = self.operand_dims.get(path)
+        if not dims:
+            return
+        specs, calls = self._inputs(record)
+        rows = _first_rows(specs)
+        in_dim = specs[0].shape[-1] if specs and specs[0].shape else None
+        experts = record.attributes.get("num_experts")
+        for name, param in module.named_parameters(recurse=False):
+            shape = list(param.shape)
+            if len(shape) < 2 or not {tuple(shape[-2:]), tuple(shape[:-3:-1])} & dims:
+                continue
+            weight = _join(path, name)
+            bias = _join(path, f"{name}_bias")
+            bias = bias if bias in self.params else None
+            if len(shape) == 2:  # [out, in] like F.linear, unless the input says [in, out]
+                weight_shape = shape[::-1] if shape[0] == in_dim != shape[1] else shape
+                layer = path if name == "weight" else _join(path, name)
+                yield self._matrix(layer, record, weight, weight_shape, shape, bias, rows, calls)
+            elif len(shape) == 3 and shape[0] == experts:
+                transposed = bool(record.attributes.get("is_transposed", False))
+                weight_shape = shape[:0:-1] if transposed else shape[1:]
+                top_k = self._top_k(record)
+                fraction = Fraction(top_k, experts) if top_k else None
+                for expert in range(experts):
+                    yield self._matrix(f"{path}.{expert}.{name}", record, weight, weight_shape,
+                                       shape, bias, rows, calls, expert=expert,
+                                       token_fraction=fraction)
+
+    # -- shared pieces -------------------------------------------------------------------------
+
+    def _inputs(self, record: ModuleRecord) -> tuple[tuple[TensorSpec, ...], int]:
+        """The module's first-call inputs and call count. A module that a fused kernel of an
+        ancestor skipped (nn.MultiheadAttention's fast path) borrows the first input of the
+        nearest called ancestor within two levels, if that input is an activation."""
+        if record.calls:
+            return record.input_specs, record.calls
+        parent = record.parent
+        for _ in range(_PARENT_LEVELS):
+            if parent is None:
+                break
+            ancestor = self.records[parent]
+            if ancestor.calls and ancestor.input_specs and ancestor.input_specs[0].is_floating:
+                return ancestor.input_specs[:1], ancestor.calls
+            parent = ancestor.parent
+        return (), 0
+
+    def _top_k(self, record: ModuleRecord) -> int | None:
+        """Experts per token, from the experts module or its nearest ancestor that says."""
+        path: str | None = record.path
+        while path is not None:
+            rec = self.records[path]
+            for attr in _TOP_K_ATTRS:
+                if isinstance(rec.attributes.get(attr), int):
+                    return rec.attributes[attr]
+            path = rec.parent
+        return None
+
+    def _matrix(self, layer: str, record: ModuleRecord, weight: str, weight_shape: list[int],
+                stored: list[int], bias: str | None, rows: int | None, calls: int, *,
+                expert: int | None = None, token_fraction: Fraction | None = Fraction(1),
+                bias_size: int | None = None) -> Matrix:
+        weight_rec = self.params[weight]
+        out_f, in_f = weight_shape
+        bias_shape = None if bias is None else [bias_size or out_f]
+        bias_numel = bias_shape[0] if bias_shape else 0
+        bias_bytes = bias_numel * dtype_size(self.params[bias].dtype) if bias else 0
+        flops = None
+        if rows is not None and token_fraction is not None:
+            flops = int(FLOPS_PER_MAC * rows * calls * in_f * out_f * token_fraction)
+        return Matrix(
+            layer_name=layer,
+            input_shape=None if rows is None else _seed_shape(rows, in_f, self.batch),
+            weight_shape=[out_f, in_f],
+            has_bias=bias is not None,
+            bias_shape=bias_shape,
+            parameters=out_f * in_f + bias_numel,
+            module_class=record.class_name,
+            weight_name=weight,
+            stored_shape=stored,
+            dtype=weight_rec.dtype,
+            bytes=out_f * in_f * dtype_size(weight_rec.dtype) + bias_bytes,
+            flops=flops,
+            calls=calls,
+            expert=expert,
+            token_fraction=None if token_fraction is None else float(token_fraction),
+            shared_with=[n for n in (weight_rec.name, *weight_rec.aliases) if n != weight],
+        )
+
+
+def _first_rows(specs: tuple[TensorSpec, ...]) -> int | None:
+    return _rows(specs[0]) if specs else None
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _matmul_operand_dims(capture: Capture) -> dict[str, set[tuple[int, int]]]:
+    """Module path -> trailing (rows, cols) of every operand its own forward matmuls read."""
+    dims: dict[str, set[tuple[int, int]]] = {}
+    for op in capture.ops:
+        if op.phase != FORWARD or category(op.name) != MATMUL:
+            continue
+        for spec in op.inputs:
+            if len(spec.shape) >= 2:
+                dims.setdefault(op.module, set()).add(tuple(spec.shape[-2:]))
+    return dims
