@@ -261,7 +261,7 @@ def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
                               image_size=image_size, task=task)
         return _Captured(capture_source(source, dtype=dtype).capture, load_fn, None)
     if isinstance(load_fn, str):
-        ref = load_fn
+        label = ref = load_fn
         load_fn = load_function(ref)
         location, fn_name = ref.replace("::", ":"), ref.partition("::")[2]
         if get_sample_input is None:
@@ -270,16 +270,18 @@ def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
                 raise SpecError(f"{ref}: no inputs: pass --inputs-path FILE.py::FUNCTION "
                                 "(or define get_inputs() in the file)")
     elif isinstance(load_fn, nn.Module):
-        location, fn_name = f"<{type(load_fn).__name__} object>", None
+        label = location = f"<{type(load_fn).__name__} object>"
+        fn_name = None
     elif callable(load_fn):
-        location, fn_name = _function_location(load_fn), getattr(load_fn, "__name__", None)
+        label = location = _function_location(load_fn)
+        fn_name = getattr(load_fn, "__name__", None)
     else:
         raise SpecError(f"load_fn must be a function returning an nn.Module, an nn.Module or a "
                         f"model spec, got {type(load_fn).__name__}")
-    model = load_fn if isinstance(load_fn, nn.Module) else call_user(load_fn, location)
+    model = load_fn if isinstance(load_fn, nn.Module) else call_user(load_fn, label)
     if not isinstance(model, nn.Module):
-        raise SpecError(f"{location}: returned {type(model).__name__}, not a torch.nn.Module")
-    inputs = _sample_inputs(get_sample_input, location)
+        raise SpecError(f"{label}: returned {type(model).__name__}, not a torch.nn.Module")
+    inputs = _sample_inputs(get_sample_input, label)
     source = model_source(model, inputs, name=fn_name or type(model).__name__)
     return _Captured(capture_source(source, dtype=dtype).capture, location, fn_name)
 
