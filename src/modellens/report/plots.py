@@ -1,0 +1,171 @@
+"""PNG plots with matplotlib: roofline of the ops on each chip, per-layer FLOPs and params, and
+the memory breakdown. Each `*_figure` returns a Figure (no pyplot state); `write_plots` saves
+them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter, FuncFormatter
+
+from ..analysis.op_classes import MATMUL
+from ..hardware import Chip
+from ..results import ProfileResult
+from . import view
+
+COLORS = ("#4c5fd5", "#e0832f", "#1b9e77", "#d6457a", "#8e5bd6", "#b8a10f", "#2b8cbe", "#7f7f7f")
+_DECIMAL = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
+_BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+
+
+def _scale(largest: float, steps: tuple[tuple[float, str], ...], base: str = "") -> tuple[float, str]:
+    """(divisor, prefix) that shows `largest` as a number below the next step."""
+    for factor, prefix in steps:
+        if largest >= factor:
+            return factor, prefix
+    return 1.0, base
+
+
+def roofline_figure(result: ProfileResult, chips: list[Chip] | None = None,
+                    phase: str = "forward") -> Figure:
+    """Every group of identical ops as a point on each chip's roofline (log–log); filled:
+    matmul-class ops on the matrix roof, hollow: other ops on the vector roof."""
+    chips = chips or [result.hardware]
+    groups = [g for g in view.op_groups(result, chips[0])
+              if g.first.phase == phase and g.first.flops_all > 0 and g.first.bytes > 0]
+    fig = Figure(figsize=(10, 6.2), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    xs = [g.first.intensity for g in groups] or [1.0]
+    lo = min(xs + [p / c.memory_bandwidth for c in chips for _, p in view.roofs(result, c)]) / 3
+    hi = max(xs + [p / c.memory_bandwidth for c in chips for _, p in view.roofs(result, c)]) * 5
+    for index, chip in enumerate(chips):
+        color = COLORS[index % len(COLORS)]
+        for rank, (label, peak) in enumerate(view.roofs(result, chip)):
+            ridge = peak / chip.memory_bandwidth
+            ax.plot([lo, ridge, hi], [lo * chip.memory_bandwidth, peak, peak], color=color, lw=1.8,
+                    ls="-" if rank == 0 else "--",
+                    label=f"{chip.id}: {label} {_rate(peak, 'FLOP/s')}, "
+                          f"{_rate(chip.memory_bandwidth, 'B/s')}")
+        times = [view.op_time(g.first, chip)[0] * g.count for g in groups]
+        total = sum(times) or 1.0
+        for matmul in (True, False):
+            chosen = [(g, t) for g, t in zip(groups, times) if (g.first.category == MATMUL) == matmul]
+            if not chosen:
+                continue
+            ax.scatter([g.first.intensity for g, _ in chosen],
+                       [g.first.flops_all * g.count / t for g, t in chosen],
+                       s=[24 + 300 * t / total for _, t in chosen], zorder=3, linewidths=1.2,
+                       edgecolors=color, facecolors=color if matmul else "none",
+                       alpha=0.75 if matmul else 0.9)
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("Arithmetic intensity (FLOPs/byte)")
+    ax.set_ylabel("Attainable performance (FLOP/s)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_major_formatter(EngFormatter(unit=""))
+    ax.grid(True, which="major", color="#e3e8ef", lw=0.8)
+    ax.set_title(f"Roofline of {result.model} ({phase}): {len(groups)} op groups on "
+                 f"{', '.join(c.id for c in chips)}\nfilled: matmul-class ops, hollow: other ops;"
+                 " area ∝ share of time; ops with no FLOPs left out", fontsize=10.5)
+    ax.legend(loc="lower right", fontsize=8, frameon=True)
+    return fig
+
+
+def layers_figure(result: ProfileResult) -> Figure:
+    """Forward FLOPs and parameters per layer (numbered blocks and the leaves around them)."""
+    layers = view.layers(result)
+    names = [m.path for m in layers]
+    fig = Figure(figsize=(11, min(40.0, 1.6 + 0.26 * len(layers))), dpi=110, layout="constrained")
+    flops_ax, params_ax = fig.subplots(1, 2, sharey=True)
+    flop_div, flop_prefix = _scale(max((m.flops for m in layers), default=0), _DECIMAL)
+    param_div, param_prefix = _scale(max((m.params for m in layers), default=0), _DECIMAL)
+    positions = range(len(layers))
+    flops_ax.barh(positions, [m.flops / flop_div for m in layers], color=COLORS[0])
+    params_ax.barh(positions, [m.params / param_div for m in layers], color=COLORS[1])
+    flops_ax.set_yticks(list(positions), names, fontsize=8 if len(layers) < 60 else 6)
+    flops_ax.invert_yaxis()
+    flops_ax.margins(y=0.5 / max(1, len(layers)))
+    flops_ax.set_xlabel(f"Forward FLOPs, matmul-class ({flop_prefix}FLOPs)")
+    params_ax.set_xlabel(f"Parameters ({param_prefix or 'count'})")
+    flops_ax.set_title("FLOPs per layer", fontsize=10.5)
+    params_ax.set_title("Parameters per layer (tied weights counted once)", fontsize=10.5)
+    for ax in (flops_ax, params_ax):
+        ax.grid(True, axis="x", color="#e3e8ef", lw=0.8)
+        ax.set_axisbelow(True)
+    fig.suptitle(f"{result.model}: per-layer forward FLOPs and parameters", fontsize=12)
+    return fig
+
+
+def memory_figure(result: ProfileResult) -> Figure:
+    """Weights, inputs, outputs, activations, peak live activations (and gradients)."""
+    memory = result.memory
+    items = [("Weights (params + buffers)", memory.weights_bytes), ("Inputs", memory.inputs_bytes),
+             ("Outputs", memory.outputs_bytes), ("Activations (all, forward)", memory.activations_bytes),
+             ("Peak live activations", memory.peak_activations_bytes)]
+    if memory.gradients_bytes is not None:
+        items.append(("Gradients", memory.gradients_bytes))
+    values = [v for _, v in items]
+    divisor, unit = _scale(max(values), _BINARY, "bytes")
+    fig = Figure(figsize=(9, 0.5 * len(items) + 1.6), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    bars = ax.barh(range(len(items)), [v / divisor for v in values], color=COLORS[0])
+    ax.set_yticks(range(len(items)), [name for name, _ in items])
+    ax.invert_yaxis()
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) / min(positive) >= 1000:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_xlim(min(positive) / divisor / 2, max(positive) / divisor * 20)
+    else:
+        ax.set_xlim(0, max(values) / divisor * 1.25 or 1)
+    ax.bar_label(bars, labels=[_size(v) for v in values], padding=4, fontsize=9)
+    ax.set_xlabel(f"Memory ({unit}; 1 KiB = 1024 bytes)"
+                  + (", log scale" if ax.get_xscale() == "log" else ""))
+    ax.grid(True, axis="x", color="#e3e8ef", lw=0.8)
+    ax.set_axisbelow(True)
+    ax.set_title(f"{result.model}: memory for {result.input_description}", fontsize=11)
+    return fig
+
+
+def _rate(value: float, unit: str) -> str:
+    divisor, prefix = _scale(value, _DECIMAL)
+    return f"{value / divisor:.3g} {prefix}{unit}"
+
+
+def _size(value: int) -> str:
+    divisor, unit = _scale(value, _BINARY, "B")
+    return f"{value / divisor:.2f} {unit}" if divisor > 1 else f"{value} B"
+
+
+def figures(result: ProfileResult, chips: list[Chip] | None = None) -> dict[str, Figure]:
+    """The plots by file name."""
+    found = {"roofline.png": roofline_figure(result, chips)}
+    if result.flops.backward is not None:
+        found["roofline_backward.png"] = roofline_figure(result, chips, phase="backward")
+    found["layers.png"] = layers_figure(result)
+    found["memory.png"] = memory_figure(result)
+    return found
+
+
+def save(fig: Figure, path: str | os.PathLike) -> Path:
+    """Write a PNG atomically (temporary file beside the target, then rename)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_plots(result: ProfileResult, directory: str | os.PathLike,
+                chips: list[Chip] | None = None) -> list[Path]:
+    return [save(fig, Path(directory) / name) for name, fig in figures(result, chips).items()]

@@ -1,0 +1,210 @@
+"""Render-ready views of a ProfileResult, shared by the HTML report and the PNG plots: repeated
+ops grouped and timed on several chips, per-chip totals, the module tree with identical
+numbered blocks merged, and the per-layer rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..analysis.modules import ModuleStats
+from ..analysis.op_classes import MATMUL
+from ..analysis.roofline import COMPUTE, MEMORY, roofline_time
+from ..hardware import Chip
+from ..results import OpGroup, OpRow, ProfileResult, group_ops
+
+
+def peak_for(row: OpRow, chip: Chip) -> float:
+    """The roof an op runs under: matrix units for matmuls, vector units otherwise."""
+    return chip.peak(row.dtype, matmul=row.category == MATMUL)
+
+
+def op_time(row: OpRow, chip: Chip) -> tuple[float, str]:
+    """(roofline time of one call, COMPUTE or MEMORY) of an op on `chip`."""
+    time, compute, memory = roofline_time(row.flops_all, row.bytes, peak_for(row, chip),
+                                          chip.memory_bandwidth)
+    return time, COMPUTE if compute >= memory else MEMORY
+
+
+@dataclass(frozen=True)
+class ChipTotals:
+    """Predicted time of one phase on one chip: the sum of its ops' roofline times."""
+
+    chip: Chip
+    phase: str
+    time_s: float
+    compute_bound_share: float  # of the predicted time
+    flops: int  # all FLOPs of the phase
+    bytes: int
+
+    @property
+    def intensity(self) -> float:
+        return self.flops / self.bytes if self.bytes else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chip": self.chip.id, "phase": self.phase, "time_s": self.time_s,
+                "compute_bound_share": self.compute_bound_share, "flops": self.flops,
+                "bytes": self.bytes, "intensity": self.intensity}
+
+
+def chip_totals(result: ProfileResult, chip: Chip, phase: str) -> ChipTotals | None:
+    """None when the phase was not captured."""
+    rows = [r for r in result.ops if r.phase == phase]
+    if not rows:
+        return None
+    times = {COMPUTE: 0.0, MEMORY: 0.0}
+    for row in rows:
+        time, bound = op_time(row, chip)
+        times[bound] += time
+    total = times[COMPUTE] + times[MEMORY]
+    return ChipTotals(chip, phase, total, times[COMPUTE] / total if total else 0.0,
+                      sum(r.flops_all for r in rows), sum(r.bytes for r in rows))
+
+
+def roofs(result: ProfileResult, chip: Chip) -> list[tuple[str, float]]:
+    """The distinct (label, peak FLOP/s) roofs the model's ops meet on `chip`, highest first."""
+    kinds: dict[float, set[str]] = {}
+    dtypes: dict[float, set[str]] = {}
+    for row in result.ops:
+        peak = peak_for(row, chip)
+        kinds.setdefault(peak, set()).add("matrix" if row.category == MATMUL else "vector")
+        if "float" in row.dtype:
+            dtypes.setdefault(peak, set()).add(row.dtype)
+    return [(" ".join((" + ".join(sorted(kinds[p])), "/".join(sorted(dtypes.get(p, ()))))).strip(),
+             p) for p in sorted(kinds, reverse=True)]
+
+
+def op_groups(result: ProfileResult, chip: Chip) -> list[OpGroup]:
+    """Repeated ops (same name, module pattern, phase, shapes) merged; slowest on `chip` first."""
+    groups = group_ops(result.ops)
+    return sorted(groups, key=lambda g: -op_time(g.first, chip)[0] * g.count)
+
+
+# ---------------------------------------------------------------- module tree
+
+
+@dataclass
+class TreeNode:
+    """A module, or a run of identical numbered siblings (h.0 … h.11) merged into one node.
+    Figures are totals over all instances the node stands for (`count`, ancestors' included)."""
+
+    name: str
+    path: str
+    class_name: str
+    count: int
+    params: int
+    flops: int
+    flops_all: int
+    bytes: int
+    backward_flops: int
+    input_shapes: list[list[int]]
+    output_shapes: list[list[int]]
+    children: list[TreeNode]
+
+    def size(self) -> int:
+        return 1 + sum(child.size() for child in self.children)
+
+    def prune(self, depth: int) -> None:
+        """Drop every node deeper than `depth` below this one."""
+        if depth <= 0:
+            self.children = []
+        for child in self.children:
+            child.prune(depth - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "path": self.path, "cls": self.class_name, "n": self.count,
+                "params": self.params, "flops": self.flops, "flops_all": self.flops_all,
+                "bytes": self.bytes, "bwd": self.backward_flops, "in": self.input_shapes,
+                "out": self.output_shapes, "kids": [c.to_dict() for c in self.children]}
+
+
+def _children(modules: list[ModuleStats]) -> dict[str, list[ModuleStats]]:
+    kids: dict[str, list[ModuleStats]] = {}
+    for module in modules:
+        if module.parent is not None and module.path:
+            kids.setdefault(module.parent, []).append(module)
+    return kids
+
+
+def _signatures(modules: list[ModuleStats], kids: dict[str, list[ModuleStats]]) -> dict[str, tuple]:
+    """Per module, a value equal for two modules exactly when their subtrees have the same
+    classes, child names, figures and shapes."""
+    signature: dict[str, tuple] = {}
+    for module in reversed(modules):  # tree order: children come after their parent
+        prefix = len(module.path) + 1 if module.path else 0
+        signature[module.path] = (
+            module.class_name, module.params, module.flops, module.flops_all, module.bytes,
+            module.backward_flops, str(module.input_shapes), str(module.output_shapes),
+            tuple((k.path[prefix:], signature[k.path]) for k in kids.get(module.path, ())),
+        )
+    return signature
+
+
+def _leaf_name(path: str) -> str:
+    return path.rsplit(".", 1)[-1]
+
+
+def _runs(siblings: list[ModuleStats], signature: dict[str, tuple]) -> list[list[ModuleStats]]:
+    """Consecutive numbered siblings with equal subtrees, as runs (unnumbered ones alone)."""
+    runs: list[list[ModuleStats]] = []
+    for module in siblings:
+        last = runs[-1][-1] if runs else None
+        if (last is not None and _leaf_name(module.path).isdigit()
+                and _leaf_name(last.path).isdigit()
+                and signature[module.path] == signature[last.path]):
+            runs[-1].append(module)
+        else:
+            runs.append([module])
+    return runs
+
+
+def module_tree(result: ProfileResult, max_nodes: int = 3000) -> tuple[TreeNode, int | None]:
+    """The module tree with identical numbered blocks merged; (root, depth it was cut at or
+    None). Trees larger than `max_nodes` lose their deepest levels."""
+    modules = result.modules
+    kids = _children(modules)
+    signature = _signatures(modules, kids)
+    by_path = {m.path: m for m in modules}
+
+    def build(run: list[ModuleStats], multiplier: int) -> TreeNode:
+        first, count = run[0], multiplier * len(run)
+        name = _leaf_name(first.path) or "(root)"
+        if len(run) > 1:
+            name = f"{name}–{_leaf_name(run[-1].path)}"
+        return TreeNode(
+            name=name, path=first.path, class_name=first.class_name, count=count,
+            params=first.params * count, flops=first.flops * count,
+            flops_all=first.flops_all * count, bytes=first.bytes * count,
+            backward_flops=first.backward_flops * count, input_shapes=first.input_shapes,
+            output_shapes=first.output_shapes,
+            children=[build(r, count) for r in _runs(kids.get(first.path, []), signature)],
+        )
+
+    root = build([by_path[""]], 1)
+    cut = None
+    depth = max(m.depth for m in modules)
+    while root.size() > max_nodes and depth > 1:
+        depth -= 1
+        root.prune(depth)
+        cut = depth
+    return root, cut
+
+
+def layers(result: ProfileResult) -> list[ModuleStats]:
+    """The model as a sequence of layers for per-layer plots: numbered blocks (h.3, layer2.1)
+    and the leaves outside them, in order, leaving out those with no params and no FLOPs."""
+    kids = _children(result.modules)
+    found: list[ModuleStats] = []
+
+    def walk(module: ModuleStats) -> None:
+        children = kids.get(module.path, [])
+        if module.path and (not children or _leaf_name(module.path).isdigit()):
+            if module.params or module.flops_all:
+                found.append(module)
+            return
+        for child in children:
+            walk(child)
+
+    root = next(m for m in result.modules if not m.path)
+    walk(root)
+    return found or [root]
