@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "profile": "modellens.profiler",
+    "profile_transformer_config": "modellens.transformer_config",
     "ProfileResult": "modellens.results",
     "capture": "modellens.capture",
     "Capture": "modellens.capture",

@@ -1,0 +1,503 @@
+"""Seed 001: a transformer described by a small JSON config -> FLOPs, model size, timings.
+
+Config fields (seed defaults): embed_dim 768, num_heads 12, ff_dim 3072, seq_len 197,
+memory_seq_len 0, num_encoder_blocks 12, num_decoder_blocks 0; optional activation ("relu" |
+"gelu"), norm_first, bias, vocab_size (adds a token embedding and a head tied to it) and dropout
+(accepted, ignored: everything runs in eval mode).
+
+Sequence lengths: decoder blocks see `seq_len` tokens with causal self-attention. They
+cross-attend to a memory of `memory_seq_len` tokens: the encoder's output when there are encoder
+blocks (so the encoder reads `memory_seq_len` tokens, or `seq_len` when it is 0), else an input of
+that length (none when it is 0: a decoder-only model). Encoder-only models read `seq_len` tokens.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from .analysis.flops import FlopTotals, OperatorStats, by_operator, totals
+from .analysis.memory import peak_live_bytes
+from .analysis.timing import Progress, TimedPart, TimingReport, time_parts
+from .capture import BACKWARD, FORWARD, Capture, SampleInputs
+from .errors import ConfigError
+from .report.files import to_json, write_text
+from .sources import InputOptions, ModelSource
+
+SCHEMA_VERSION = 1
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+DEFAULT_SCALE_BWD_FLOPS = 2.0  # the seed's estimate: backward = 2 x forward
+ACTIVATIONS = ("relu", "gelu")
+_POSITIVE = ("embed_dim", "num_heads", "ff_dim", "seq_len")
+_NON_NEGATIVE = ("memory_seq_len", "num_encoder_blocks", "num_decoder_blocks", "vocab_size")
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    embed_dim: int = 768
+    num_heads: int = 12
+    ff_dim: int = 3072
+    seq_len: int = 197
+    memory_seq_len: int = 0
+    num_encoder_blocks: int = 12
+    num_decoder_blocks: int = 0
+    activation: str = "relu"
+    norm_first: bool = False
+    bias: bool = True
+    vocab_size: int = 0  # 0: the model reads and returns embeddings
+    dropout: float = 0.0  # accepted for compatibility; ignored
+
+    @property
+    def encoder_seq_len(self) -> int:
+        return self.memory_seq_len or self.seq_len
+
+    @property
+    def cross_seq_len(self) -> int:
+        """Tokens each decoder block cross-attends to (0: no cross-attention)."""
+        return self.encoder_seq_len if self.num_encoder_blocks else self.memory_seq_len
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_config(data: Any, where: str = "config") -> TransformerConfig:
+    """Validate a config dict; every problem is one ConfigError naming the field."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a JSON object of fields, got {type(data).__name__}")
+    defaults = {f.name: f.default for f in fields(TransformerConfig)}
+    for key in data:
+        if key not in defaults:
+            close = difflib.get_close_matches(str(key), defaults, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}: unknown field {key!r}{hint}; known fields: "
+                              + ", ".join(defaults))
+    values = {**defaults, **data}
+    for name, default in defaults.items():
+        value = values[name]
+        kind = type(default)
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        if not ok:
+            raise ConfigError(f"{where}: {name} must be {kind.__name__}, got {value!r}")
+    for name in _POSITIVE:
+        if values[name] <= 0:
+            raise ConfigError(f"{where}: {name} must be positive, got {values[name]}")
+    for name in _NON_NEGATIVE:
+        if values[name] < 0:
+            raise ConfigError(f"{where}: {name} must be >= 0, got {values[name]}")
+    if values["embed_dim"] % values["num_heads"]:
+        raise ConfigError(f"{where}: embed_dim ({values['embed_dim']}) must be divisible by "
+                          f"num_heads ({values['num_heads']})")
+    if values["num_encoder_blocks"] == 0 and values["num_decoder_blocks"] == 0:
+        raise ConfigError(f"{where}: num_encoder_blocks and num_decoder_blocks are both 0; "
+                          "a model needs at least one block")
+    if values["activation"] not in ACTIVATIONS:
+        raise ConfigError(f"{where}: activation must be one of {', '.join(ACTIVATIONS)}, "
+                          f"got {values['activation']!r}")
+    if not 0 <= values["dropout"] < 1:
+        raise ConfigError(f"{where}: dropout must be in [0, 1), got {values['dropout']}")
+    return TransformerConfig(**values)
+
+
+def load_config(path_or_dict: str | Path | dict, name: str | None = None
+                ) -> tuple[str, TransformerConfig]:
+    """(name, config) from a JSON file (name = its stem) or a dict."""
+    if isinstance(path_or_dict, dict):
+        return name or "transformer", parse_config(path_or_dict)
+    path = Path(path_or_dict)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        detail = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else exc
+        raise ConfigError(f"{path}: not valid JSON ({detail})") from None
+    return name or path.stem, parse_config(data, str(path))
+
+
+# --- the model -------------------------------------------------------------------------------
+
+
+def _layer_kwargs(cfg: TransformerConfig, dtype: torch.dtype | None) -> dict[str, Any]:
+    return dict(d_model=cfg.embed_dim, nhead=cfg.num_heads, dim_feedforward=cfg.ff_dim,
+                dropout=0.0, activation=cfg.activation, batch_first=True,
+                norm_first=cfg.norm_first, bias=cfg.bias, dtype=dtype)
+
+
+def encoder_block(cfg: TransformerConfig, dtype: torch.dtype | None = None) -> nn.Module:
+    return nn.TransformerEncoderLayer(**_layer_kwargs(cfg, dtype))
+
+
+class DecoderBlock(nn.Module):
+    """Causal self-attention, cross-attention to `memory` when the config has one, FFN."""
+
+    def __init__(self, cfg: TransformerConfig, dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        kwargs = _layer_kwargs(cfg, dtype)
+        self.cross = cfg.cross_seq_len > 0
+        self.layer = (nn.TransformerDecoderLayer(**kwargs) if self.cross
+                      else nn.TransformerEncoderLayer(**kwargs))
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None) -> torch.Tensor:
+        mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device,
+                                                              dtype=x.dtype)
+        if self.cross:
+            return self.layer(x, memory, tgt_mask=mask, tgt_is_causal=True)
+        return self.layer(x, src_mask=mask, is_causal=True)
+
+
+class ConfigTransformer(nn.Module):
+    """Encoder blocks, then decoder blocks; token embedding and tied head with vocab_size."""
+
+    def __init__(self, cfg: TransformerConfig, dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        self.embedding = (nn.Embedding(cfg.vocab_size, cfg.embed_dim, dtype=dtype)
+                          if cfg.vocab_size else None)
+        self.encoder = nn.ModuleList(encoder_block(cfg, dtype)
+                                     for _ in range(cfg.num_encoder_blocks))
+        self.decoder = nn.ModuleList(DecoderBlock(cfg, dtype)
+                                     for _ in range(cfg.num_decoder_blocks))
+        self.head = None
+        if self.embedding is not None:
+            self.head = nn.Linear(cfg.embed_dim, cfg.vocab_size, bias=False, dtype=dtype)
+            self.head.weight = self.embedding.weight
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embedding(x) if self.embedding is not None else x
+
+    def forward(self, src: torch.Tensor | None = None, tgt: torch.Tensor | None = None,
+                memory: torch.Tensor | None = None) -> torch.Tensor:
+        out = None
+        if len(self.encoder):
+            out = self._embed(src)
+            for block in self.encoder:
+                out = block(out)
+            memory = out
+        if len(self.decoder):
+            out = self._embed(tgt)
+            for block in self.decoder:
+                out = block(out, memory)
+        return self.head(out) if self.head is not None else out
+
+
+def model_inputs(cfg: TransformerConfig, batch_size: int, dtype: torch.dtype | None = None
+                 ) -> SampleInputs:
+    """src (encoder), tgt (decoder) and memory (decoder-only with memory_seq_len): token ids with
+    vocab_size, else embeddings [batch, tokens, embed_dim]; memory is always embeddings."""
+
+    def tokens(n: int) -> torch.Tensor:
+        if cfg.vocab_size:
+            return torch.randint(cfg.vocab_size, (batch_size, n))
+        return embeddings(n)
+
+    def embeddings(n: int) -> torch.Tensor:
+        return torch.randn(batch_size, n, cfg.embed_dim, dtype=dtype)
+
+    kwargs: dict[str, torch.Tensor] = {}
+    if cfg.num_encoder_blocks:
+        kwargs["src"] = tokens(cfg.encoder_seq_len)
+    if cfg.num_decoder_blocks:
+        kwargs["tgt"] = tokens(cfg.seq_len)
+        if not cfg.num_encoder_blocks and cfg.memory_seq_len:
+            kwargs["memory"] = embeddings(cfg.memory_seq_len)
+    return SampleInputs(kwargs=kwargs)
+
+
+def _describe_inputs(cfg: TransformerConfig, batch_size: int) -> str:
+    with torch.device("meta"):
+        inputs = model_inputs(cfg, batch_size)
+    kind = "token ids" if cfg.vocab_size else "embeddings"
+    return ", ".join(f"{k}: {'x'.join(map(str, v.shape))}" for k, v in inputs.kwargs.items()) + (
+        f" ({kind})")
+
+
+def config_source(path: Path | None, data: Any, options: InputOptions,
+                  name: str | None = None) -> ModelSource:
+    """The ModelSource of a config (what `modellens profile configs/x.json` resolves to);
+    --seq-len overrides the config's seq_len."""
+    cfg = parse_config(data, str(path) if path else "config")
+    if options.seq_len is not None:
+        cfg = replace(cfg, seq_len=options.seq_len)
+    return _source(cfg, name or (path.stem if path else "transformer"), options.batch_size)
+
+
+def _source(cfg: TransformerConfig, name: str, batch_size: int) -> ModelSource:
+    return ModelSource(
+        name=name,
+        kind="transformer-config",
+        build=lambda: ConfigTransformer(cfg),
+        make_inputs=lambda: model_inputs(cfg, batch_size),
+        input_description=_describe_inputs(cfg, batch_size),
+        metadata={"config": cfg.to_dict()},
+    )
+
+
+# --- the profile -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockStats:
+    """One kind of part: `path` is the block whose numbers are shown (the last of its stack, so
+    its backward includes the input gradient every block but the first computes)."""
+
+    kind: str  # "encoder_block", "decoder_block", or "embedding_and_head"
+    path: str
+    count: int
+    params: int
+    forward_flops: int
+    backward_flops: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TransformerProfile:
+    name: str
+    config: TransformerConfig
+    settings: dict[str, Any]
+    capture_method: str
+    params: int
+    flops: FlopTotals
+    scale_bwd_flops: float
+    backward_source: str  # "measured" (autograd capture) or "scaled" (--scale-bwd-flops)
+    blocks: list[BlockStats]
+    operators: list[OperatorStats]
+    timing: TimingReport | None
+    notes: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def backward_scaled(self) -> int:
+        return round(self.scale_bwd_flops * self.flops.forward)
+
+    @property
+    def backward_flops(self) -> int:
+        """The backward figure the .txt reports."""
+        return self.backward_scaled if self.backward_source == "scaled" else self.flops.backward
+
+    @property
+    def model_size_bytes(self) -> int:
+        return self.params * DTYPE_BYTES[self.settings["dtype"]]
+
+    def seed_text(self) -> str:
+        """The seed's five lines."""
+        timing = self.timing
+        forward = timing.forward_s if timing else None
+        backward = timing.backward_s if timing else None
+        return (f"Forward Flops:{self.flops.forward}\n"
+                f"Backward Flops:{self.backward_flops}\n"
+                f"Model Size (Bytes):{self.model_size_bytes}\n"
+                f"Average Forward Time (s):{_seconds(forward)}\n"
+                f"Average Backward Time (s):{_seconds(backward)}\n")
+
+    def to_dict(self) -> dict[str, Any]:
+        flops = self.flops
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name,
+            "config": self.config.to_dict(),
+            "settings": dict(self.settings),
+            "capture_method": self.capture_method,
+            "params": self.params,
+            "model_size_bytes": self.model_size_bytes,
+            "model_size_bytes_by_dtype": {d: self.params * b for d, b in DTYPE_BYTES.items()},
+            "flops": {
+                "forward": flops.forward,
+                "forward_all": flops.forward_all,
+                "backward_measured": flops.backward,
+                "backward_measured_all": flops.backward_all,
+                "backward_scaled": self.backward_scaled,
+                "scale_bwd_flops": self.scale_bwd_flops,
+                "backward_reported": self.backward_flops,
+                "backward_reported_source": self.backward_source,
+                "convention": "matmul-class FLOPs, 1 MAC = 2 FLOPs; *_all adds elementwise, "
+                              "softmax and norm work; causal attention counted dense",
+            },
+            "blocks": [b.to_dict() for b in self.blocks],
+            "flops_by_op": [o.to_dict() for o in self.operators],
+            "timing": self.timing.to_dict() if self.timing else None,
+            "notes": list(self.notes),
+            "files": list(self.files),
+        }
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """`<out_dir>/<name>.json` and the seed's `<out_dir>/<name>.txt`, each atomically."""
+        out = Path(out_dir)
+        paths = [out / f"{self.name}.json", out / f"{self.name}.txt"]
+        self.files = [str(p) for p in paths]
+        texts = [to_json(self.to_dict()), self.seed_text()]
+        for path, text in zip(paths, texts):
+            write_text(path, text)
+        return paths
+
+
+def _seconds(value: float | None) -> str:
+    return "nan" if value is None else f"{value:.6g}"
+
+
+def _in(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + ".")
+
+
+def _flops_where(capture: Capture, costs, phase: str, keep: Callable[[str], bool]) -> int:
+    """Matmul-class FLOPs of the `phase` ops whose module path passes `keep`."""
+    return sum(cost.flops for op, cost in zip(capture.ops, costs)
+               if op.phase == phase and keep(op.module))
+
+
+def _in_block(path: str) -> bool:
+    return path.startswith(("encoder.", "decoder."))
+
+
+def _block_stats(capture: Capture, costs, cfg: TransformerConfig) -> list[BlockStats]:
+    stats = []
+    for kind, stack, count in (("encoder_block", "encoder", cfg.num_encoder_blocks),
+                               ("decoder_block", "decoder", cfg.num_decoder_blocks)):
+        if not count:
+            continue
+        path = f"{stack}.{count - 1}"
+        params = sum(p.numel for p in capture.params if _in(p.module, path) and not p.is_buffer)
+        inside = lambda module, path=path: _in(module, path)
+        stats.append(BlockStats(kind, path, count, params,
+                                _flops_where(capture, costs, FORWARD, inside),
+                                _flops_where(capture, costs, BACKWARD, inside)))
+    if cfg.vocab_size:
+        outside = lambda module: not _in_block(module)
+        params = sum(p.numel for p in capture.params if outside(p.module) and not p.is_buffer)
+        stats.append(BlockStats("embedding_and_head", "embedding, head", 1, params,
+                                _flops_where(capture, costs, FORWARD, outside),
+                                _flops_where(capture, costs, BACKWARD, outside)))
+    return stats
+
+
+def _needed_bytes(capture: Capture, costs, prefix: str | None) -> int:
+    """Weights + gradients + peak live activations of forward and backward (inside `prefix`)."""
+    if prefix is None:
+        ops, sub_costs, params = capture.ops, costs, capture.params
+    else:
+        keep = [i for i, op in enumerate(capture.ops) if _in(op.module, prefix)]
+        ops, sub_costs = [capture.ops[i] for i in keep], [costs[i] for i in keep]
+        params = [p for p in capture.params if _in(p.module, prefix)]
+    sub = replace(capture, ops=ops, outputs=[] if prefix else capture.outputs)
+    _, peak = peak_live_bytes(sub, sub_costs, (FORWARD, BACKWARD))
+    inputs = sum(s.nbytes for s in capture.modules[prefix or ""].input_specs)
+    return 2 * sum(p.nbytes for p in params) + peak + inputs
+
+
+def _timed_parts(cfg: TransformerConfig, capture: Capture, costs, batch_size: int,
+                 torch_dtype: torch.dtype) -> tuple[list[TimedPart], TimedPart]:
+    def block_inputs(with_memory: bool) -> SampleInputs:
+        x = torch.randn(batch_size, cfg.seq_len, cfg.embed_dim, dtype=torch_dtype,
+                        requires_grad=True)
+        if not with_memory:
+            return SampleInputs((x,))
+        memory = torch.randn(batch_size, cfg.cross_seq_len, cfg.embed_dim, dtype=torch_dtype,
+                             requires_grad=True)
+        return SampleInputs((x, memory))
+
+    def encoder_inputs() -> SampleInputs:
+        return SampleInputs((torch.randn(batch_size, cfg.encoder_seq_len, cfg.embed_dim,
+                                         dtype=torch_dtype, requires_grad=True),))
+
+    blocks = []
+    if cfg.num_encoder_blocks:
+        blocks.append(TimedPart("encoder_block", cfg.num_encoder_blocks,
+                                lambda: encoder_block(cfg, torch_dtype), encoder_inputs,
+                                _needed_bytes(capture, costs, f"encoder.{cfg.num_encoder_blocks - 1}")))
+    if cfg.num_decoder_blocks:
+        blocks.append(TimedPart("decoder_block", cfg.num_decoder_blocks,
+                                lambda: DecoderBlock(cfg, torch_dtype),
+                                lambda: block_inputs(cfg.cross_seq_len > 0),
+                                _needed_bytes(capture, costs, f"decoder.{cfg.num_decoder_blocks - 1}")))
+    whole = TimedPart("model", 1, lambda: ConfigTransformer(cfg, torch_dtype),
+                      lambda: model_inputs(cfg, batch_size, torch_dtype),
+                      _needed_bytes(capture, costs, None))
+    return blocks, whole
+
+
+def profile_transformer_config(
+    path_or_dict: str | Path | dict,
+    batch_size: int = 1,
+    dtype: str = "float32",
+    device: str = "cpu",
+    scale_bwd_flops: float | None = None,
+    repeats: int = 10,
+    timing: bool = True,
+    out_dir: str | Path | None = None,
+    *,
+    warmup: int = 2,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> TransformerProfile:
+    """Seed 001: forward/backward FLOPs (one fake-tensor capture with autograd, any size),
+    model size for `dtype`, and (with `timing`) measured per-block and whole-model timings.
+
+    Backward FLOPs are measured from the autograd capture; `scale_bwd_flops` reports
+    `scale × forward` instead (the seed's estimate; both are in the JSON). With `out_dir`,
+    writes `<name>.txt` (the seed's five lines) and `<name>.json`, only after everything ran.
+    """
+    from .analysis.timing import check_device
+    from .profiler import capture_source
+    from .specs import parse_dtype
+
+    name, cfg = load_config(path_or_dict, name)
+    if dtype not in DTYPE_BYTES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPE_BYTES)}, got {dtype!r}")
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if scale_bwd_flops is not None and not (isinstance(scale_bwd_flops, (int, float))
+                                            and math.isfinite(scale_bwd_flops)
+                                            and scale_bwd_flops > 0):
+        raise ConfigError(f"scale_bwd_flops must be a positive number, got {scale_bwd_flops!r}")
+    if timing:
+        check_device(device, dtype == "int8")
+        if repeats < 1 or warmup < 0:
+            raise ConfigError(f"repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    float_dtype = "float32" if dtype == "int8" else dtype
+    captured = capture_source(_source(cfg, name, batch_size), backward=True, dtype=float_dtype)
+    capture = captured.capture
+    costs = captured.costs
+    report = None
+    if timing:
+        blocks, whole = _timed_parts(cfg, capture, costs, batch_size, parse_dtype(float_dtype))
+        report = time_parts(blocks, whole, device=device, dtype=dtype, repeats=repeats,
+                            warmup=warmup, progress=progress)
+    result = TransformerProfile(
+        name=name,
+        config=cfg,
+        settings={"batch_size": batch_size, "dtype": dtype, "device": device,
+                  "inputs": captured.source.input_description},
+        capture_method=capture.method,
+        params=sum(p.numel for p in capture.params if not p.is_buffer),
+        flops=totals(capture, costs),
+        scale_bwd_flops=DEFAULT_SCALE_BWD_FLOPS if scale_bwd_flops is None else scale_bwd_flops,
+        backward_source="measured" if scale_bwd_flops is None else "scaled",
+        blocks=_block_stats(capture, costs, cfg),
+        operators=by_operator(capture, costs),
+        timing=report,
+        notes=list(capture.notes) + [_backward_note(cfg)],
+    )
+    if out_dir is not None:
+        result.write(out_dir)
+    return result
+
+
+def _backward_note(cfg: TransformerConfig) -> str:
+    note = ("measured backward = 2x forward matmuls (input and weight gradients) + one extra QKᵀ "
+            "per attention (the fused attention backward recomputes it)")
+    if not cfg.vocab_size and not cfg.norm_first:
+        note += (" - the first block's QKV-projection input gradient (the model input needs no "
+                 "gradient)")
+    if cfg.memory_seq_len and not cfg.num_encoder_blocks:
+        note += " - the memory's key/value-projection input gradients"
+    return note
