@@ -1,0 +1,296 @@
+"""Read checkpoints safely, one tensor (or row chunk) at a time.
+
+- `.safetensors`: listed from the header; each read opens the file memory-mapped, slices the rows
+  it needs and closes it again, so resident memory stays at one chunk, not the whole file.
+- sharded Hugging Face directories: `model.safetensors.index.json` (or a single
+  `model.safetensors`, or `pytorch_model.bin[.index.json]`).
+- `.pt` / `.pth` / `.bin` / `.ckpt`: `torch.load(weights_only=True, mmap=True)`; a pickle that
+  needs more than tensors is refused unless the caller trusts it (`trust=True`).
+- an `nn.Module` or a state-dict mapping already in memory.
+
+A file does not say which tensors are buffers: integer/bool tensors and well-known buffer names
+(BatchNorm running stats, position ids, rotary inv_freq) count as buffers, the rest as parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import torch
+from torch import nn
+
+from .errors import CheckpointError
+from .specs import dtype_name, dtype_size
+
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+SAFETENSORS_SUFFIX = ".safetensors"
+# Files a Hugging Face directory keeps its weights in, in order of preference.
+HF_WEIGHT_FILES = ("model.safetensors.index.json", "model.safetensors",
+                   "pytorch_model.bin.index.json", "pytorch_model.bin")
+BUFFER_NAMES = ("running_mean", "running_var", "num_batches_tracked", "position_ids", "inv_freq",
+                "masked_bias")
+# Keys under which training scripts nest the state dict.
+STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "ema")
+_SAFETENSORS_DTYPES = {
+    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
+    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "I64": "int64", "I32": "int32",
+    "I16": "int16", "I8": "int8", "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8",
+    "BOOL": "bool", "C64": "complex64",
+}
+_UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    """A named tensor's description, known before any value is read."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    is_buffer: bool = False
+    requires_grad: bool | None = None  # None: the source does not record it (checkpoint files)
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * dtype_size(self.dtype)
+
+
+def looks_like_buffer(name: str, dtype: str) -> bool:
+    """Buffer or parameter, for a tensor known only by name and dtype."""
+    return not dtype.startswith(("float", "bfloat", "complex")) or name.rsplit(".", 1)[-1] in BUFFER_NAMES
+
+
+def row_slices(shape: tuple[int, ...], max_elements: int) -> list[slice | None]:
+    """Slices along dim 0 holding at most `max_elements` elements each (at least one row);
+    [None] for a scalar or an empty tensor. Equal shapes give equal slices, so two stores can be
+    read in step."""
+    if not shape or math.prod(shape) == 0:
+        return [None]
+    rows = max(1, max_elements // max(1, math.prod(shape[1:])))
+    return [slice(start, min(start + rows, shape[0])) for start in range(0, shape[0], rows)]
+
+
+class TensorStore:
+    """Named tensors, listed up front and read one at a time."""
+
+    kind = "tensors"
+
+    def __init__(self, label: str, entries: list[TensorEntry]) -> None:
+        self.label = label
+        self.entries = entries
+        self.by_name = {e.name: e for e in entries}
+        self.notes: list[str] = []  # how the tensors were obtained, for the report
+
+    def has_values(self, name: str) -> bool:
+        """False for a tensor with no data (on the meta device)."""
+        return True
+
+    def read(self, name: str, rows: slice | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def chunks(self, name: str, max_elements: int) -> Iterator[torch.Tensor]:
+        """The tensor in row chunks of at most `max_elements` elements (one row if larger)."""
+        for rows in row_slices(self.by_name[name].shape, max_elements):
+            yield self.read(name, rows)
+
+
+class MemoryStore(TensorStore):
+    """Tensors already in memory (a module's, or a loaded or memory-mapped state dict)."""
+
+    def __init__(self, label: str, tensors: Mapping[str, torch.Tensor],
+                 entries: list[TensorEntry], kind: str = "state dict") -> None:
+        super().__init__(label, entries)
+        self.kind = kind
+        self.tensors = tensors
+
+    def has_values(self, name: str) -> bool:
+        return not self.tensors[name].is_meta
+
+    def read(self, name: str, rows: slice | None = None) -> torch.Tensor:
+        tensor = self.tensors[name].detach()
+        return tensor if rows is None else tensor[rows]
+
+
+class SafetensorsStore(TensorStore):
+    """One or more .safetensors files, each tensor read memory-mapped, chunk by chunk."""
+
+    def __init__(self, label: str, files: list[Path], kind: str) -> None:
+        self.kind = kind
+        self.file_of: dict[str, Path] = {}
+        entries: list[TensorEntry] = []
+        for file in files:
+            with _open_safetensors(file) as handle:
+                for name in handle.keys():
+                    view = handle.get_slice(name)
+                    dtype = _SAFETENSORS_DTYPES.get(view.get_dtype(), view.get_dtype().lower())
+                    entries.append(TensorEntry(name, tuple(view.get_shape()), dtype,
+                                               looks_like_buffer(name, dtype)))
+                    self.file_of[name] = file
+        super().__init__(label, entries)
+
+    def read(self, name: str, rows: slice | None = None) -> torch.Tensor:
+        # Reopened per read: the mapping (and its resident pages) lives only as long as the
+        # returned view, so scanning a 14 GB file never holds more than a chunk of it.
+        with _open_safetensors(self.file_of[name]) as handle:
+            if rows is None:
+                return handle.get_tensor(name)
+            return handle.get_slice(name)[rows]
+
+
+def _open_safetensors(file: Path):
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        raise CheckpointError("reading .safetensors needs the safetensors package "
+                              "(pip install safetensors)") from None
+    try:
+        return safe_open(str(file), framework="pt")
+    except Exception as exc:  # SafetensorError: truncated, corrupt header, not safetensors
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{file}: not a readable safetensors file (truncated or corrupt: {detail})") from None
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    """A weights file, or a directory holding one (as opposed to a model spec)."""
+    path = Path(path)
+    if path.is_dir():
+        return _hf_weights(path) is not None or any(path.glob(f"*{SAFETENSORS_SUFFIX}"))
+    return path.suffix in (SAFETENSORS_SUFFIX, *TORCH_SUFFIXES)
+
+
+def _hf_weights(directory: Path) -> Path | None:
+    return next((directory / f for f in HF_WEIGHT_FILES if (directory / f).is_file()), None)
+
+
+def open_checkpoint(path: str | Path, *, trust: bool = False) -> TensorStore:
+    """A TensorStore over a checkpoint file or directory; CheckpointError if it can't be read."""
+    label = str(path)
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        weights = _hf_weights(path)
+        if weights is None:
+            shards = sorted(path.glob(f"*{SAFETENSORS_SUFFIX}"))
+            if not shards:
+                raise CheckpointError(f"{path}: no weights found (expected one of "
+                                      f"{', '.join(HF_WEIGHT_FILES)} or *.safetensors)")
+            return SafetensorsStore(label, shards, _sharded_kind(shards))
+        path = weights
+    if path.name.endswith(".index.json"):
+        return _open_index(label, path, trust)
+    if path.suffix == SAFETENSORS_SUFFIX:
+        return SafetensorsStore(label, [path], "safetensors")
+    if path.suffix in TORCH_SUFFIXES:
+        return _torch_store(label, [path], trust)
+    raise CheckpointError(f"{path}: unknown checkpoint format (expected .safetensors, "
+                          f"{', '.join(TORCH_SUFFIXES)}, or a Hugging Face directory)")
+
+
+def _sharded_kind(files: list[Path]) -> str:
+    return "safetensors" if len(files) == 1 else f"safetensors, {len(files)} shards"
+
+
+def _open_index(label: str, index: Path, trust: bool) -> TensorStore:
+    try:
+        weight_map = json.loads(index.read_text())["weight_map"]
+        files = sorted({index.parent / f for f in weight_map.values()})
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{index}: not a valid shard index ({type(exc).__name__}: {exc})") from None
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise CheckpointError(f"{index}: shard(s) missing: {', '.join(missing[:3])}")
+    if index.name.startswith("model.safetensors"):
+        return SafetensorsStore(label, files, _sharded_kind(files))
+    return _torch_store(label, files, trust)
+
+
+def _torch_store(label: str, files: list[Path], trust: bool) -> MemoryStore:
+    tensors: dict[str, torch.Tensor] = {}
+    for file in files:
+        tensors.update(_state_dict(_torch_load(file, trust), file))
+    return _state_dict_store(label, tensors, "torch" if len(files) == 1 else f"torch, {len(files)} shards")
+
+
+def _state_dict_store(label: str, tensors: dict[str, torch.Tensor], kind: str) -> MemoryStore:
+    entries = []
+    for name, tensor in tensors.items():
+        dtype = dtype_name(tensor.dtype)
+        entries.append(TensorEntry(name, tuple(tensor.shape), dtype, looks_like_buffer(name, dtype)))
+    return MemoryStore(label, tensors, entries, kind)
+
+
+def _torch_load(file: Path, trust: bool) -> Any:
+    """torch.load without running code from the file unless `trust`; memory-mapped when the
+    file has torch's zip format (the legacy format cannot be mapped)."""
+    import pickle
+    import zipfile
+
+    try:
+        return torch.load(file, map_location="cpu", weights_only=not trust,
+                          mmap=zipfile.is_zipfile(file))
+    except pickle.UnpicklingError as exc:
+        found = _UNSAFE_GLOBAL.search(str(exc))
+        what = f" ({found.group(1)})" if found else ""
+        raise CheckpointError(
+            f"{file}: this pickle needs more than tensors to load{what}, and unpickling it can "
+            "run arbitrary code; pass --trust-checkpoint (trust=True) only if you trust its "
+            "source") from None
+    except Exception as exc:  # truncated or corrupt; a trusted pickle whose classes won't import
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(f"{file}: not a readable torch checkpoint "
+                              f"({type(exc).__name__}: {first})") from None
+
+
+def _state_dict(obj: Any, file: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a loaded checkpoint: a state dict, one nested under a usual key
+    (state_dict, model, ...), or a whole pickled module."""
+    if isinstance(obj, nn.Module):
+        return dict(obj.state_dict())
+    if isinstance(obj, Mapping):
+        tensors = {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+        if tensors:
+            return tensors
+        for key in STATE_DICT_KEYS:
+            if key in obj and isinstance(obj[key], (Mapping, nn.Module)):
+                return _state_dict(obj[key], file)
+    raise CheckpointError(f"{file}: holds no tensors (a {type(obj).__name__}; expected a state "
+                          f"dict or one under {', '.join(STATE_DICT_KEYS)})")
+
+
+def module_store(module: nn.Module, label: str | None = None) -> MemoryStore:
+    """A module's parameters (tied ones once) then its buffers, with requires_grad."""
+    tensors: dict[str, torch.Tensor] = {}
+    entries: list[TensorEntry] = []
+    for name, param in module.named_parameters():
+        tensors[name] = param
+        entries.append(TensorEntry(name, tuple(param.shape), dtype_name(param.dtype), False,
+                                   param.requires_grad))
+    for name, buffer in module.named_buffers():
+        tensors[name] = buffer
+        entries.append(TensorEntry(name, tuple(buffer.shape), dtype_name(buffer.dtype), True, False))
+    return MemoryStore(label or type(module).__name__, tensors, entries, kind="module")
+
+
+def as_store(obj: Any, *, trust: bool = False) -> TensorStore:
+    """A TensorStore for an nn.Module, a state-dict mapping, a checkpoint path or a store."""
+    if isinstance(obj, TensorStore):
+        return obj
+    if isinstance(obj, nn.Module):
+        return module_store(obj)
+    if isinstance(obj, Mapping):
+        return _state_dict_store("state dict", _state_dict(obj, Path("<state dict>")), "state dict")
+    if isinstance(obj, (str, Path)):
+        return open_checkpoint(obj, trust=trust)
+    raise CheckpointError(f"cannot read weights from a {type(obj).__name__}: expected an "
+                          "nn.Module, a state dict or a checkpoint path")

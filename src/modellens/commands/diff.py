@@ -1,0 +1,41 @@
+"""`modellens diff A B`: per-tensor weight drift between two checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import Output, add_output_options
+from .info import tensor_progress
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "diff", help="per-tensor weight drift between two checkpoints",
+        description="Compare checkpoint B against A tensor by tensor: relative L2 change "
+                    "‖B−A‖/‖A‖, cosine similarity, max |B−A|; keys only in one side; shape and "
+                    "dtype mismatches. Largest drift first; tensors are streamed in chunks.")
+    p.add_argument("a", metavar="A", help="reference checkpoint (file or HF directory)")
+    p.add_argument("b", metavar="B", help="checkpoint to compare with A")
+    p.add_argument("--top", type=int, default=20, metavar="N",
+                   help="rows in the drift table (default 20; 0: all)")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="allow .pt/.bin pickles that need more than tensors (runs their code)")
+    add_output_options(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..model_info import compare_checkpoints
+    from ..report.weights_console import diff_renderables
+
+    out = Output(args)
+    with tensor_progress(out, "comparing tensors") as progress:
+        diff = compare_checkpoints(args.a, args.b, trust_checkpoint=args.trust_checkpoint,
+                                   progress=progress)
+
+    def table(console) -> None:
+        for part in diff_renderables(diff, args.top):
+            console.print(part)
+
+    out.emit(table=table, data=diff.to_dict, rows=lambda: [t.to_dict() for t in diff.tensors])
+    return 0

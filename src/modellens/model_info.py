@@ -1,0 +1,370 @@
+"""Model info and weight statistics (seed 004): `dump_model_info`, `compare_checkpoints`.
+
+Weights are read one tensor at a time (`checkpoints.TensorStore`) and reduced by the streaming
+statistics of `analysis.weights`, so a checkpoint is never loaded whole. Memory is in MB of
+1024² bytes, as in the seed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+from .analysis.weights import (CHUNK_ELEMENTS, DiffStats, Histogram, TensorStats, diff_stats,
+                               finite_or_none, histogram, tensor_stats)
+from .checkpoints import TensorEntry, TensorStore, as_store, is_checkpoint, module_store
+
+SCHEMA_VERSION = 1
+MB = 1024**2
+DEFAULT_PLOT_PATH = "model_weight_distributions.png"
+Progress = Callable[[int, int, str], None]  # (done, total, tensor name)
+
+
+@dataclass
+class LayerInfo:
+    """One parameter (or buffer) tensor: the seed's fields, then the extra statistics."""
+
+    name: str
+    shape: tuple[int, ...]
+    num_params: int
+    memory: float  # MB (1024² bytes)
+    requires_grad: bool
+    dtype: str
+    mean: float | None = None
+    std: float | None = None  # unbiased, as torch.std
+    min: float | None = None
+    max: float | None = None
+    nbytes: int = 0
+    is_buffer: bool = False
+    absmax: float | None = None
+    l2_norm: float | None = None
+    zero_fraction: float | None = None
+    kurtosis: float | None = None  # excess: 0 for a Gaussian
+    skewness: float | None = None
+    nan_count: int = 0
+    inf_count: int = 0
+
+    @property
+    def has_stats(self) -> bool:
+        return self.mean is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: finite_or_none(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        data["shape"] = list(self.shape)
+        return data
+
+
+@dataclass
+class ModelInfo:
+    """Parameter counts, memory and per-tensor statistics of a model or checkpoint."""
+
+    total_params: int
+    trainable_params: int
+    non_trainable_params: int
+    total_memory_mb: float  # parameters and buffers
+    layers: List[LayerInfo]  # parameters, in model order
+    num_layers: int
+    buffers: List[LayerInfo] = field(default_factory=list)
+    source: str = ""
+    kind: str = ""  # module, safetensors, torch, ...
+    notes: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    plot_paths: List[str] = field(default_factory=list)
+
+    @property
+    def stats_available(self) -> bool:
+        return any(layer.has_stats for layer in self.layers)
+
+    @property
+    def params_bytes(self) -> int:
+        return sum(layer.nbytes for layer in self.layers)
+
+    @property
+    def buffers_bytes(self) -> int:
+        return sum(buffer.nbytes for buffer in self.buffers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "source": self.source,
+            "kind": self.kind,
+            "total_params": self.total_params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+            "total_memory_mb": self.total_memory_mb,
+            "params_bytes": self.params_bytes,
+            "buffers_bytes": self.buffers_bytes,
+            "num_layers": self.num_layers,
+            "stats_available": self.stats_available,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "buffers": [buffer.to_dict() for buffer in self.buffers],
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
+            "plot_paths": list(self.plot_paths),
+        }
+
+
+def _layer(entry: TensorEntry, stats: TensorStats | None) -> LayerInfo:
+    extra = {}
+    if stats is not None:
+        extra = {k: v for k, v in asdict(stats).items() if k != "numel"}
+    requires_grad = not entry.is_buffer if entry.requires_grad is None else entry.requires_grad
+    return LayerInfo(name=entry.name, shape=entry.shape, num_params=entry.numel,
+                     memory=entry.nbytes / MB, requires_grad=requires_grad, dtype=entry.dtype,
+                     nbytes=entry.nbytes, is_buffer=entry.is_buffer, **extra)
+
+
+def collect_model_info(store: TensorStore, progress: Optional[Progress] = None,
+                       chunk_elements: int = CHUNK_ELEMENTS) -> ModelInfo:
+    """Counts, memory and statistics of every tensor in `store`, reading one at a time."""
+    layers: list[LayerInfo] = []
+    buffers: list[LayerInfo] = []
+    warnings: list[str] = []
+    no_values = 0
+    for done, entry in enumerate(store.entries, 1):
+        stats = None
+        if not store.has_values(entry.name):
+            no_values += 1
+        elif entry.dtype.startswith("complex"):
+            warnings.append(f"{entry.name}: complex tensor, no statistics")
+        else:
+            try:
+                stats = tensor_stats(store.chunks(entry.name, chunk_elements), chunk_elements)
+            except Exception as exc:  # one unreadable tensor must not hide the others
+                warnings.append(f"{entry.name}: statistics failed ({type(exc).__name__}: {exc})")
+        if stats is not None and (stats.nan_count or stats.inf_count):
+            warnings.append(f"{entry.name}: {stats.nan_count:,} NaN and {stats.inf_count:,} Inf "
+                            "values (statistics cover the finite values)")
+        (buffers if entry.is_buffer else layers).append(_layer(entry, stats))
+        if progress:
+            progress(done, len(store.entries), entry.name)
+    notes = list(store.notes)
+    if no_values:
+        notes.append(f"{no_values} of {len(store.entries)} tensors are on the meta device (the model "
+                     "was built from its config, no weights loaded): statistics unavailable; "
+                     "shapes, counts and memory are exact")
+    if store.entries and all(e.requires_grad is None for e in store.entries):
+        notes.append("a checkpoint does not record requires_grad: every parameter counts as "
+                     "trainable; integer tensors and known buffer names count as buffers")
+    total = sum(layer.num_params for layer in layers)
+    trainable = sum(layer.num_params for layer in layers if layer.requires_grad)
+    total_bytes = sum(t.nbytes for t in layers + buffers)
+    return ModelInfo(total_params=total, trainable_params=trainable,
+                     non_trainable_params=total - trainable, total_memory_mb=total_bytes / MB,
+                     layers=layers, num_layers=len(layers), buffers=buffers, source=store.label,
+                     kind=store.kind, notes=notes, warnings=warnings)
+
+
+def open_target(target: Any, *, trust_checkpoint: bool = False, task: str = "auto") -> TensorStore:
+    """The tensors of a checkpoint path, a model spec (built on meta: no values), an
+    nn.Module or a state dict."""
+    if isinstance(target, (str, Path)) and not is_checkpoint(target):
+        from .profiler import model_source
+        from .sources import build_model
+
+        source = model_source(str(target), task=task)
+        model, device = build_model(source)
+        store = module_store(model, label=source.name)
+        if device != "meta" and source.kind != "pyfile":
+            store.notes.append(f"built on {device} from the spec: the values are the "
+                               "constructor's initialisation, not a trained checkpoint")
+        return store
+    return as_store(target, trust=trust_checkpoint)
+
+
+def largest_layers(layers: list[LayerInfo], top: int | None) -> list[LayerInfo]:
+    """The `top` largest tensors by element count, in model order; all of them if top is None."""
+    if not top or top >= len(layers):
+        return list(layers)
+    keep = {id(layer) for layer in sorted(layers, key=lambda l: -l.num_params)[:top]}
+    return [layer for layer in layers if id(layer) in keep]
+
+
+def layer_histograms(store: TensorStore, layers: list[LayerInfo], bins: int = 60,
+                     chunk_elements: int = CHUNK_ELEMENTS) -> list[tuple[LayerInfo, Histogram]]:
+    """A second streaming pass over `layers` (those with statistics) for their histograms;
+    small tensors get fewer bins (about √n) so their plots are not mostly empty."""
+    return [(layer, histogram(store.chunks(layer.name, chunk_elements), layer.min, layer.max,
+                              min(bins, max(10, math.isqrt(layer.num_params))), chunk_elements))
+            for layer in layers if layer.has_stats]
+
+
+def plot_model_info(info: ModelInfo, store: TensorStore, path: str | Path, *,
+                    top: int | None = None, per_page: int = 16, bins: int = 60) -> list[str]:
+    """Histogram grids of the parameters (the `top` largest, or all, paged); the files written."""
+    from .report import weight_plots
+
+    weight_plots.require_matplotlib()
+    pairs = layer_histograms(store, largest_layers(info.layers, top), bins)
+    if not pairs:
+        return []
+    title = f"{Path(info.source).name or info.source}: weight distributions"
+    return [str(p) for p in weight_plots.save_histogram_grid(pairs, path, per_page=per_page,
+                                                             title=title)]
+
+
+def dump_model_info(model: Any, logger: Optional[logging.Logger] = None,
+                    plot_distributions: bool = True, save_path: Optional[str] = None) -> ModelInfo:
+    """Print (or log) a model's SUMMARY, LAYER DETAILS and WEIGHT STATISTICS, plot its weight
+    distributions, and return them as a ModelInfo.
+
+    `model` is an nn.Module, a state dict, or a checkpoint path (.safetensors, .pt, HF
+    directory). Never raises: a problem (unreadable weights, no matplotlib, meta tensors, NaN)
+    becomes an entry of `warnings` or `notes` in the result.
+    """
+    store = None
+    try:
+        store = as_store(model)
+        info = collect_model_info(store)
+    except Exception as exc:
+        info = ModelInfo(0, 0, 0, 0.0, [], 0, source=str(getattr(store, "label", "")),
+                         warnings=[f"could not read the weights: {type(exc).__name__}: {exc}"])
+    if plot_distributions and info.stats_available and store is not None:
+        try:
+            info.plot_paths = plot_model_info(info, store, save_path or DEFAULT_PLOT_PATH)
+        except ImportError:
+            info.warnings.append("matplotlib not available: distribution plots skipped "
+                                 "(pip install matplotlib)")
+        except Exception as exc:
+            info.warnings.append(f"distribution plots failed: {type(exc).__name__}: {exc}")
+    _emit(info, logger)
+    return info
+
+
+def _emit(info: ModelInfo, logger: Optional[logging.Logger]) -> None:
+    say = logger.info if logger else print
+    try:
+        from .report.weights_console import info_text
+
+        text = info_text(info)
+    except Exception as exc:  # rendering must not break the caller either
+        text = f"model info: {info.total_params:,} params (rendering failed: {exc})"
+    for line in text.splitlines():
+        say(line)
+    for path in info.plot_paths:
+        say(f"saved weight distributions to {path}")
+
+
+@dataclass
+class TensorDiff:
+    """How one tensor changed from checkpoint A to checkpoint B."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype_a: str
+    dtype_b: str
+    relative_change: float  # ||B - A|| / ||A||
+    cosine: float | None
+    max_abs_diff: float
+    l2_a: float
+    l2_b: float
+    l2_diff: float
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: finite_or_none(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        data["shape"] = list(self.shape)
+        return data
+
+
+@dataclass(frozen=True)
+class ShapeMismatch:
+    name: str
+    shape_a: tuple[int, ...]
+    shape_b: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape_a": list(self.shape_a), "shape_b": list(self.shape_b)}
+
+
+@dataclass
+class CheckpointDiff:
+    """Per-tensor drift from A to B, largest relative change first; keys in one side only;
+    shape and dtype mismatches."""
+
+    a: str
+    b: str
+    tensors: List[TensorDiff]
+    missing: List[str]  # in A, not in B
+    extra: List[str]  # in B, not in A
+    shape_mismatches: List[ShapeMismatch]
+    dtype_mismatches: List[str]  # compared anyway, values cast to float64
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def identical(self) -> int:
+        return sum(1 for t in self.tensors if t.l2_diff == 0)
+
+    @property
+    def overall_relative_change(self) -> float | None:
+        """||B - A|| / ||A|| over every compared tensor together."""
+        norm_a = math.sqrt(sum(t.l2_a**2 for t in self.tensors))
+        norm_d = math.sqrt(sum(t.l2_diff**2 for t in self.tensors))
+        return norm_d / norm_a if norm_a else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "a": self.a,
+            "b": self.b,
+            "compared": len(self.tensors),
+            "identical": self.identical,
+            "overall_relative_change": finite_or_none(self.overall_relative_change),
+            "tensors": [t.to_dict() for t in self.tensors],
+            "missing": list(self.missing),
+            "extra": list(self.extra),
+            "shape_mismatches": [m.to_dict() for m in self.shape_mismatches],
+            "dtype_mismatches": list(self.dtype_mismatches),
+            "warnings": list(self.warnings),
+        }
+
+
+def _drift_key(diff: TensorDiff) -> tuple[bool, float, str]:
+    """Largest relative change first; NaN (a broken tensor) before everything."""
+    change = diff.relative_change
+    return (not math.isnan(change), -change if not math.isnan(change) else 0.0, diff.name)
+
+
+def compare_checkpoints(a: Any, b: Any, *, trust_checkpoint: bool = False,
+                        progress: Optional[Progress] = None,
+                        chunk_elements: int = CHUNK_ELEMENTS) -> CheckpointDiff:
+    """Per-tensor weight drift from `a` to `b` (checkpoint paths, state dicts or modules).
+
+    Tensors are streamed in aligned chunks, so two large checkpoints compare in bounded memory.
+    Raises CheckpointError if either side cannot be read.
+    """
+    store_a, store_b = as_store(a, trust=trust_checkpoint), as_store(b, trust=trust_checkpoint)
+    names_b = store_b.by_name
+    diffs: list[TensorDiff] = []
+    shape_mismatches: list[ShapeMismatch] = []
+    dtype_mismatches: list[str] = []
+    warnings: list[str] = []
+    common = [e for e in store_a.entries if e.name in names_b]
+    for done, entry in enumerate(common, 1):
+        other = names_b[entry.name]
+        if entry.shape != other.shape:
+            shape_mismatches.append(ShapeMismatch(entry.name, entry.shape, other.shape))
+        elif not (store_a.has_values(entry.name) and store_b.has_values(entry.name)):
+            warnings.append(f"{entry.name}: no values (meta tensor), not compared")
+        else:
+            if entry.dtype != other.dtype:
+                dtype_mismatches.append(entry.name)
+            stats: DiffStats = diff_stats(zip(store_a.chunks(entry.name, chunk_elements),
+                                              store_b.chunks(entry.name, chunk_elements)),
+                                          chunk_elements)
+            if math.isnan(stats.relative_change):
+                warnings.append(f"{entry.name}: NaN or Inf values, drift undefined")
+            diffs.append(TensorDiff(entry.name, entry.shape, entry.dtype, other.dtype,
+                                    **asdict(stats)))
+        if progress:
+            progress(done, len(common), entry.name)
+    diffs.sort(key=_drift_key)
+    names_a = store_a.by_name
+    return CheckpointDiff(
+        a=store_a.label, b=store_b.label, tensors=diffs,
+        missing=[e.name for e in store_a.entries if e.name not in names_b],
+        extra=[e.name for e in store_b.entries if e.name not in names_a],
+        shape_mismatches=shape_mismatches, dtype_mismatches=dtype_mismatches, warnings=warnings,
+    )
