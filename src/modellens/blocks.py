@@ -29,6 +29,14 @@ from .specs import TensorSpec, iter_tensors, map_specs
 # Attributes that only number a layer; code that branches on them is caught by verification.
 _INDEX_ATTRIBUTES = {"layer_idx", "layer_id", "layer_index", "layer_number", "block_idx", "idx"}
 MIN_REPEATS = 3
+# Objects a block may receive and still be replayed: the same object is passed to every layer,
+# and each layer only reads and writes its own slot of it (a KV cache). Matched by class name
+# along the MRO, so transformers need not be imported.
+STATEFUL_ARGUMENTS = {"transformers.cache_utils.Cache"}
+
+
+def _is_stateful_argument(value: Any) -> bool:
+    return any(f"{c.__module__}.{c.__qualname__}" in STATEFUL_ARGUMENTS for c in type(value).__mro__)
 
 
 def structural_signatures(model: nn.Module, attributes: Callable[[nn.Module], dict]) -> dict:
@@ -65,6 +73,8 @@ def call_signature(args: tuple, kwargs: dict) -> tuple | None:
             key.append((tuple(leaf.shape), leaf.dtype, leaf.requires_grad))
         elif leaf is None or isinstance(leaf, (bool, int, float, str, torch.dtype)):
             key.append(leaf)
+        elif _is_stateful_argument(leaf):
+            key.append(("state", id(leaf)))
         else:
             return None
     return tuple(key)
@@ -211,7 +221,7 @@ class BlockReplay:
             if storage is None:
                 if value.storage not in internal:
                     return value  # read from outside the block (e.g. a parent's attribute)
-                storage = mapping[value.storage] = ids.fresh()
+                storage = mapping[value.storage] = ids.fresh(like=value.storage)
             return TensorSpec(value.shape, value.dtype, storage)
 
         for op in template.ops:

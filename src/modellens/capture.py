@@ -114,6 +114,11 @@ class Capture:
     outputs: list[TensorSpec]
     backward: bool
     notes: list[str] = field(default_factory=list)
+    # storage id -> group: "params", "buffers", or a SampleInputs.state name such as "kv_cache"
+    storage_groups: dict[int, str] = field(default_factory=dict)
+
+    def storages(self, group: str) -> set[int]:
+        return {sid for sid, name in self.storage_groups.items() if name == group}
 
     def forward_ops(self) -> list[OpRecord]:
         return [op for op in self.ops if op.phase == FORWARD]
@@ -128,6 +133,9 @@ class SampleInputs:
 
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    # Named groups of tensors analyses want to find again (e.g. "kv_cache"): their storages are
+    # listed in Capture.storage_groups. They may live inside argument objects (a Cache).
+    state: dict[str, list[torch.Tensor]] = field(default_factory=dict)
 
     def named(self) -> list[tuple[str, Any]]:
         named = [(f"arg{i}", a) for i, a in enumerate(self.args)]
@@ -145,6 +153,7 @@ class _StorageIds:
         self._ids: dict[int, int] = {}
         self._alive: list[torch.Tensor] = []
         self._count = -1
+        self.groups: dict[int, str] = {}
 
     def spec(self, tensor: torch.Tensor) -> TensorSpec:
         try:
@@ -157,10 +166,17 @@ class _StorageIds:
             self._alive.append(tensor)
         return TensorSpec(tuple(int(d) for d in tensor.shape), dtype_name(tensor.dtype), sid)
 
-    def fresh(self) -> int:
-        """A new id for a storage that exists only in replayed records."""
+    def fresh(self, like: int | None = None) -> int:
+        """A new id for a storage that exists only in replayed records; it joins the group of
+        storage `like` (a replayed layer's KV cache is a KV cache too)."""
         self._count += 1
+        if like is not None and like in self.groups:
+            self.groups[self._count] = self.groups[like]
         return self._count
+
+    def tag(self, tensors: Iterable[torch.Tensor], group: str) -> None:
+        for tensor in tensors:
+            self.groups.setdefault(self.spec(tensor).storage, group)
 
 
 def _plain(value: Any) -> Any:
@@ -386,8 +402,7 @@ def _run(
     backward: bool,
     dtype: torch.dtype | None,
     replay_blocks: bool,
-) -> tuple[list[OpRecord], dict[str, ModuleRecord], list[tuple[str, TensorSpec]], list[TensorSpec],
-           list[str]]:
+) -> _Run:
     ids = _StorageIds()
     tracker = _ModuleTracker(model, ids, tag_graph=backward)
     was_training = model.training
@@ -395,11 +410,14 @@ def _run(
     try:
         with mode_context:
             replacements = _replacement_tensors(model, convert) if convert else None
-            inputs = make_inputs()
+            _tag_weights(ids, model, replacements)
+            sample = make_inputs()
             inputs = SampleInputs(
-                tuple(tree_map(lambda t: _as_input(t, convert, dtype), inputs.args)),
-                tree_map(lambda t: _as_input(t, convert, dtype), inputs.kwargs),
+                tuple(tree_map(lambda t: _as_input(t, convert, dtype), sample.args)),
+                tree_map(lambda t: _as_input(t, convert, dtype), sample.kwargs),
             )
+            for group, tensors in sample.state.items():
+                ids.tag(tensors, group)
             named_inputs = [
                 (name, ids.spec(t)) for name, v in inputs.named() for t in iter_tensors(v)
             ]
@@ -426,7 +444,27 @@ def _run(
         tracker.remove()
         model.train(was_training)
     notes = replay.summary() if replay is not None else []
-    return recorder.ops, tracker.records, named_inputs, output_specs, notes
+    return _Run(recorder.ops, tracker.records, named_inputs, output_specs, notes, ids.groups)
+
+
+@dataclass
+class _Run:
+    ops: list[OpRecord]
+    modules: dict[str, ModuleRecord]
+    inputs: list[tuple[str, TensorSpec]]
+    outputs: list[TensorSpec]
+    notes: list[str]
+    storage_groups: dict[int, str]
+
+
+def _tag_weights(ids: _StorageIds, model: nn.Module, replacements: dict | None) -> None:
+    """Put the tensors the forward will read as parameters/buffers in their groups."""
+    names = {n for n, _ in model.named_parameters(remove_duplicate=False)}
+    if replacements is None:
+        replacements = dict(model.named_parameters(remove_duplicate=False))
+        replacements.update(model.named_buffers(remove_duplicate=False))
+    for name, tensor in replacements.items():
+        ids.tag([tensor], "params" if name in names else "buffers")
 
 
 def _as_input(value: Any, convert, dtype) -> Any:
@@ -524,18 +562,18 @@ def capture(
         except Exception as exc:  # any model error: try the next method, then report all
             failures.append(f"{method}: {_describe_failure(exc)}")
             continue
-        ops, modules, inputs, outputs, replay_notes = result
         return Capture(
             model_name=name or type(model).__name__,
             model_class=type(model).__name__,
             method=method,
-            ops=ops,
-            modules=modules,
+            ops=result.ops,
+            modules=result.modules,
             params=params,
-            inputs=inputs,
-            outputs=outputs,
+            inputs=result.inputs,
+            outputs=result.outputs,
             backward=backward,
-            notes=[f"capture method {f}" for f in failures] + replay_notes,
+            notes=[f"capture method {f}" for f in failures] + result.notes,
+            storage_groups=result.storage_groups,
         )
     raise CaptureError(f"could not capture {name or type(model).__name__}: " + "; ".join(failures))
 

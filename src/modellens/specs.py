@@ -30,8 +30,31 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def dtype_size(name: str) -> int:
-    """Bytes per element of a dtype given by name ('float32' -> 4, 'bool' -> 1)."""
+# Storage formats that are not torch dtypes (weight-only quantization): bytes per element.
+_FORMAT_SIZES: dict[str, float] = {"int4": 0.5, "nf4": 0.5, "fp4": 0.5}
+SCALE_BYTES = 2  # one fp16 scale per quantization group
+
+
+def quantized_format(name: str, group_size: int | None = None) -> str:
+    """A storage format name for weight quantization, e.g. 'int4/g128': 4-bit values plus one
+    fp16 scale per group of 128 (0.5 + 2/128 bytes per weight). Known to `dtype_size`."""
+    base = {"fp8": "float8_e4m3fn", "bf16": "bfloat16", "fp16": "float16"}.get(name, name)
+    size = _FORMAT_SIZES.get(base) or (dtype_size(base) if hasattr(torch, base) else None)
+    if size is None:
+        from .errors import ConfigError
+
+        raise ConfigError(f"unknown quantization format {name!r}; expected int8, int4, nf4, fp8")
+    if not group_size:
+        return base
+    label = f"{base}/g{group_size}"
+    _FORMAT_SIZES[label] = size + SCALE_BYTES / group_size
+    return label
+
+
+def dtype_size(name: str) -> float:
+    """Bytes per element of a dtype or storage format ('float32' -> 4, 'int4/g128' -> 0.515625)."""
+    if name in _FORMAT_SIZES:
+        return _FORMAT_SIZES[name]
     dtype = getattr(torch, name, None)
     if isinstance(dtype, torch.dtype):
         return dtype.itemsize
@@ -67,7 +90,7 @@ class TensorSpec:
 
     @property
     def nbytes(self) -> int:
-        return self.numel * dtype_size(self.dtype)
+        return math.ceil(self.numel * dtype_size(self.dtype))
 
     @property
     def is_floating(self) -> bool:

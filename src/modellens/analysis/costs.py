@@ -67,6 +67,28 @@ def _allocation_bytes(inputs, outputs):
     return 0, 0
 
 
+@register_bytes_formula(["aten.index_copy_", "aten.index_copy", "aten.index_put_",
+                         "aten.index_put", "aten.index_add_", "aten.scatter_", "aten.scatter",
+                         "aten.scatter_add_", "aten.scatter_add", "aten.slice_scatter",
+                         "aten.select_scatter"])
+def _partial_write_bytes(inputs, outputs):
+    """Writing some rows of a tensor (a KV-cache append) moves those rows and their indices,
+    not the whole destination."""
+    source = inputs[-1].nbytes if len(inputs) > 1 else 0
+    return _distinct_bytes(inputs[1:]), source
+
+
+@register_bytes_formula("aten._grouped_mm")
+def _grouped_mm_bytes(inputs, outputs):
+    """MoE expert GEMM: rows routed to G experts read at most min(G, rows) experts' weights."""
+    a, b = inputs[0], inputs[1]
+    written = sum(o.nbytes for o in outputs)
+    if len(a.shape) != 2 or len(b.shape) != 3 or not b.shape[0]:
+        return _distinct_bytes(inputs), written
+    experts_read = min(b.shape[0], a.shape[0])
+    return a.nbytes + b.nbytes * experts_read // b.shape[0] + _distinct_bytes(inputs[2:]), written
+
+
 @dataclass(frozen=True, slots=True)
 class OpCost:
     """What one op costs. `flops` is matmul-class only (the headline number, as peers report);

@@ -38,9 +38,11 @@ def peak_live_bytes(capture: Capture, costs: list[OpCost], phases: tuple[str, ..
             last_use[spec.storage] = i
         is_view = costs[i].category == VIEW
         for spec in op.outputs:
-            last_use[spec.storage] = i
-            if not is_view and spec.storage not in created:
+            # a storage first seen as an output was allocated here; one seen first as an input
+            # (weights, model inputs, caches) or made by a view was not
+            if not is_view and spec.storage not in last_use:
                 created[spec.storage] = (i, spec.nbytes)
+            last_use[spec.storage] = i
     end = len(capture.ops)
     for spec in capture.outputs:
         last_use[spec.storage] = end

@@ -26,6 +26,23 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return target
 
 
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Binary twin of `write_text` (PNG plots)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=_default) + "\n"
 

@@ -1,0 +1,146 @@
+"""Inference cost of one captured step on a chip, with storage formats changed after capture
+(weight-only quantization, an fp8 KV cache), and how decode scales with batch size."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..capture import FORWARD, Capture
+from ..hardware import Chip
+from ..specs import TensorSpec, map_specs
+from .costs import OpCost, op_costs
+from .op_classes import MATMUL
+from .roofline import COMPUTE, MEMORY, op_timing, roofline_time
+
+
+def matmul_weight_storages(capture: Capture) -> set[int]:
+    """Parameters read by matmul-class ops (what weight-only quantization compresses);
+    embeddings, norms and biases are left out."""
+    params = capture.storages("params")
+    from .op_classes import category
+
+    found: set[int] = set()
+    for op in capture.ops:
+        if category(op.name) != MATMUL:
+            continue
+        for spec in op.inputs:
+            if spec.storage in params and len(spec.shape) >= 2:
+                found.add(spec.storage)
+    return found
+
+
+def with_storage_formats(capture: Capture, formats: dict[frozenset[int] | set[int], str]) -> Capture:
+    """A copy of `capture` whose tensors in each storage set are stored as another format.
+    Shapes (so FLOPs) are unchanged; bytes follow the new element size."""
+    by_storage = {sid: fmt for storages, fmt in formats.items() for sid in storages}
+    if not by_storage:
+        return capture
+
+    def convert(spec: TensorSpec) -> TensorSpec:
+        fmt = by_storage.get(spec.storage)
+        return spec if fmt is None else TensorSpec(spec.shape, fmt, spec.storage)
+
+    ops = [dataclasses.replace(op, args=map_specs(op.args, convert),
+                               kwargs=map_specs(op.kwargs, convert),
+                               outputs=tuple(convert(s) for s in op.outputs))
+           for op in capture.ops]
+    return dataclasses.replace(capture, ops=ops)
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """One forward step: totals, roofline time on a chip, and the bytes split that decides how
+    it scales with batch size (weights are read once per step whatever the batch)."""
+
+    flops: int  # all FLOPs (matmul-class and the rest), as the roofline uses
+    matmul_flops: int
+    bytes: int
+    weight_bytes: int  # reads of parameters
+    kv_bytes: int  # reads and writes of the KV cache
+    time_s: float  # sum of per-op roofline times
+    bound: str  # where most of the time goes
+    intensity: float
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
+
+
+def step_cost(capture: Capture, chip: Chip, costs: list[OpCost] | None = None) -> StepCost:
+    costs = costs if costs is not None else op_costs(capture)
+    params, kv = capture.storages("params"), capture.storages("kv_cache")
+    flops = matmul = moved = weight = kv_moved = 0
+    times = {COMPUTE: 0.0, MEMORY: 0.0}
+    for op, cost in zip(capture.ops, costs):
+        if op.phase != FORWARD:
+            continue
+        timing = op_timing(op, cost, chip)
+        if timing is None:
+            continue
+        times[timing.bound] += timing.time_s
+        flops += cost.flops_all
+        matmul += cost.flops
+        moved += cost.bytes
+        weight += _weight_bytes(op, cost, params)
+        kv_moved += _kv_bytes(op, cost, kv)
+    total = times[COMPUTE] + times[MEMORY]
+    return StepCost(flops, matmul, moved, weight, kv_moved, total,
+                    COMPUTE if times[COMPUTE] >= times[MEMORY] else MEMORY,
+                    flops / moved if moved else 0.0)
+
+
+def _distinct(specs):
+    seen = {}
+    for spec in specs:
+        seen.setdefault((spec.storage, spec.shape), spec)
+    return list(seen.values())
+
+
+def _weight_bytes(op, cost: OpCost, params: set[int]) -> int:
+    """Parameter bytes an op reads: what it reads minus its other inputs (so a gather from an
+    embedding table counts the rows it returns, as its bytes formula does)."""
+    inputs = _distinct(op.inputs)
+    if not any(s.storage in params for s in inputs):
+        return 0
+    others = sum(s.nbytes for s in inputs if s.storage not in params)
+    return max(0, cost.bytes_read - others)
+
+
+def _kv_bytes(op, cost: OpCost, kv: set[int]) -> int:
+    """Cache bytes an op moves: a cache write (output in the cache) moves what the cost says it
+    writes; an attention read moves the cache tensors it takes."""
+    if any(s.storage in kv for s in op.outputs):
+        return cost.bytes_written
+    return sum(s.nbytes for s in _distinct(op.inputs) if s.storage in kv)
+
+
+@dataclass(frozen=True)
+class BatchScaling:
+    """Decode throughput vs batch size from one captured step at batch `batch`: FLOPs and
+    per-sequence bytes grow with the batch, weight reads do not."""
+
+    batch: int
+    flops_per_sequence: float
+    bytes_per_sequence: float
+    weight_bytes: float
+
+    @classmethod
+    def from_step(cls, step: StepCost, batch: int) -> BatchScaling:
+        return cls(batch, step.flops / batch, (step.bytes - step.weight_bytes) / batch,
+                   step.weight_bytes)
+
+    def step_time(self, batch: int, chip: Chip, dtype: str) -> float:
+        flops = batch * self.flops_per_sequence
+        moved = self.weight_bytes + batch * self.bytes_per_sequence
+        return roofline_time(flops, moved, chip.peak(dtype), chip.memory_bandwidth)[0]
+
+    def tokens_per_second(self, batch: int, chip: Chip, dtype: str) -> float:
+        return batch / self.step_time(batch, chip, dtype)
+
+    def compute_bound_from(self, chip: Chip, dtype: str) -> int | None:
+        """Smallest batch at which a decode step turns compute-bound (None: never)."""
+        peak, bandwidth = chip.peak(dtype), chip.memory_bandwidth
+        margin = self.flops_per_sequence * bandwidth - self.bytes_per_sequence * peak
+        if margin <= 0:
+            return None
+        return max(1, int(-(-self.weight_bytes * peak // margin)))

@@ -1,0 +1,59 @@
+"""`modellens llm SPEC`: prefill vs decode with a KV cache, memory fit, training cost."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import Output, add_output_options
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "llm", help="LLM inference (prefill, decode with KV cache) and training cost",
+        description="Time-to-first-token, decode tokens/s as the context grows, KV cache, what "
+                    "fits in memory, and training memory/FLOPs, for a HF causal LM on a chip.")
+    p.add_argument("model", help="HF causal LM: catalog id, hub id, directory or config.json")
+    p.add_argument("--prompt-len", type=int, default=2048, help="prompt tokens (default 2048)")
+    p.add_argument("--gen-len", type=int, default=256, help="generated tokens (default 256)")
+    p.add_argument("--batch-size", type=int, default=1, help="sequences in flight (default 1)")
+    p.add_argument("--dtype", default="bf16", help="weights/activations dtype (default bf16)")
+    p.add_argument("--kv-dtype", help="KV cache storage: fp8, int8, bf16 (default --dtype)")
+    p.add_argument("--weight-dtype", help="weight-only quantization of matmul weights: int8, "
+                                          "int4, nf4, fp8")
+    p.add_argument("--group-size", type=int, default=128,
+                   help="quantization group size (one fp16 scale per group; default 128)")
+    p.add_argument("--hardware", help="chip (default a100) or YAML file")
+    p.add_argument("--gpus", type=int, default=1, help="GPUs (memory capacity and training)")
+    p.add_argument("--tp", type=int, default=1, help="tensor-parallel degree")
+    p.add_argument("--pp", type=int, default=1, help="pipeline-parallel degree")
+    p.add_argument("--optimizer", default="adamw",
+                   help="adamw, adam, adam8bit, sgd, sgd-nomomentum, adafactor")
+    p.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilization for training "
+                                                          "throughput (default 0.4)")
+    p.add_argument("--train-seq-len", type=int, help="training sequence length (default prompt)")
+    p.add_argument("--no-training", action="store_true", help="skip the training estimate")
+    p.add_argument("--plot", metavar="PNG", help="plot decode tokens/s vs batch size per chip")
+    p.add_argument("--plot-hardware", default="a100,h100,h200,mi300x,l4",
+                   help="chips for --plot (comma list)")
+    add_output_options(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..llm import llm_cost
+    from ..report.llm_view import decode_rows, plot_decode_throughput, render_llm
+
+    out = Output(args)
+    with out.progress(f"capturing prefill, decode and training of {args.model}"):
+        report = llm_cost(
+            args.model, prompt_len=args.prompt_len, gen_len=args.gen_len,
+            batch_size=args.batch_size, dtype=args.dtype, kv_dtype=args.kv_dtype,
+            weight_dtype=args.weight_dtype, group_size=args.group_size, hardware=args.hardware,
+            gpus=args.gpus, tp=args.tp, pp=args.pp, optimizer=args.optimizer, mfu=args.mfu,
+            train_seq_len=args.train_seq_len, training=not args.no_training,
+        )
+    if args.plot:
+        plot_decode_throughput(report, args.plot_hardware.split(","), args.plot)
+    out.emit(table=lambda console: render_llm(report, console), data=report.to_dict,
+             rows=lambda: decode_rows(report))
+    return 0
