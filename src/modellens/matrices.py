@@ -13,6 +13,7 @@ from .analysis.matrices import ModelMatrices, model_matrices
 from .errors import ConfigError, ModellensError
 from .hardware import get_chip
 from .profiler import capture_source, model_source
+from .report.files import write_json
 from .sources import ModelSource
 
 SCHEMA_VERSION = 1
@@ -64,8 +65,6 @@ def extract_matrices(
     `stream_time_s` reads all matrices once. `output_path` writes the JSON. `inputs` is a
     FILE.py::FN for file.py::fn specs.
     """
-    from .report.files import write_json
-
     names = [specs] if isinstance(specs, str) else list(dict.fromkeys(specs))
     if not names:
         raise ConfigError("no model spec given")
@@ -85,7 +84,9 @@ def extract_matrices(
             max_sequence_length=source.metadata.get("max_sequence_length"), bandwidth=rate,
             input_description=source.input_description, source=source.kind, name=spec))
     if len(failures) == len(names):  # nothing to write: fail like any other command
-        raise failures[0] if len(failures) == 1 else ModellensError("; ".join(result.errors.values()))
+        if len(failures) == 1:
+            raise failures[0]
+        raise ModellensError("; ".join(result.errors.values()))
     if output_path:
         write_json(output_path, result.to_dict())
     return result

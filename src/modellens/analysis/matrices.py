@@ -28,7 +28,7 @@ from typing import Any, Iterator
 from torch import nn
 
 from ..capture import FORWARD, Capture, ModuleRecord, ParamRecord
-from ..specs import TensorSpec, dtype_size
+from ..specs import TensorSpec, dtype_name, dtype_size
 from .costs import FLOPS_PER_MAC
 from .op_classes import MATMUL, category
 from .params import count_params
@@ -148,8 +148,13 @@ def model_matrices(
     """Every weight matrix of `model` with its captured input. `max_sequence_length` is the
     configured limit when known, else the most tokens per sample seen flowing into one matrix
     (a ViT's patches + class token; None when every matrix sees one vector per sample)."""
-    matrices = list(_Finder(capture, model, batch_size).matrices())
+    finder = _Finder(capture, model, batch_size)
+    matrices = list(finder.matrices())
     notes = _notes(matrices, capture)
+    if finder.borrowed:
+        notes.append(f"{len(finder.borrowed)} matrices ran inside a fused kernel of an ancestor "
+                     f"(e.g. nn.MultiheadAttention's fast path) and take its input: "
+                     f"{', '.join(finder.borrowed[:2])}")
     if max_sequence_length is None:
         lengths = [m.input_shape[1] for m in matrices
                    if m.input_shape and m.input_shape[0] == BATCH and m.input_shape[1] > 1]
@@ -214,6 +219,7 @@ class _Finder:
                 self.params[name] = record
         self.operand_dims = _matmul_operand_dims(capture)
         self.conv1d = _conv1d_class()
+        self.borrowed: list[str] = []  # paths of modules that took an ancestor's input
 
     def matrices(self) -> Iterator[Matrix]:
         for path, module in self.model.named_modules():
@@ -230,12 +236,18 @@ class _Finder:
     # -- one kind of layer each ----------------------------------------------------------------
 
     def _linear(self, path: str, module: nn.Module, record: ModuleRecord) -> Matrix:
+        weight = _join(path, "weight")
         stored = list(module.weight.shape)
-        weight_shape = stored if isinstance(module, nn.Linear) else stored[::-1]  # Conv1D: [in, out]
+        if weight not in self.params:  # computed by a parametrization (e.g. weight_norm)
+            self.params[weight] = ParamRecord(
+                name=weight, module=path, shape=tuple(stored),
+                dtype=dtype_name(module.weight.dtype), requires_grad=False, is_buffer=False)
+        # Conv1D stores [in, out]
+        weight_shape = stored if isinstance(module, nn.Linear) else stored[::-1]
         specs, calls = self._inputs(record)
         bias = _join(path, "bias") if module.bias is not None else None
-        return self._matrix(path, record, _join(path, "weight"), weight_shape, stored, bias,
-                            _first_rows(specs), calls)
+        return self._matrix(path, record, weight, weight_shape, stored, bias, _first_rows(specs),
+                            calls)
 
     def _multihead(self, path: str, module: nn.MultiheadAttention,
                    record: ModuleRecord) -> Iterator[Matrix]:
@@ -302,6 +314,7 @@ class _Finder:
                 break
             ancestor = self.records[parent]
             if ancestor.calls and ancestor.input_specs and ancestor.input_specs[0].is_floating:
+                self.borrowed.append(record.path)
                 return ancestor.input_specs[:1], ancestor.calls
             parent = ancestor.parent
         return (), 0

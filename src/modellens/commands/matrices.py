@@ -13,7 +13,8 @@ def register(subparsers) -> None:
         "matrices", help="every weight matrix of one or more models, to JSON and a table",
         description="Every linear transformation (nn.Linear, HF Conv1D, attention in-projections, "
                     "MoE experts) of each model, with the input shape that flows into it. "
-                    "With -o FILE.json the JSON goes to the file and the table to the console.")
+                    "--seq-len defaults to each text model's max_sequence_length. With "
+                    "-o FILE.json the JSON goes to the file and the table to the console.")
     p.add_argument("models", nargs="+", metavar="SPEC",
                    help="model specs (catalog id, tv:, timm:, yolo:, file.py::fn, ...)")
     add_input_options(p)
@@ -27,8 +28,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..matrices import extract_matrices
 
+    if isinstance(args.seq_len, list) or isinstance(args.image_size, list):
+        raise ConfigError("matrices takes one --seq-len and --image-size; sweeps are for `profile`")
     json_file = args.format == "table" and (args.output or "").endswith(".json")
     out = Output(argparse.Namespace(**{**vars(args), "output": None}) if json_file else args)
     with out.progress(f"extracting matrices of {', '.join(args.models)}"):
@@ -60,9 +64,10 @@ def _table(result, console) -> None:
                           ("Fwd FLOPs", "right"), ("Stream Time", "right")):
         table.add_column(name, justify=justify)
     for model in result.models:
+        limit = model.max_sequence_length
         table.add_row(model.name, f"{model.total_matrices:,}", f"{model.total_matrix_params:,}",
                       f"{model.model_params:,}", units.size(model.matrix_bytes),
-                      "-" if model.max_sequence_length is None else f"{model.max_sequence_length:,}",
+                      "-" if limit is None else f"{limit:,}",
                       units.count(model.forward_flops, "FLOPs"),
                       units.duration(model.stream_time_s))
     console.print(table)
