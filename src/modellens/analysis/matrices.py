@@ -56,7 +56,7 @@ class Matrix:
     flops: int | None  # forward, all calls, bias adds excluded
     calls: int
     expert: int | None = None
-    token_fraction: float | None = 1.0  # share of tokens it sees (experts: top_k / E; None: ?)
+    token_fraction: float | None = 1.0  # share of the tokens it sees: top_k / E for an expert
     shared_with: list[str] = field(default_factory=list)  # other names of a tied weight
 
     @property
