@@ -44,7 +44,7 @@ def assert_one_line_error(code, stderr, *needles):
          ["could not capture", "this model always fails in forward"]),
         (["profile", "gpt2", "--hardware", "h1000"], ["unknown hardware 'h1000'", "h100"]),
         (["profile", "gpt2", "--dtype", "float12"], ["unknown dtype"]),
-        (["profile", "gpt2", "--seq-len", "0"], ["seq_len must be a positive integer"]),
+        (["profile", "gpt2", "--seq-len", "0"], ["--seq-len", "positive integer"]),
     ],
 )
 def test_bad_input_gives_one_line_error(argv, needles):

@@ -10,11 +10,18 @@ EXIT_ERROR = 1
 EXIT_INTERNAL = 3
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage errors in one line (no usage dump), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(prog: str = "modellens") -> argparse.ArgumentParser:
     from . import __version__
     from .commands import register_all
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog=prog,
         description="What does a PyTorch model cost? Params, FLOPs, memory and roofline, "
                     "from its structure alone (no weights downloaded).",
