@@ -42,6 +42,7 @@ _SAFETENSORS_DTYPES = {
     "I16": "int16", "I8": "int8", "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8",
     "BOOL": "bool", "C64": "complex64",
 }
+_DIGITS = re.compile(r"(\d+)")
 _UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
 
 
@@ -67,6 +68,11 @@ class TensorEntry:
 def looks_like_buffer(name: str, dtype: str) -> bool:
     """Buffer or parameter, for a tensor known only by name and dtype."""
     return not dtype.startswith(("float", "bfloat", "complex")) or name.rsplit(".", 1)[-1] in BUFFER_NAMES
+
+
+def natural_key(name: str) -> list:
+    """'h.10.mlp' sorts after 'h.9.mlp'."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in _DIGITS.split(name)]
 
 
 def row_slices(shape: tuple[int, ...], max_elements: int) -> list[slice | None]:
@@ -135,7 +141,8 @@ class SafetensorsStore(TensorStore):
                     entries.append(TensorEntry(name, tuple(view.get_shape()), dtype,
                                                looks_like_buffer(name, dtype)))
                     self.file_of[name] = file
-        super().__init__(label, entries)
+        # Files store names sorted as text (layer.10 before layer.2): list them in layer order.
+        super().__init__(label, sorted(entries, key=lambda e: natural_key(e.name)))
 
     def read(self, name: str, rows: slice | None = None) -> torch.Tensor:
         # Reopened per read: the mapping (and its resident pages) lives only as long as the
