@@ -237,6 +237,8 @@ def op_calls(capture: Capture, level: str = "torch") -> list[OpCall]:
         return [OpCall(op.name, op.module, op.attributes(), op.inputs, op.outputs, (op.name,))
                 for op in ops]
     weights = own_weights(capture)
+    parents = {r.parent for r in capture.modules.values()}
+    called: set[str] = set()
     calls: list[OpCall] = []
     i = 0
     while i < len(ops):
@@ -251,9 +253,22 @@ def op_calls(capture: Capture, level: str = "torch") -> list[OpCall]:
         end = i
         while end < len(ops) and ops[end].module == ops[i].module:
             end += 1
-        calls.append(_leaf_call(function, record, ops[i:end], weights.get(record.path, [])))
+        first = record.path not in called
+        called.add(record.path)
+        used = _weights_used_by(record.path, weights, parents)
+        calls.append(_leaf_call(function, record, ops[i:end], used, first))
         i = end
     return calls
+
+
+def _weights_used_by(path: str, weights: dict[str, list[tuple[str, TensorSpec]]],
+                     parents: set[str | None]) -> list[tuple[str, TensorSpec]]:
+    """A module's own weights, then its descendants' (MultiheadAttention reads out_proj's)."""
+    if path not in parents:
+        return weights.get(path, [])
+    prefix = path + "."
+    return [w for owner, ws in weights.items() if owner == path or owner.startswith(prefix)
+            for w in ws]
 
 
 def leaf_function(record: ModuleRecord) -> str | None:
@@ -264,9 +279,11 @@ def leaf_function(record: ModuleRecord) -> str | None:
 
 
 def _leaf_call(function: str, record: ModuleRecord, ops: list[OpRecord],
-               weights: list[tuple[str, TensorSpec]]) -> OpCall:
-    """One call of a functional leaf module: its external inputs (activations first, then its
-    weights in definition order), its final output, and its config as attributes."""
+               weights: list[tuple[str, TensorSpec]], first_call: bool) -> OpCall:
+    """One call of a functional leaf module: its tensor arguments, then the weights it used in
+    definition order; its final output; its config as attributes. The first call's arguments
+    are the module's recorded inputs; a later call's are the tensors its ops read that none of
+    them produced."""
     external: list[TensorSpec] = []
     seen: set[int] = set()
     for op in ops:
@@ -281,6 +298,8 @@ def _leaf_call(function: str, record: ModuleRecord, ops: list[OpRecord],
         if match is not None:
             external.remove(match)
             used.append(match)
+    if first_call:
+        external = list(record.input_specs)
     names = signature_names(function) or ()
     attributes = {k: v for k, v in record.attributes.items()
                   if k in names and k not in _TENSOR_ARGUMENTS}
