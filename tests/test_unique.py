@@ -326,3 +326,21 @@ def test_reads_seed_format_modules_json(tmp_path):
     ops = extract_pytorch_ops(tmp_path / "seed.json", tiny_model.load_model,
                               tiny_model.get_inputs, None)
     assert [o.source_module_id for o in ops.ops] == ["mod_001", "mod_002", "mod_003", "mod_004"]
+
+
+def test_every_torch_level_name_is_a_real_torch_function():
+    from modellens.analysis import op_names
+    from modellens.analysis.unique import node_base
+
+    def resolve(dotted):
+        obj = torch
+        for part in dotted.split(".")[1:]:
+            obj = getattr(obj, part)
+        return obj
+
+    for name in list(op_names.LEAF_FUNCTIONS.values()) + list(op_names._ATEN_NAMES.values()):
+        assert callable(resolve(name)), name
+    assert [op_names.public_name(n) for n in ("add", "gelu", "view", "_softmax")] == [
+        "torch.add", "torch.nn.functional.gelu", "torch.Tensor.view", "aten._softmax"]
+    assert [node_base(n) for n in ("torch.conv2d", "aten.add.Tensor",
+                                   "torch.Tensor.__getitem__")] == ["conv2d", "add", "getitem"]
