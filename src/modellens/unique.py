@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable
 from torch import nn
 
 from .analysis.unique import (
-    ROOT, MissingOp, UniqueModule, UniqueOp, missing_ops, op_calls, unique_modules, unique_ops,
+    LEVELS, ROOT, MissingOp, UniqueModule, UniqueOp, missing_ops, op_calls, unique_modules, unique_ops,
 )
 from .capture import Capture
 from .errors import ConfigError, SpecError
@@ -119,13 +119,6 @@ class UniqueReport:
         return data
 
 
-@dataclass
-class _Captured:
-    capture: Capture
-    location: str
-    fn_name: str | None
-
-
 # --------------------------------------------------------------------------------------------
 # Public API
 
@@ -136,8 +129,7 @@ def extract_unique_modules(load_fn: Any, get_sample_input: Any = None,
     """Unique modules of the model; written to `output_path` (None: not written).
 
     `options`: batch_size, seq_len, image_size, dtype, task (for specs and casts)."""
-    captured = _capture(load_fn, get_sample_input, **options)
-    result = modules_result(captured)
+    result = modules_result(*_capture(load_fn, get_sample_input, **options))
     if output_path is not None:
         result.path = _write(output_path, result.to_dict())
     return result
@@ -151,10 +143,10 @@ def extract_pytorch_ops(modules_json_path: PathLike | None, load_fn: Any,
     (ops as users call them) or "aten" (the ops a backend lowers)."""
     _check_level(level)
     modules = read_modules_json(modules_json_path) if modules_json_path is not None else None
-    captured = _capture(load_fn, get_sample_input, **options)
+    capture, location, fn_name = _capture(load_fn, get_sample_input, **options)
     if modules is None:
-        modules = modules_result(captured)
-    result = ops_result(captured.capture, modules, level,
+        modules = modules_result(capture, location, fn_name)
+    result = ops_result(capture, modules, level,
                         None if modules_json_path is None else str(modules_json_path))
     if output_path is not None:
         result.path = _write(output_path, result.to_dict())
@@ -166,9 +158,9 @@ def analyze_unique(load_fn: Any, get_sample_input: Any = None, *, level: str = "
     """Unique modules and unique ops from one capture; with `supported` (op names a backend
     has), also the unique ops it lacks and the modules that use them. Nothing is written."""
     _check_level(level)
-    captured = _capture(load_fn, get_sample_input, **options)
-    modules = modules_result(captured)
-    ops = ops_result(captured.capture, modules, level, MODULES_FILE)
+    capture, location, fn_name = _capture(load_fn, get_sample_input, **options)
+    modules = modules_result(capture, location, fn_name)
+    ops = ops_result(capture, modules, level, MODULES_FILE)
     missing = None
     if supported is not None:
         missing = missing_ops(ops.ops, supported, {m.id: m.class_name for m in modules.modules})
@@ -219,23 +211,24 @@ _METADATA_FIELDS = set(ModulesMetadata.__dataclass_fields__)
 # Building results
 
 
-def modules_result(captured: _Captured) -> UniqueModulesResult:
-    cap = captured.capture
-    modules = unique_modules(cap)
+def modules_result(capture: Capture, location: str, fn_name: str | None) -> UniqueModulesResult:
+    """unique_modules.json of a capture; `location`/`fn_name` say where the model came from."""
+    modules = unique_modules(capture)
     metadata = ModulesMetadata(
-        load_fn_location=captured.location,
-        load_fn_name=captured.fn_name,
-        model_class=cap.model_class,
-        total_modules=len(cap.modules),
+        load_fn_location=location,
+        load_fn_name=fn_name,
+        model_class=capture.model_class,
+        total_modules=len(capture.modules),
         unique_modules=len(modules),
         timestamp=_now(),
-        capture_method=cap.method,
+        capture_method=capture.method,
     )
     return UniqueModulesResult(metadata, modules)
 
 
 def ops_result(capture: Capture, modules: UniqueModulesResult, level: str,
                modules_json: str | None) -> PytorchOpsResult:
+    """pytorch_ops.json of a capture, with module ids from `modules` (which must cover it)."""
     ids = modules.module_ids()
     absent = [p for p in capture.modules if p not in ids]
     if absent:
@@ -255,11 +248,12 @@ def ops_result(capture: Capture, modules: UniqueModulesResult, level: str,
 
 def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
              seq_len: int | None = None, image_size: int | None = None,
-             dtype: str | None = None, task: str = "auto") -> _Captured:
+             dtype: str | None = None, task: str = "auto") -> tuple[Capture, str, str | None]:
+    """(capture, where the model came from, its function's name)."""
     if isinstance(load_fn, str) and "::" not in load_fn:  # a model spec
         source = model_source(load_fn, get_sample_input, batch_size=batch_size, seq_len=seq_len,
                               image_size=image_size, task=task)
-        return _Captured(capture_source(source, dtype=dtype).capture, load_fn, None)
+        return capture_source(source, dtype=dtype).capture, load_fn, None
     if isinstance(load_fn, str):
         label = ref = load_fn
         load_fn = load_function(ref)
@@ -283,7 +277,7 @@ def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
         raise SpecError(f"{label}: returned {type(model).__name__}, not a torch.nn.Module")
     inputs = _sample_inputs(get_sample_input, label)
     source = model_source(model, inputs, name=fn_name or type(model).__name__)
-    return _Captured(capture_source(source, dtype=dtype).capture, location, fn_name)
+    return capture_source(source, dtype=dtype).capture, location, fn_name
 
 
 def _sample_inputs(get_sample_input: Any, model_location: str):
@@ -322,7 +316,7 @@ def _function_location(fn: Callable) -> str:
 
 
 def _check_level(level: str) -> None:
-    if level not in ("torch", "aten"):
+    if level not in LEVELS:
         raise ConfigError(f"level must be 'torch' or 'aten', got {level!r}")
 
 

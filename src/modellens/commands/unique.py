@@ -49,9 +49,11 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import SpecError
+    from ..errors import ModellensError, SpecError
     from ..unique import analyze_unique, read_supported, write_report
 
+    if args.format == "html":
+        raise ModellensError("unique has no HTML view; use --format table|json|csv")
     model = args.model_path or getattr(args, "model", None)
     if args.model_path and getattr(args, "model", None):
         raise SpecError("give the model once: a SPEC or --model-path, not both")
