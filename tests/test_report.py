@@ -39,7 +39,8 @@ GPT2_BLOCK_PARAMS = (768 * 2304 + 2304) + (768 * 768 + 768) + 2 * 2 * 768 \
 
 
 def embedded(page: str) -> dict:
-    match = re.search(r'<script type="application/json" id="modellens-data">(.*?)</script>', page, re.S)
+    match = re.search(r'<script type="application/json" id="modellens-data">(.*?)</script>',
+                      page, re.S)
     assert match, "no embedded data block"
     return json.loads(match.group(1))
 
@@ -79,7 +80,8 @@ def test_embedded_totals_equal_the_result(profiled):
     data = embedded(html_report.render_html(result))
     assert data["params"] == result.params.to_dict()
     assert data["params"]["total"] == 124_439_808  # GPT-2 small, tied lm_head counted once
-    assert data["flops"]["forward"] == result.flops.forward == 12 * GPT2_BLOCK_FLOPS + GPT2_LM_HEAD_FLOPS
+    assert data["flops"]["forward"] == result.flops.forward
+    assert result.flops.forward == 12 * GPT2_BLOCK_FLOPS + GPT2_LM_HEAD_FLOPS
     assert data["macs"]["forward"] == result.flops.forward // 2
     assert data["memory"] == result.memory.to_dict()
     tree = data["module_tree"]
@@ -109,8 +111,8 @@ def test_chip_times_match_the_roofline_analysis(blocks_result):
 
 def test_identical_numbered_blocks_merge_in_the_tree(profiled):
     result = profiled("gpt2")
-    tree, cut = view.module_tree(result)
-    assert cut is None
+    tree, omitted = view.module_tree(result)
+    assert omitted == 0
     h = next(n for n in tree.children[0].children if n.name == "h")
     (blocks,) = h.children
     assert (blocks.name, blocks.count, blocks.class_name) == ("0–11", 12, "GPT2Block")
@@ -129,9 +131,21 @@ def test_blocks_that_differ_stay_apart(profiled):
     assert [(n.name, n.count) for n in layer1.children] == [("0", 1), ("1–2", 2)]
 
 
-def test_tree_is_cut_when_too_large(profiled):
-    tree, cut = view.module_tree(profiled("tv:resnet50"), max_nodes=20)
-    assert cut is not None and tree.size() <= 20
+def test_tree_keeps_its_first_nodes_when_too_large(profiled):
+    full, _ = view.module_tree(profiled("tv:resnet50"))
+    tree, omitted = view.module_tree(profiled("tv:resnet50"), max_nodes=20)
+    assert tree.size() == 20 and omitted == full.size() - 20
+    # breadth-first: root, its 10 children (conv1 … fc) and their 8 children (layerN.0 and the
+    # merged rest) stay, then one node of the next level; the parents say what they lost
+    def levels(node):
+        return [(c.name, [g.name for g in c.children]) for c in node.children]
+
+    assert levels(tree) == levels(full)
+    kept = [(g.name, len(g.children), g.omitted) for n in tree.children for g in n.children]
+    full_counts = [len(g.children) for n in full.children for g in n.children]
+    # layer1.0 keeps conv1 and omits its 7 other children (bn1 … downsample); the rest omit all
+    assert kept[0] == ("0", 1, 7)
+    assert [k + o for _, k, o in kept] == full_counts
 
 
 def test_op_rows_are_capped_and_the_page_says_so(profiled, monkeypatch):
@@ -200,8 +214,8 @@ def test_layers_figure_has_hand_counted_bars(profiled):
     fig = plots.layers_figure(profiled("gpt2"))
     flops_ax, params_ax = fig.axes
     names = [t.get_text() for t in flops_ax.get_yticklabels()]
-    assert names == ["transformer.wte", "transformer.wpe"] + [f"transformer.h.{i}" for i in range(12)] \
-        + ["transformer.ln_f", "lm_head"]
+    blocks = [f"transformer.h.{i}" for i in range(12)]
+    assert names == ["transformer.wte", "transformer.wpe", *blocks, "transformer.ln_f", "lm_head"]
     flops = dict(zip(names, (bar.get_width() for bar in flops_ax.patches)))
     params = dict(zip(names, (bar.get_width() for bar in params_ax.patches)))
     assert flops_ax.get_xlabel() == "Forward FLOPs, matmul-class (GFLOPs)"
@@ -278,7 +292,8 @@ def chromium_path() -> str | None:
     explicit = os.environ.get("MODELLENS_CHROMIUM")
     if explicit:
         return explicit
-    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    names = ("chromium", "chromium-browser", "google-chrome")
+    return next(filter(None, map(shutil.which, names)), None)
 
 
 class Chromium:
@@ -384,7 +399,8 @@ class Chromium:
         height = self.evaluate("document.documentElement.scrollHeight")
         self.page("Emulation.setDeviceMetricsOverride", width=1360, height=height,
                   deviceScaleFactor=1, mobile=False)
-        path.write_bytes(base64.b64decode(self.page("Page.captureScreenshot", format="png")["data"]))
+        shot = self.page("Page.captureScreenshot", format="png")
+        path.write_bytes(base64.b64decode(shot["data"]))
         self.page("Emulation.clearDeviceMetricsOverride")
         return path
 
@@ -449,14 +465,16 @@ def test_report_in_chromium(browser, profiled, tmp_path):
     # the op table sorts by a clicked column, both ways, and filters
     browser.evaluate("document.querySelector('#op-table th[data-key=\"flops\"]').click()")
     order = browser.evaluate(OP_ORDER)
-    assert len(order) == len(view.op_groups(result, chips[0])) and order == sorted(order, reverse=True)
+    assert len(order) == len(view.op_groups(result, chips[0]))
+    assert order == sorted(order, reverse=True)
     assert order[0] == GPT2_LM_HEAD_FLOPS  # lm_head's one matmul beats 12 of any block op
     browser.evaluate("document.querySelector('#op-table th[data-key=\"flops\"]').click()")
     assert browser.evaluate(OP_ORDER) == sorted(order)
     browser.evaluate("""(() => { const f = document.getElementById('op-filter');
         f.value = 'addmm'; f.dispatchEvent(new Event('input')); })()""")
     time.sleep(0.3)
-    ops = browser.evaluate("[...document.querySelectorAll('#op-table tbody td.op')].map(td => td.textContent)")
+    ops = browser.evaluate(
+        "[...document.querySelectorAll('#op-table tbody td.op')].map(td => td.textContent)")
     assert ops == ["addmm"] * 4  # c_attn, attn c_proj, c_fc, mlp c_proj
 
     # roofline: one point per op group with FLOPs per chip; hovering shows its details
@@ -468,7 +486,8 @@ def test_report_in_chromium(browser, profiled, tmp_path):
     tip = browser.evaluate("document.getElementById('tip').textContent")
     # the biggest point is drawn first: lm_head's matmul on the slower chip
     assert tip.startswith("mm") and "lm_head" in tip and "on a100-sxm-80gb" in tip
-    browser.evaluate("document.querySelector('#roof-legend input[data-chip=\"a100-sxm-80gb\"]').click()")
+    browser.evaluate(
+        "document.querySelector('#roof-legend input[data-chip=\"a100-sxm-80gb\"]').click()")
     assert browser.evaluate("document.querySelectorAll('#roof-svg circle').length") == points
 
     shot = browser.screenshot(screenshot_dir(tmp_path) / "report-gpt2.png")
@@ -482,7 +501,8 @@ def test_backward_report_in_chromium(browser, blocks_result, tmp_path):
     page.write_text(html_report.render_html(blocks_result, [get_chip("h100"), get_chip("l4")]))
     browser.open(page)
     forward = browser.evaluate("document.querySelectorAll('#roof-svg circle').length")
-    browser.evaluate("document.querySelector('#roof-controls button[data-value=\"backward\"]').click()")
+    browser.evaluate(
+        "document.querySelector('#roof-controls button[data-value=\"backward\"]').click()")
     backward = browser.evaluate("document.querySelectorAll('#roof-svg circle').length")
     groups = view.op_groups(blocks_result, get_chip("h100"))
     assert (forward, backward) == tuple(

@@ -17,7 +17,8 @@ def register(subparsers) -> None:
                     "the page embeds.")
     p.add_argument("model", help="model spec (catalog id, tv:, timm:, yolo:, file.py::fn, ...)")
     add_input_options(p)
-    p.add_argument("--backward", action="store_true", help="also capture and count the backward pass")
+    p.add_argument("--backward", action="store_true",
+                   help="also capture and count the backward pass")
     p.add_argument("--hardware", metavar="CHIPS",
                    help="comma-separated chips for rooflines and predicted times, e.g. h100,a100 "
                         "(default a100; `modellens hardware` lists them) or a YAML file")

@@ -60,7 +60,7 @@ def report_data(result: ProfileResult, chips: list[Chip]) -> dict[str, Any]:
     grouped ops timed on every chip, per-chip totals and roofs, and what was left out."""
     data = result.to_dict()
     del data["modules"], data["ops"]
-    tree, cut = view.module_tree(result, MAX_TREE_NODES)
+    tree, omitted = view.module_tree(result, MAX_TREE_NODES)
     groups = view.op_groups(result, chips[0])
     data.update(
         chips=[_chip_dict(result, chip) for chip in chips],
@@ -70,7 +70,7 @@ def report_data(result: ProfileResult, chips: list[Chip]) -> dict[str, Any]:
         report={
             "ops": len(result.ops), "op_groups": len(groups),
             "op_groups_shown": min(len(groups), MAX_OP_ROWS), "modules": len(result.modules),
-            "tree_nodes": tree.size(), "tree_cut_depth": cut,
+            "tree_nodes": tree.size(), "tree_omitted": omitted,
             "bytes_forward": sum(r.bytes for r in result.ops if r.phase == "forward"),
         },
     )

@@ -21,7 +21,8 @@ _DECIMAL = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
 _BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
 
 
-def _scale(largest: float, steps: tuple[tuple[float, str], ...], base: str = "") -> tuple[float, str]:
+def _scale(largest: float, steps: tuple[tuple[float, str], ...],
+           base: str = "") -> tuple[float, str]:
     """(divisor, prefix) that shows `largest` as a number below the next step."""
     for factor, prefix in steps:
         if largest >= factor:
@@ -54,7 +55,8 @@ def roofline_figure(result: ProfileResult, chips: list[Chip] | None = None,
         times = [view.op_time(g.first, chip)[0] * g.count for g in groups]
         total = sum(times) or 1.0
         for matmul in (True, False):
-            chosen = [(g, t) for g, t in zip(groups, times) if (g.first.category == MATMUL) == matmul]
+            chosen = [(g, t) for g, t in zip(groups, times)
+                      if (g.first.category == MATMUL) == matmul]
             if not chosen:
                 continue
             ax.scatter([g.first.intensity for g, _ in chosen],
@@ -104,7 +106,8 @@ def memory_figure(result: ProfileResult) -> Figure:
     """Weights, inputs, outputs, activations, peak live activations (and gradients)."""
     memory = result.memory
     items = [("Weights (params + buffers)", memory.weights_bytes), ("Inputs", memory.inputs_bytes),
-             ("Outputs", memory.outputs_bytes), ("Activations (all, forward)", memory.activations_bytes),
+             ("Outputs", memory.outputs_bytes),
+             ("Activations (all, forward)", memory.activations_bytes),
              ("Peak live activations", memory.peak_activations_bytes)]
     if memory.gradients_bytes is not None:
         items.append(("Gradients", memory.gradients_bytes))

@@ -100,22 +100,32 @@ class TreeNode:
     input_shapes: list[list[int]]
     output_shapes: list[list[int]]
     children: list[TreeNode]
+    omitted: int = 0  # children left out to keep the tree small
 
     def size(self) -> int:
         return 1 + sum(child.size() for child in self.children)
 
-    def prune(self, depth: int) -> None:
-        """Drop every node deeper than `depth` below this one."""
-        if depth <= 0:
-            self.children = []
-        for child in self.children:
-            child.prune(depth - 1)
+    def keep_first(self, max_nodes: int) -> int:
+        """Keep the first `max_nodes` nodes in breadth-first order; the number dropped."""
+        kept, frontier, dropped = 1, [self], 0
+        while frontier:
+            following = []
+            for node in frontier:
+                room = max(0, max_nodes - kept)
+                dropped += sum(c.size() for c in node.children[room:])
+                node.omitted += len(node.children[room:])
+                node.children = node.children[:room]
+                kept += len(node.children)
+                following += node.children
+            frontier = following
+        return dropped
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "path": self.path, "cls": self.class_name, "n": self.count,
                 "params": self.params, "flops": self.flops, "flops_all": self.flops_all,
                 "bytes": self.bytes, "bwd": self.backward_flops, "in": self.input_shapes,
-                "out": self.output_shapes, "kids": [c.to_dict() for c in self.children]}
+                "out": self.output_shapes, "kids": [c.to_dict() for c in self.children],
+                "omitted": self.omitted}
 
 
 def _children(modules: list[ModuleStats]) -> dict[str, list[ModuleStats]]:
@@ -158,9 +168,9 @@ def _runs(siblings: list[ModuleStats], signature: dict[str, tuple]) -> list[list
     return runs
 
 
-def module_tree(result: ProfileResult, max_nodes: int = 3000) -> tuple[TreeNode, int | None]:
-    """The module tree with identical numbered blocks merged; (root, depth it was cut at or
-    None). Trees larger than `max_nodes` lose their deepest levels."""
+def module_tree(result: ProfileResult, max_nodes: int = 3000) -> tuple[TreeNode, int]:
+    """The module tree with identical numbered blocks merged, and how many nodes were left
+    out: beyond `max_nodes`, only the first nodes in breadth-first order are kept."""
     modules = result.modules
     kids = _children(modules)
     signature = _signatures(modules, kids)
@@ -181,13 +191,7 @@ def module_tree(result: ProfileResult, max_nodes: int = 3000) -> tuple[TreeNode,
         )
 
     root = build([by_path[""]], 1)
-    cut = None
-    depth = max(m.depth for m in modules)
-    while root.size() > max_nodes and depth > 1:
-        depth -= 1
-        root.prune(depth)
-        cut = depth
-    return root, cut
+    return root, root.keep_first(max_nodes)
 
 
 def layers(result: ProfileResult) -> list[ModuleStats]:

@@ -329,7 +329,10 @@
 
   function treeRows(node, depth, key, out) {
     out.push([node, depth, key]);
-    if (treeState.open[key]) node.kids.forEach(function (k, i) { treeRows(k, depth + 1, key + "/" + i, out); });
+    if (treeState.open[key]) {
+      node.kids.forEach(function (k, i) { treeRows(k, depth + 1, key + "/" + i, out); });
+      if (node.omitted) out.push([null, depth + 1, key + "/more", node.omitted]);
+    }
     return out;
   }
 
@@ -344,9 +347,15 @@
     var whole = root[treeState.metric];
     treeRows(root, 0, "0", []).forEach(function (item) {
       var node = item[0], depth = item[1], key = item[2];
+      if (node === null) {
+        var more = el("td", { colspan: String(cols.length), cls: "muted", text: "… " + num(item[3]) + " more children left out of this report (size limit)" });
+        more.style.paddingLeft = (26 + depth * 18) + "px";
+        body.appendChild(el("tr", { cls: "tree-more" }, [more]));
+        return;
+      }
       var name = el("td", { title: node.path || "(root)" });
       name.style.paddingLeft = (8 + depth * 18) + "px";
-      if (node.kids.length) {
+      if (node.kids.length || node.omitted) {
         var open = !!treeState.open[key];
         var caret = el("button", { type: "button", cls: "caret toggle", "aria-expanded": String(open), "aria-label": (open ? "collapse " : "expand ") + node.name, text: open ? "▼" : "▶" });
         caret.addEventListener("click", function () { treeState.open[key] = !open; renderTree(); });
@@ -368,7 +377,7 @@
   }
 
   function setTreeOpen(node, key, depth, maxDepth, open) {
-    if (!node.kids.length) return;
+    if (!node.kids.length && !node.omitted) return;
     if (open && depth >= maxDepth) return;
     treeState.open[key] = open;
     node.kids.forEach(function (k, i) { setTreeOpen(k, key + "/" + i, depth + 1, maxDepth, open); });
@@ -393,7 +402,7 @@
     openFirstRows(30);
     var r = D.report;
     byId("tree-hint").textContent = r.modules + " modules" + (r.tree_nodes < r.modules ? ", shown as " + r.tree_nodes + " rows: consecutive numbered blocks with identical structure, figures and shapes are merged (×N; figures are the total of all N)" : "")
-      + ". FLOPs and bytes include each module's children. " + (r.tree_cut_depth !== null ? "Levels below depth " + r.tree_cut_depth + " are left out to keep the page light." : "");
+      + ". FLOPs and bytes include each module's children." + (r.tree_omitted ? " " + num(r.tree_omitted) + " rows are left out to keep the page light (marked where they would be)." : "");
   }
 
   /* ------------------------------------------------------------ op table */
