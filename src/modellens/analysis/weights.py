@@ -1,9 +1,9 @@
 """Streaming weight statistics: one tensor at a time, in bounded float64 chunks.
 
 A tensor arrives as an iterable of chunks (row slices of a memory-mapped checkpoint, or views of
-an in-memory tensor); each chunk is converted to float64 in pieces of at most `chunk_elements`
-elements, so the extra memory is a few times `8 * chunk_elements` bytes whatever the tensor's
-size. Moments are merged with the pairwise formulas of Chan et al. / Pébay (2008), which stay
+an in-memory tensor); each chunk is copied to float64 in pieces of at most `chunk_elements`
+elements, into a few reused buffers, so the extra memory is a few times `8 * chunk_elements`
+bytes whatever the tensor's size. Moments are merged with the pairwise formulas of Chan et al. / Pébay (2008), which stay
 accurate where a naive sum of squares would cancel.
 
 Conventions: `std` is the unbiased sample standard deviation (torch's default, correction=1);
@@ -49,18 +49,35 @@ class TensorStats:
         return {k: finite_or_none(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
-def pieces(values: torch.Tensor, chunk_elements: int = CHUNK_ELEMENTS) -> Iterator[torch.Tensor]:
-    """Flat float64 pieces of `values`, at most `chunk_elements` each (views until converted)."""
-    flat = values.reshape(-1)
-    for start in range(0, flat.numel(), chunk_elements):
-        yield flat[start:start + chunk_elements].to(torch.float64)
+class Float64Pieces:
+    """Flat float64 copies of a tensor, `chunk_elements` at a time, in reused buffers: each
+    piece overwrites the last, so memory stays flat and no chunk pays for fresh pages."""
+
+    def __init__(self, chunk_elements: int = CHUNK_ELEMENTS) -> None:
+        self.chunk_elements = chunk_elements
+        self.buffers: dict[str, torch.Tensor] = {}
+
+    def buffer(self, slot: str, n: int) -> torch.Tensor:
+        """A float64 scratch vector of length n (n <= chunk_elements), kept per slot."""
+        buf = self.buffers.get(slot)
+        if buf is None or buf.numel() < n:
+            buf = self.buffers[slot] = torch.empty(n, dtype=torch.float64)
+        return buf[:n]
+
+    def __call__(self, values: torch.Tensor, slot: str = "x") -> Iterator[torch.Tensor]:
+        """`values` flattened, as float64 pieces of at most `chunk_elements` (valid until the
+        next piece of the same slot)."""
+        flat = values.reshape(-1)
+        for start in range(0, flat.numel(), self.chunk_elements):
+            piece = flat[start:start + self.chunk_elements]
+            yield self.buffer(slot, piece.numel()).copy_(piece)
 
 
 class StatsAccumulator:
     """Running count, mean and central moments M2..M4, min, max, zeros, NaN and Inf counts."""
 
     def __init__(self, chunk_elements: int = CHUNK_ELEMENTS) -> None:
-        self.chunk_elements = chunk_elements
+        self.pieces = Float64Pieces(chunk_elements)
         self.numel = self.n = self.zeros = self.nans = self.infs = 0
         self.mean = self.m2 = self.m3 = self.m4 = 0.0
         self.min = math.inf
@@ -68,16 +85,15 @@ class StatsAccumulator:
 
     def update(self, values: torch.Tensor) -> None:
         """Add every element of `values` (any shape, any real dtype)."""
-        for x in pieces(values, self.chunk_elements):
-            if not x.numel():
-                continue
+        for x in self.pieces(values):
             self.numel += x.numel()
+            self.zeros += x.numel() - int(torch.count_nonzero(x))  # NaN and Inf are nonzero
             lo, hi = (float(v) for v in torch.aminmax(x))
             if not (math.isfinite(lo) and math.isfinite(hi)):  # NaN propagates into min/max
-                nan = torch.isnan(x)
+                nan, inf = torch.isnan(x), torch.isinf(x)
                 self.nans += int(nan.sum())
-                self.infs += int(torch.isinf(x).sum())
-                x = x[~(nan | torch.isinf(x))]
+                self.infs += int(inf.sum())
+                x = x[~(nan | inf)]
                 if not x.numel():
                     continue
                 lo, hi = (float(v) for v in torch.aminmax(x))
@@ -86,10 +102,9 @@ class StatsAccumulator:
 
     def _merge(self, x: torch.Tensor) -> None:
         nb = x.numel()
-        self.zeros += nb - int(torch.count_nonzero(x))
         mean_b = float(x.mean())
-        d = x - mean_b
-        d2 = d * d
+        d = torch.sub(x, mean_b, out=self.pieces.buffer("d", nb))
+        d2 = torch.mul(d, d, out=self.pieces.buffer("d2", nb))
         m2_b, m3_b, m4_b = float(d2.sum()), float(torch.dot(d2, d)), float(torch.dot(d2, d2))
         na, n = self.n, self.n + nb
         delta = mean_b - self.mean
@@ -153,8 +168,9 @@ def histogram(chunks: Iterable[torch.Tensor], lo: float, hi: float, bins: int = 
     if hi <= lo:  # a constant tensor: one bin around its value
         lo, hi = lo - 0.5, hi + 0.5
     counts = torch.zeros(bins, dtype=torch.float64)
+    pieces = Float64Pieces(chunk_elements)
     for chunk in chunks:
-        for x in pieces(chunk, chunk_elements):
+        for x in pieces(chunk):
             counts += torch.histc(x[torch.isfinite(x)], bins=bins, min=lo, max=hi)
     return Histogram(lo, hi, [int(c) for c in counts.tolist()])
 
@@ -178,17 +194,16 @@ def diff_stats(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]],
                chunk_elements: int = CHUNK_ELEMENTS) -> DiffStats:
     """Relative L2 change, cosine similarity and max |B - A| over aligned chunk pairs.
     NaN anywhere makes every figure NaN: such tensors are flagged, not silently compared."""
-    dot = aa = bb = dd = 0.0
-    max_abs = 0.0
+    dot = aa = bb = dd = max_abs = 0.0
+    pieces = Float64Pieces(chunk_elements)
     for chunk_a, chunk_b in pairs:
-        for a, b in zip(pieces(chunk_a, chunk_elements), pieces(chunk_b, chunk_elements)):
-            d = b - a
+        for a, b in zip(pieces(chunk_a, "a"), pieces(chunk_b, "b")):
+            d = torch.sub(b, a, out=pieces.buffer("d", a.numel()))
             dot += float(torch.dot(a, b))
             aa += float(torch.dot(a, a))
             bb += float(torch.dot(b, b))
             dd += float(torch.dot(d, d))
-            if d.numel():
-                max_abs = max(max_abs, float(d.abs().max()))
+            max_abs = max(max_abs, float(torch.linalg.vector_norm(d, math.inf)))
     l2_a, l2_b, l2_d = math.sqrt(aa), math.sqrt(bb), math.sqrt(dd)
     if math.isnan(dd):
         relative = max_abs = math.nan
