@@ -88,7 +88,7 @@ def save_histogram_grid(pairs: Sequence[tuple[LayerInfo, Histogram]], path: str 
     for number, (page, out) in enumerate(zip(pages, paths), 1):
         cols = min(MAX_COLUMNS, len(page))
         rows = math.ceil(len(page) / cols)
-        height = 3.0 * rows + 0.7
+        height = 3.0 * rows + 1.0
         fig = Figure(figsize=(4.4 * cols, height))  # fixed margins: constrained layout is slow
         FigureCanvasAgg(fig)
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
@@ -98,7 +98,7 @@ def save_histogram_grid(pairs: Sequence[tuple[LayerInfo, Histogram]], path: str 
             ax.set_visible(False)
         suffix = f" (page {number} of {len(pages)})" if len(pages) > 1 else ""
         fig.suptitle(f"{title}{suffix}", fontsize=11)
-        fig.subplots_adjust(left=0.06, right=0.98, bottom=0.35 / height * 2, top=1 - 0.7 / height,
+        fig.subplots_adjust(left=0.06, right=0.98, bottom=0.5 / height, top=1 - 0.95 / height,
                             wspace=0.25, hspace=0.7)
         _save(fig, out)
     return paths
