@@ -280,9 +280,14 @@ def test_profile_format_html(tmp_path):
     assert embedded(out.read_text())["chips"][0]["id"] == "a100-sxm-80gb"
 
 
-def test_report_cli_bad_hardware(capsys):
-    assert main(["report", "gpt2", "--hardware", " , "]) == 1
-    assert capsys.readouterr().err.strip() == "modellens: error: --hardware ' , ' names no chip"
+@pytest.mark.parametrize("argv, message", [
+    (["--hardware", " , "], "--hardware ' , ' names no chip"),
+    (["--hardware", "h100,h1000"], "unknown hardware 'h1000'; did you mean h100"),
+    (["--seq-len", "128,512"], "report takes one --seq-len; sweep several with `modellens profile`"),
+])
+def test_report_cli_errors(capsys, argv, message):
+    assert main(["report", "gpt2", *argv]) == 1
+    assert capsys.readouterr().err.startswith(f"modellens: error: {message}")
 
 
 # ---------------------------------------------------------------- headless Chromium
@@ -486,6 +491,9 @@ def test_report_in_chromium(browser, profiled, tmp_path):
     tip = browser.evaluate("document.getElementById('tip').textContent")
     # the biggest point is drawn first: lm_head's matmul on the slower chip
     assert tip.startswith("mm") and "lm_head" in tip and "on a100-sxm-80gb" in tip
+    browser.evaluate("document.querySelector('#roof-svg circle')"
+                     ".dispatchEvent(new MouseEvent('mouseleave'))")
+    assert browser.evaluate("document.getElementById('tip').hidden")
     browser.evaluate(
         "document.querySelector('#roof-legend input[data-chip=\"a100-sxm-80gb\"]').click()")
     assert browser.evaluate("document.querySelectorAll('#roof-svg circle').length") == points

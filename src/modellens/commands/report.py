@@ -100,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
     from ..report.html import render_html, report_data
 
     out = Output(args)
+    for option, value in (("--seq-len", args.seq_len), ("--image-size", args.image_size)):
+        if isinstance(value, list):
+            from ..errors import SpecError
+
+            raise SpecError(f"report takes one {option}; sweep several with `modellens profile`")
     names = chip_names(args.hardware)
     chips = chip_list(names)
     with out.progress(f"profiling {args.model}"):

@@ -211,6 +211,7 @@
   function renderRoofline() {
     var host = byId("roof-svg"), tip = byId("tip");
     while (host.firstChild) host.removeChild(host.firstChild);
+    tip.hidden = true;
     var W = 1020, H = 480, L = 78, R = 170, T = 12, B = 52;
     host.setAttribute("viewBox", "0 0 " + W + " " + H);
     var pts = roofPoints(roofState.phase);
