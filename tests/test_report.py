@@ -283,7 +283,8 @@ def test_profile_format_html(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--hardware", " , "], "--hardware ' , ' names no chip"),
     (["--hardware", "h100,h1000"], "unknown hardware 'h1000'; did you mean h100"),
-    (["--seq-len", "128,512"], "report takes one --seq-len; sweep several with `modellens profile`"),
+    (["--seq-len", "128,512"],
+     "report takes one --seq-len; sweep several with `modellens profile`"),
 ])
 def test_report_cli_errors(capsys, argv, message):
     assert main(["report", "gpt2", *argv]) == 1
