@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterable
 from torch import nn
 
 from .analysis.unique import (
-    LEVELS, ROOT, MissingOp, UniqueModule, UniqueOp, missing_ops, op_calls, unique_modules, unique_ops,
+    LEVELS, ROOT, MissingOp, UniqueModule, UniqueOp, missing_ops, op_calls, unique_modules,
+    unique_ops,
 )
 from .capture import Capture
 from .errors import ConfigError, SpecError
@@ -199,7 +200,8 @@ def read_modules_json(path: PathLike) -> UniqueModulesResult:
         metadata = ModulesMetadata(**{k: v for k, v in data["metadata"].items()
                                       if k in _METADATA_FIELDS})
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"{file}: not a unique_modules.json ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(
+            f"{file}: not a unique_modules.json ({type(exc).__name__}: {exc})") from None
     return UniqueModulesResult(metadata, modules, file)
 
 

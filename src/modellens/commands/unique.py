@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.model_path and getattr(args, "model", None):
         raise SpecError("give the model once: a SPEC or --model-path, not both")
     if not model:
-        raise SpecError("no model: give a SPEC (gpt2, file.py::fn, ...) or --model-path FILE.py::FN")
+        raise SpecError("no model: give a SPEC (gpt2, file.py::fn, ...) or "
+                        "--model-path FILE.py::FN")
     supported = read_supported(args.supported) if args.supported else None
     out = Output(args)
     with out.progress(f"capturing {model}"):
@@ -146,7 +147,8 @@ def render(report, console, top: int = 20) -> None:
     for column in ("id", "class", "occurrences", "first path", "input -> output"):
         table.add_column(column, justify="right" if column == "occurrences" else "left")
     for module in modules[:limit]:
-        shapes = f"{', '.join(module.input_shapes) or '-'} -> {', '.join(module.output_shapes) or '-'}"
+        shapes = (f"{', '.join(module.input_shapes) or '-'} -> "
+                  f"{', '.join(module.output_shapes) or '-'}")
         table.add_row(module.id, module.class_name, str(len(module.occurrences)),
                       module.module_path, shapes)
     console.print(table)
