@@ -1,7 +1,6 @@
 """Model info and weight statistics: counts, streaming stats, safe loading, checkpoint diff."""
 
 import json
-import math
 import os
 from importlib.util import find_spec
 from pathlib import Path
@@ -60,7 +59,7 @@ def test_seed_model_counts_and_stats_equal_torch():
     model = seed_model()
     info = dump_model_info(model, plot_distributions=False)
     # Hand count: 256*512 + 512 + 512*256 + 256 = 262,912. (The seed's text says 263,936, an
-    # arithmetic slip; its 1.01 MB follows from that wrong figure. DESIGN: seed numbers may be wrong.)
+    # arithmetic slip; its 1.01 MB follows from that figure. DESIGN: seed numbers can be wrong.)
     assert info.total_params == 262_912 == sum(p.numel() for p in model.parameters())
     assert info.trainable_params == 262_912 and info.non_trainable_params == 0
     assert info.num_layers == len(info.layers) == 4
@@ -172,7 +171,8 @@ def test_stats_independent_of_chunking_and_match_direct_moments():
 
 def test_zero_fraction_and_uniform_kurtosis():
     t = torch.tensor([0.0, -0.0, 1.0, -2.0, 0.0, 3.0, 0.5, 0.0])
-    assert tensor_stats([t], chunk_elements=3).zero_fraction == (t == 0).float().mean().item() == 0.5
+    expected = (t == 0).float().mean().item()
+    assert tensor_stats([t], chunk_elements=3).zero_fraction == expected == 0.5
     uniform = tensor_stats([torch.linspace(-1, 1, 100_001)])
     assert uniform.kurtosis == pytest.approx(-1.2, abs=1e-4)  # uniform: excess kurtosis -6/5
 
@@ -279,9 +279,11 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 def test_sharded_directory(tmp_path):
     model = seed_model()
     state = model.state_dict()
-    save_file({k: state[k] for k in ("0.weight", "0.bias")}, tmp_path / "model-00001-of-00002.safetensors")
-    save_file({k: state[k] for k in ("2.weight", "2.bias")}, tmp_path / "model-00002-of-00002.safetensors")
-    weight_map = {k: f"model-0000{1 if k.startswith('0') else 2}-of-00002.safetensors" for k in state}
+    shards = {"model-00001-of-00002.safetensors": ("0.weight", "0.bias"),
+              "model-00002-of-00002.safetensors": ("2.weight", "2.bias")}
+    for file, names in shards.items():
+        save_file({k: state[k] for k in names}, tmp_path / file)
+    weight_map = {name: file for file, names in shards.items() for name in names}
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
     store = open_checkpoint(tmp_path)
     assert store.kind == "safetensors, 2 shards"
@@ -366,13 +368,15 @@ def test_diff_against_perturbed_copy(tmp_path):
     assert [t.name for t in diff.tensors][:2] == ["scaled", "w"]  # 0.1 vs ~0.05: sorted by drift
     assert diff.tensors[0].relative_change >= diff.tensors[1].relative_change
     assert diff.missing == ["gone"] and diff.extra == ["new"]
-    assert [(m.name, m.shape_a, m.shape_b) for m in diff.shape_mismatches] == [("resized", (4,), (5,))]
+    mismatches = [(m.name, m.shape_a, m.shape_b) for m in diff.shape_mismatches]
+    assert mismatches == [("resized", (4,), (5,))]
     assert diff.dtype_mismatches == ["cast"] and by_name["cast"].dtype_b == "float16"
 
 
 def test_diff_sorts_by_drift_and_flags_nan():
     a = {"x": torch.ones(4), "y": torch.ones(4), "z": torch.ones(4)}
-    b = {"x": torch.ones(4) * 1.5, "y": torch.tensor([1.0, float("nan"), 1, 1]), "z": torch.ones(4) * 2}
+    b = {"x": torch.ones(4) * 1.5, "y": torch.tensor([1.0, float("nan"), 1, 1]),
+         "z": torch.ones(4) * 2}
     diff = compare_checkpoints(a, b)
     assert [t.name for t in diff.tensors] == ["y", "z", "x"]
     assert diff.to_dict()["tensors"][0]["relative_change"] is None  # NaN is null in JSON

@@ -67,7 +67,8 @@ class TensorEntry:
 
 def looks_like_buffer(name: str, dtype: str) -> bool:
     """Buffer or parameter, for a tensor known only by name and dtype."""
-    return not dtype.startswith(("float", "bfloat", "complex")) or name.rsplit(".", 1)[-1] in BUFFER_NAMES
+    floating = dtype.startswith(("float", "bfloat", "complex"))
+    return not floating or name.rsplit(".", 1)[-1] in BUFFER_NAMES
 
 
 def natural_key(name: str) -> list:
@@ -213,7 +214,8 @@ def _open_index(label: str, index: Path, trust: bool) -> TensorStore:
         weight_map = json.loads(index.read_text())["weight_map"]
         files = sorted({index.parent / f for f in weight_map.values()})
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"{index}: not a valid shard index ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"{index}: not a valid shard index ({type(exc).__name__}: {exc})") from None
     missing = [f.name for f in files if not f.is_file()]
     if missing:
         raise CheckpointError(f"{index}: shard(s) missing: {', '.join(missing[:3])}")
@@ -226,14 +228,16 @@ def _torch_store(label: str, files: list[Path], trust: bool) -> MemoryStore:
     tensors: dict[str, torch.Tensor] = {}
     for file in files:
         tensors.update(_state_dict(_torch_load(file, trust), file))
-    return _state_dict_store(label, tensors, "torch" if len(files) == 1 else f"torch, {len(files)} shards")
+    kind = "torch" if len(files) == 1 else f"torch, {len(files)} shards"
+    return _state_dict_store(label, tensors, kind)
 
 
 def _state_dict_store(label: str, tensors: dict[str, torch.Tensor], kind: str) -> MemoryStore:
     entries = []
     for name, tensor in tensors.items():
         dtype = dtype_name(tensor.dtype)
-        entries.append(TensorEntry(name, tuple(tensor.shape), dtype, looks_like_buffer(name, dtype)))
+        entries.append(TensorEntry(name, tuple(tensor.shape), dtype,
+                                   looks_like_buffer(name, dtype)))
     return MemoryStore(label, tensors, entries, kind)
 
 
@@ -285,7 +289,8 @@ def module_store(module: nn.Module, label: str | None = None) -> MemoryStore:
                                    param.requires_grad))
     for name, buffer in module.named_buffers():
         tensors[name] = buffer
-        entries.append(TensorEntry(name, tuple(buffer.shape), dtype_name(buffer.dtype), True, False))
+        entries.append(TensorEntry(name, tuple(buffer.shape), dtype_name(buffer.dtype),
+                                   is_buffer=True, requires_grad=False))
     return MemoryStore(label or type(module).__name__, tensors, entries, kind="module")
 
 

@@ -11,10 +11,10 @@ import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable
 
 from .analysis.weights import (CHUNK_ELEMENTS, DiffStats, Histogram, TensorStats, diff_stats,
-                               finite_or_none, histogram, tensor_stats)
+                               finite_or_none, histogram, json_dict, tensor_stats)
 from .checkpoints import TensorEntry, TensorStore, as_store, is_checkpoint, module_store
 
 SCHEMA_VERSION = 1
@@ -52,9 +52,7 @@ class LayerInfo:
         return self.mean is not None
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: finite_or_none(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
-        data["shape"] = list(self.shape)
-        return data
+        return json_dict(self)
 
 
 @dataclass
@@ -65,14 +63,14 @@ class ModelInfo:
     trainable_params: int
     non_trainable_params: int
     total_memory_mb: float  # parameters and buffers
-    layers: List[LayerInfo]  # parameters, in model order
+    layers: list[LayerInfo]  # parameters, in model order
     num_layers: int
-    buffers: List[LayerInfo] = field(default_factory=list)
+    buffers: list[LayerInfo] = field(default_factory=list)
     source: str = ""
     kind: str = ""  # module, safetensors, torch, ...
-    notes: List[str] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
-    plot_paths: List[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    plot_paths: list[str] = field(default_factory=list)
 
     @property
     def stats_available(self) -> bool:
@@ -117,7 +115,7 @@ def _layer(entry: TensorEntry, stats: TensorStats | None) -> LayerInfo:
                      nbytes=entry.nbytes, is_buffer=entry.is_buffer, **extra)
 
 
-def collect_model_info(store: TensorStore, progress: Optional[Progress] = None,
+def collect_model_info(store: TensorStore, progress: Progress | None = None,
                        chunk_elements: int = CHUNK_ELEMENTS) -> ModelInfo:
     """Counts, memory and statistics of every tensor in `store`, reading one at a time."""
     layers: list[LayerInfo] = []
@@ -143,9 +141,9 @@ def collect_model_info(store: TensorStore, progress: Optional[Progress] = None,
             progress(done, len(store.entries), entry.name)
     notes = list(store.notes)
     if no_values:
-        notes.append(f"{no_values} of {len(store.entries)} tensors are on the meta device (the model "
-                     "was built from its config, no weights loaded): statistics unavailable; "
-                     "shapes, counts and memory are exact")
+        notes.append(f"{no_values} of {len(store.entries)} tensors are on the meta device (the "
+                     "model was built from its config, no weights loaded): statistics "
+                     "unavailable; shapes, counts and memory are exact")
     if store.entries and all(e.requires_grad is None for e in store.entries):
         notes.append("a checkpoint does not record requires_grad: every parameter counts as "
                      "trainable; integer tensors and known buffer names count as buffers")
@@ -206,8 +204,8 @@ def plot_model_info(info: ModelInfo, store: TensorStore, path: str | Path, *,
                                                              title=title)]
 
 
-def dump_model_info(model: Any, logger: Optional[logging.Logger] = None,
-                    plot_distributions: bool = True, save_path: Optional[str] = None) -> ModelInfo:
+def dump_model_info(model: Any, logger: logging.Logger | None = None,
+                    plot_distributions: bool = True, save_path: str | None = None) -> ModelInfo:
     """Print (or log) a model's SUMMARY, LAYER DETAILS and WEIGHT STATISTICS, plot its weight
     distributions, and return them as a ModelInfo.
 
@@ -220,7 +218,8 @@ def dump_model_info(model: Any, logger: Optional[logging.Logger] = None,
         store = as_store(model)
         info = collect_model_info(store)
     except Exception as exc:
-        info = ModelInfo(0, 0, 0, 0.0, [], 0, source=str(getattr(store, "label", "")),
+        label = str(model) if isinstance(model, (str, Path)) else type(model).__name__
+        info = ModelInfo(0, 0, 0, 0.0, [], 0, source=label,
                          warnings=[f"could not read the weights: {type(exc).__name__}: {exc}"])
     if plot_distributions and info.stats_available and store is not None:
         try:
@@ -234,7 +233,7 @@ def dump_model_info(model: Any, logger: Optional[logging.Logger] = None,
     return info
 
 
-def _emit(info: ModelInfo, logger: Optional[logging.Logger]) -> None:
+def _emit(info: ModelInfo, logger: logging.Logger | None) -> None:
     say = logger.info if logger else print
     try:
         from .report.weights_console import info_text
@@ -264,9 +263,7 @@ class TensorDiff:
     l2_diff: float
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: finite_or_none(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
-        data["shape"] = list(self.shape)
-        return data
+        return json_dict(self)
 
 
 @dataclass(frozen=True)
@@ -286,12 +283,12 @@ class CheckpointDiff:
 
     a: str
     b: str
-    tensors: List[TensorDiff]
-    missing: List[str]  # in A, not in B
-    extra: List[str]  # in B, not in A
-    shape_mismatches: List[ShapeMismatch]
-    dtype_mismatches: List[str]  # compared anyway, values cast to float64
-    warnings: List[str] = field(default_factory=list)
+    tensors: list[TensorDiff]
+    missing: list[str]  # in A, not in B
+    extra: list[str]  # in B, not in A
+    shape_mismatches: list[ShapeMismatch]
+    dtype_mismatches: list[str]  # compared anyway, values cast to float64
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> int:
@@ -328,7 +325,7 @@ def _drift_key(diff: TensorDiff) -> tuple[bool, float, str]:
 
 
 def compare_checkpoints(a: Any, b: Any, *, trust_checkpoint: bool = False,
-                        progress: Optional[Progress] = None,
+                        progress: Progress | None = None,
                         chunk_elements: int = CHUNK_ELEMENTS) -> CheckpointDiff:
     """Per-tensor weight drift from `a` to `b` (checkpoint paths, state dicts or modules).
 

@@ -3,8 +3,8 @@
 A tensor arrives as an iterable of chunks (row slices of a memory-mapped checkpoint, or views of
 an in-memory tensor); each chunk is copied to float64 in pieces of at most `chunk_elements`
 elements, into a few reused buffers, so the extra memory is a few times `8 * chunk_elements`
-bytes whatever the tensor's size. Moments are merged with the pairwise formulas of Chan et al. / Pébay (2008), which stay
-accurate where a naive sum of squares would cancel.
+bytes whatever the tensor's size. Moments are merged with the pairwise formulas of Chan et al.
+and Pébay (2008), which stay accurate where a naive sum of squares would cancel.
 
 Conventions: `std` is the unbiased sample standard deviation (torch's default, correction=1);
 `kurtosis` is the excess (Fisher) kurtosis, 0 for a Gaussian, -1.2 for a uniform, large for
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import torch
 
@@ -26,6 +26,12 @@ CHUNK_ELEMENTS = 1 << 20  # 8 MiB of float64 per piece
 def finite_or_none(value: float | None) -> float | None:
     """JSON has no NaN or Infinity: such values become null."""
     return value if value is None or math.isfinite(value) else None
+
+
+def json_dict(record: Any) -> dict[str, Any]:
+    """A dataclass as a dict for JSON: NaN and ±Inf become None, tuples become lists."""
+    return {k: finite_or_none(v) if isinstance(v, float) else list(v) if isinstance(v, tuple)
+            else v for k, v in asdict(record).items()}
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class TensorStats:
     inf_count: int = 0
 
     def to_dict(self) -> dict:
-        return {k: finite_or_none(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        return json_dict(self)
 
 
 class Float64Pieces:
@@ -140,7 +146,8 @@ class StatsAccumulator:
         )
 
 
-def tensor_stats(chunks: Iterable[torch.Tensor], chunk_elements: int = CHUNK_ELEMENTS) -> TensorStats:
+def tensor_stats(chunks: Iterable[torch.Tensor],
+                 chunk_elements: int = CHUNK_ELEMENTS) -> TensorStats:
     """Statistics of the tensor made of `chunks` (any split; the result does not depend on it)."""
     acc = StatsAccumulator(chunk_elements)
     for chunk in chunks:
@@ -187,7 +194,7 @@ class DiffStats:
     l2_diff: float
 
     def to_dict(self) -> dict:
-        return {k: finite_or_none(v) for k, v in asdict(self).items()}
+        return json_dict(self)
 
 
 def diff_stats(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]],

@@ -12,8 +12,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "diff", help="per-tensor weight drift between two checkpoints",
         description="Compare checkpoint B against A tensor by tensor: relative L2 change "
-                    "‖B−A‖/‖A‖, cosine similarity, max |B−A|; keys only in one side; shape and "
-                    "dtype mismatches. Largest drift first; tensors are streamed in chunks.")
+                    "‖B−A‖/‖A‖, cosine similarity, max |B−A|; keys only in one side; shape "
+                    "and dtype mismatches. Largest drift first; tensors are streamed in chunks.")
     p.add_argument("a", metavar="A", help="reference checkpoint (file or HF directory)")
     p.add_argument("b", metavar="B", help="checkpoint to compare with A")
     p.add_argument("--top", type=int, default=20, metavar="N",

@@ -81,8 +81,9 @@ def layer_table(layers: list[LayerInfo], total: int) -> Table:
                    [("Layer Name", "left"), ("Shape", "left"), ("Params", "right"),
                     ("Memory", "right"), ("Dtype", "left"), ("Grad", "center")])
     for layer in layers:
+        grad = "✓" if layer.requires_grad else "✗"
         table.add_row(layer.name, shape(layer.shape), f"{layer.num_params:,}",
-                      units.size(layer.nbytes), layer.dtype, "✓" if layer.requires_grad else "✗")
+                      units.size(layer.nbytes), layer.dtype, grad)
     return table
 
 
@@ -161,8 +162,10 @@ def diff_renderables(diff: CheckpointDiff, top: int | None = 20) -> list[Rendera
                           [f"{m.name}: {shape(m.shape_a)} → {shape(m.shape_b)}"
                            for m in diff.shape_mismatches])):
         if names:
-            more = f"\n  … and {len(names) - LIST_LIMIT} more" if len(names) > LIST_LIMIT else ""
-            parts.append(Text(f"{title}\n" + "\n".join(f"  {n}" for n in names[:LIST_LIMIT]) + more))
+            lines = [title] + [f"  {n}" for n in names[:LIST_LIMIT]]
+            if len(names) > LIST_LIMIT:
+                lines.append(f"  … and {len(names) - LIST_LIMIT} more")
+            parts.append(Text("\n".join(lines)))
     return parts + _messages([], diff.warnings)
 
 
