@@ -4,8 +4,8 @@ them."""
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -15,6 +15,7 @@ from ..analysis.op_classes import MATMUL
 from ..hardware import Chip
 from ..results import ProfileResult
 from . import view
+from .files import write_bytes
 
 COLORS = ("#4c5fd5", "#e0832f", "#1b9e77", "#d6457a", "#8e5bd6", "#b8a10f", "#2b8cbe", "#7f7f7f")
 _DECIMAL = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
@@ -155,18 +156,10 @@ def figures(result: ProfileResult, chips: list[Chip] | None = None) -> dict[str,
 
 
 def save(fig: Figure, path: str | os.PathLike) -> Path:
-    """Write a PNG atomically (temporary file beside the target, then rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    """Write a PNG atomically."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return write_bytes(path, buffer.getvalue())
 
 
 def write_plots(result: ProfileResult, directory: str | os.PathLike,
