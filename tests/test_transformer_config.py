@@ -87,8 +87,8 @@ def test_example_flops_equal_hand_count(name):
 
 
 def test_batch_size_scales_flops():
-    cfg = json.loads((CONFIGS / "t5-small-like.json").read_text())
-    assert counted("t5-small-like", 2).flops.forward == hand_count(cfg, batch=2)[0]
+    assert profile_transformer_config(TINY, batch_size=3, timing=False).flops.forward == \
+        hand_count(TINY, batch=3)[0]
 
 
 @pytest.mark.parametrize("name, published, not_modelled", [
@@ -124,30 +124,54 @@ def test_profile_spec_path_counts_the_same(name):
     assert profile(str(CONFIGS / f"{name}.json")).flops.forward == hand_count(cfg, 1)[0]
 
 
+def hand_params(cfg: dict) -> int:
+    """Linears (+ biases), LayerNorms (weight [+ bias]), tied embedding."""
+    c = {**SEED_DEFAULTS, "bias": True, **cfg}
+    d, f, b = c["embed_dim"], c["ff_dim"], int(c["bias"])
+    attention = 4 * d * d + b * 4 * d
+    norm = d + b * d
+    ffn = 2 * d * f + b * (f + d)
+    encoder = attention + ffn + 2 * norm
+    cross = c["num_encoder_blocks"] > 0 or c["memory_seq_len"] > 0
+    decoder = encoder + (attention + norm if cross else 0)
+    return (c["num_encoder_blocks"] * encoder + c["num_decoder_blocks"] * decoder
+            + c["vocab_size"] * d)
+
+
 def test_seed_txt_and_json(tmp_path):
-    result = profile_transformer_config(CONFIGS / "vit-b-16.json", timing=False,
-                                        scale_bwd_flops=2.0, out_dir=tmp_path)
-    text = (tmp_path / "vit-b-16.txt").read_text()
+    result = profile_transformer_config(TINY, timing=False, scale_bwd_flops=2.0,
+                                        out_dir=tmp_path, name="tiny")
+    text = (tmp_path / "tiny.txt").read_text()
     lines = text.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "Forward Flops", "Backward Flops", "Model Size (Bytes)", "Average Forward Time (s)",
         "Average Backward Time (s)"]
     assert re.fullmatch(r"Forward Flops:\d+\nBackward Flops:\d+\nModel Size \(Bytes\):\d+\n"
                         r"Average Forward Time \(s\):nan\nAverage Backward Time \(s\):nan\n", text)
-    forward = hand_count(json.loads((CONFIGS / "vit-b-16.json").read_text()), 1)[0]
+    forward, backward = hand_count(TINY, 1)
     assert lines[0] == f"Forward Flops:{forward}"
     assert lines[1] == f"Backward Flops:{2 * forward}"  # scaled, as asked
-    assert lines[2] == f"Model Size (Bytes):{4 * 85_054_464}"
-    data = json.loads((tmp_path / "vit-b-16.json").read_text())
+    assert lines[2] == f"Model Size (Bytes):{4 * hand_params(TINY)}"
+    data = json.loads((tmp_path / "tiny.json").read_text())
     assert data["schema_version"] == 1
     assert data["flops"]["backward_reported_source"] == "scaled"
-    assert data["flops"]["backward_measured"] == result.flops.backward != 2 * forward
+    assert data["flops"]["backward_measured"] == result.flops.backward == backward
     blocks = {b["kind"]: b for b in data["blocks"]}
-    assert blocks["encoder_block"]["count"] == 12
-    assert 12 * blocks["encoder_block"]["forward_flops"] == forward
-    by_op = {(o["name"], o["phase"]): o["flops"] for o in data["flops_by_op"]}
-    assert sum(f for (_, phase), f in by_op.items() if phase == "forward") == forward
+    assert (blocks["encoder_block"]["count"], blocks["decoder_block"]["count"]) == (2, 3)
+    assert (2 * blocks["encoder_block"]["forward_flops"]
+            + 3 * blocks["decoder_block"]["forward_flops"]) == forward
+    assert sum(o["flops"] for o in data["flops_by_op"] if o["phase"] == "forward") == forward
     assert data["timing"] is None
+    assert data["files"] == [str(tmp_path / "tiny.json"), str(tmp_path / "tiny.txt")]
+
+
+@pytest.mark.parametrize("cfg", [TINY, {**TINY, "bias": False, "norm_first": True},
+                                 {**TINY, "num_encoder_blocks": 0, "vocab_size": 50}])
+def test_params_match_hand_count(cfg):
+    result = profile_transformer_config(cfg, timing=False)
+    assert result.params == hand_params(cfg)
+    forward, backward = hand_count(cfg, 1)
+    assert (result.flops.forward, result.flops.backward) == (forward, backward)
 
 
 @pytest.mark.parametrize("content, needles", [
@@ -223,7 +247,7 @@ def test_timing_refused_when_memory_is_short(tmp_path, monkeypatch):
 
     monkeypatch.setattr(timing, "available_bytes", lambda device: 64 * 2**20)
     with pytest.raises(ModellensError, match="--no-timing"):
-        profile_transformer_config(CONFIGS / "bert-base.json", out_dir=tmp_path)
+        profile_transformer_config(TINY, out_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -253,3 +277,23 @@ def test_cli_bad_config_is_one_line(tmp_path):
     assert proc.stderr.strip().count("\n") == 0
     assert "embed_dim (768) must be divisible by num_heads (7)" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_time_parts_skips_a_whole_model_that_does_not_fit():
+    import torch
+    from torch import nn
+
+    from modellens.analysis.timing import TimedPart, time_parts
+    from modellens.capture import SampleInputs
+
+    def part(name, count, needed):
+        return TimedPart(name, count, lambda: nn.Linear(8, 8),
+                         lambda: SampleInputs((torch.randn(4, 8, requires_grad=True),)), needed)
+
+    report = time_parts([part("block", 5, 2**20)], part("model", 1, 2**50), repeats=2, warmup=0)
+    assert report.whole is None
+    assert "whole model not timed" in report.notes[0]
+    assert report.forward_s == pytest.approx(5 * report.blocks[0].forward.median_s)
+    # 1 PiB x 1.25 headroom (+ 512 MiB) = 1280 TiB
+    with pytest.raises(ModellensError, match="timing one block on cpu needs about 1280.00 TiB"):
+        time_parts([part("block", 5, 2**50)], None, repeats=1, warmup=0)

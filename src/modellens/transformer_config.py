@@ -220,14 +220,13 @@ def _describe_inputs(cfg: TransformerConfig, batch_size: int) -> str:
         f" ({kind})")
 
 
-def config_source(path: Path | None, data: Any, options: InputOptions,
-                  name: str | None = None) -> ModelSource:
+def config_source(path: Path, data: Any, options: InputOptions) -> ModelSource:
     """The ModelSource of a config (what `modellens profile configs/x.json` resolves to);
     --seq-len overrides the config's seq_len."""
-    cfg = parse_config(data, str(path) if path else "config")
+    cfg = parse_config(data, str(path))
     if options.seq_len is not None:
         cfg = replace(cfg, seq_len=options.seq_len)
-    return _source(cfg, name or (path.stem if path else "transformer"), options.batch_size)
+    return _source(cfg, path.stem, options.batch_size)
 
 
 def _source(cfg: TransformerConfig, name: str, batch_size: int) -> ModelSource:
@@ -287,7 +286,11 @@ class TransformerProfile:
 
     @property
     def model_size_bytes(self) -> int:
-        return self.params * DTYPE_BYTES[self.settings["dtype"]]
+        return self.model_size_by_dtype[self.settings["dtype"]]
+
+    @property
+    def model_size_by_dtype(self) -> dict[str, int]:
+        return {dtype: self.params * size for dtype, size in DTYPE_BYTES.items()}
 
     def seed_text(self) -> str:
         """The seed's five lines."""
@@ -310,7 +313,7 @@ class TransformerProfile:
             "capture_method": self.capture_method,
             "params": self.params,
             "model_size_bytes": self.model_size_bytes,
-            "model_size_bytes_by_dtype": {d: self.params * b for d, b in DTYPE_BYTES.items()},
+            "model_size_bytes_by_dtype": self.model_size_by_dtype,
             "flops": {
                 "forward": flops.forward,
                 "forward_all": flops.forward_all,
@@ -487,6 +490,11 @@ def profile_transformer_config(
         timing=report,
         notes=list(capture.notes) + [_backward_note(cfg)],
     )
+    outside = [b for b in result.blocks if b.kind == "embedding_and_head"]
+    if report is not None and outside:
+        share = outside[0].forward_flops / result.flops.forward
+        result.notes.append(f"the blocks × count times leave out the embedding and head "
+                            f"({share:.1%} of forward FLOPs); the whole-model time includes them")
     if out_dir is not None:
         result.write(out_dir)
     return result

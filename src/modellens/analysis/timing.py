@@ -154,10 +154,14 @@ def _cgroup_headroom() -> int | None:
         return None
 
 
-def fits(needed_bytes: int, device: torch.device) -> tuple[bool, int]:
-    """(whether `needed_bytes` fits with headroom, bytes available)."""
+def with_headroom(part: TimedPart) -> int:
+    return int(part.needed_bytes * SAFETY_FACTOR) + RESERVE_BYTES
+
+
+def fits(part: TimedPart, device: torch.device) -> tuple[bool, int]:
+    """(whether the part fits with headroom, bytes available)."""
     available = available_bytes(device)
-    return needed_bytes * SAFETY_FACTOR + RESERVE_BYTES <= available, available
+    return with_headroom(part) <= available, available
 
 
 def check_device(device: str, int8: bool) -> torch.device:
@@ -197,20 +201,20 @@ def time_parts(
     dev = check_device(device, int8)
     notes: list[str] = []
     for part in blocks:
-        ok, available = fits(part.needed_bytes, dev)
+        ok, available = fits(part, dev)
         if not ok:
             raise ModellensError(
-                f"timing needs about {size(part.needed_bytes)} for one {part.name} on {dev} "
-                f"(with {SAFETY_FACTOR}x headroom); {size(available)} is available. "
-                "Use --no-timing, a smaller --batch-size, or another device"
+                f"timing one {part.name} on {dev} needs about {size(with_headroom(part))} "
+                f"({size(part.needed_bytes)} estimated, plus headroom); {size(available)} is "
+                "available. Use --no-timing, a smaller --batch-size, or another device"
             )
     parts = list(blocks)
     if whole is not None:
-        ok, available = fits(whole.needed_bytes, dev)
+        ok, available = fits(whole, dev)
         if ok:
             parts.append(whole)
         else:
-            notes.append(f"whole model not timed: needs about {size(whole.needed_bytes)}, "
+            notes.append(f"whole model not timed: needs about {size(with_headroom(whole))}, "
                          f"{size(available)} available on {dev}")
     if int8:
         notes.append("int8: only nn.Linear layers are quantized (attention in-projections stay "

@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     from ..transformer_config import profile_transformer_config
 
     out = Output(args)
+    if out.format == "html":  # refuse before minutes of timing, not after
+        from ..errors import ModellensError
+
+        raise ModellensError("transformer has no HTML view; use --format table|json|csv")
     with _progress_bar(out.quiet) as bar:
         report = None
         if bar is not None:
@@ -120,10 +124,9 @@ def _render(result, console) -> None:
         ("Forward, all ops", exact(flops.forward_all, "FLOPs")),
     ]))
     dtype = result.settings["dtype"]
-    sizes = result.to_dict()["model_size_bytes_by_dtype"]
-    console.print(kv("MODEL SIZE (params × bytes per element; MiB = 1024² bytes)", [
+    console.print(kv("MODEL SIZE (params × bytes per element)", [
         (name + ("  ← .txt" if name == dtype else ""), f"{size(n)} ({n:,} B)")
-        for name, n in sizes.items()
+        for name, n in result.model_size_by_dtype.items()
     ]))
     timings = {r["kind"]: r for r in _rows(result)}
     table = Table(title="PER BLOCK (numbers of the block named in Path)", title_justify="left",
