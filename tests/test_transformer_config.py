@@ -64,7 +64,8 @@ def hand_count(cfg: dict, batch: int) -> tuple[int, int]:
     head = linear(out_tokens, d, v) if v else 0
     forward = n_enc * enc + n_dec * dec + head
 
-    attentions = [(l_enc, l_enc)] * n_enc + [(s, s)] * n_dec + ([(s, l_mem)] * n_dec if l_mem else [])
+    attentions = [(l_enc, l_enc)] * n_enc + [(s, s)] * n_dec
+    attentions += [(s, l_mem)] * n_dec if l_mem else []
     recompute = sum(attention_core(lq, lk) // 2 for lq, lk in attentions)
     skipped = 0
     if not v and not c.get("norm_first"):  # pre-norm: the LayerNorm output needs a gradient
@@ -110,7 +111,7 @@ def test_params_match_published_counts(name, published, not_modelled):
 def test_gpt3_params_and_flops_at_published_scale():
     result = counted("gpt3-175b")
     assert 174e9 < result.params < 175.5e9  # 175 B in the paper (with positions and biases)
-    # ~2 FLOPs per parameter per token plus attention (Kaplan et al.): 2 * N * 2048 + 4*96*2048²*12288
+    # ~2 FLOPs per parameter per token plus attention (Kaplan et al.): 2 N T + 4 L T² d
     assert result.flops.forward == pytest.approx(2 * result.params * 2048
                                                  + 4 * 96 * 2048**2 * 12288, rel=1e-3)
 

@@ -399,29 +399,29 @@ def _needed_bytes(capture: Capture, costs, prefix: str | None) -> int:
 
 def _timed_parts(cfg: TransformerConfig, capture: Capture, costs, batch_size: int,
                  torch_dtype: torch.dtype) -> tuple[list[TimedPart], TimedPart]:
-    def block_inputs(with_memory: bool) -> SampleInputs:
-        x = torch.randn(batch_size, cfg.seq_len, cfg.embed_dim, dtype=torch_dtype,
-                        requires_grad=True)
-        if not with_memory:
-            return SampleInputs((x,))
-        memory = torch.randn(batch_size, cfg.cross_seq_len, cfg.embed_dim, dtype=torch_dtype,
-                             requires_grad=True)
-        return SampleInputs((x, memory))
+    """The seed's parts (one encoder block, one decoder block; inputs that need gradients, as
+    inside the model) and the whole model, with the memory each needs from the capture."""
 
-    def encoder_inputs() -> SampleInputs:
-        return SampleInputs((torch.randn(batch_size, cfg.encoder_seq_len, cfg.embed_dim,
-                                         dtype=torch_dtype, requires_grad=True),))
+    def hidden(tokens: int) -> torch.Tensor:
+        return torch.randn(batch_size, tokens, cfg.embed_dim, dtype=torch_dtype,
+                           requires_grad=True)
+
+    def decoder_inputs() -> SampleInputs:
+        memory = (hidden(cfg.cross_seq_len),) if cfg.cross_seq_len else ()
+        return SampleInputs((hidden(cfg.seq_len), *memory))
 
     blocks = []
     if cfg.num_encoder_blocks:
+        path = f"encoder.{cfg.num_encoder_blocks - 1}"
         blocks.append(TimedPart("encoder_block", cfg.num_encoder_blocks,
-                                lambda: encoder_block(cfg, torch_dtype), encoder_inputs,
-                                _needed_bytes(capture, costs, f"encoder.{cfg.num_encoder_blocks - 1}")))
+                                lambda: encoder_block(cfg, torch_dtype),
+                                lambda: SampleInputs((hidden(cfg.encoder_seq_len),)),
+                                _needed_bytes(capture, costs, path)))
     if cfg.num_decoder_blocks:
+        path = f"decoder.{cfg.num_decoder_blocks - 1}"
         blocks.append(TimedPart("decoder_block", cfg.num_decoder_blocks,
-                                lambda: DecoderBlock(cfg, torch_dtype),
-                                lambda: block_inputs(cfg.cross_seq_len > 0),
-                                _needed_bytes(capture, costs, f"decoder.{cfg.num_decoder_blocks - 1}")))
+                                lambda: DecoderBlock(cfg, torch_dtype), decoder_inputs,
+                                _needed_bytes(capture, costs, path)))
     whole = TimedPart("model", 1, lambda: ConfigTransformer(cfg, torch_dtype),
                       lambda: model_inputs(cfg, batch_size, torch_dtype),
                       _needed_bytes(capture, costs, None))

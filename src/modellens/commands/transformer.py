@@ -18,13 +18,15 @@ def register(subparsers) -> None:
                     "seed's five lines) and OUT_DIR/NAME.json.")
     p.add_argument("config", help="JSON config: embed_dim, num_heads, ff_dim, seq_len, "
                                   "memory_seq_len, num_encoder_blocks, num_decoder_blocks, ...")
-    p.add_argument("--batch-size", "--batch_size", type=int, default=1, help="batch size (default 1)")
+    p.add_argument("--batch-size", "--batch_size", type=int, default=1,
+                   help="batch size (default 1)")
     p.add_argument("--dtype", default="float32", metavar="float32|float16|bfloat16|int8",
                    help="parameter dtype for model size and timing (default float32)")
-    p.add_argument("--device", default="cpu", help="timing device: cpu or cuda (default cpu)")
+    p.add_argument("--device", default="cpu",
+                   help="timing device: cpu or cuda (default cpu)")
     p.add_argument("--scale-bwd-flops", "--scale_bwd_flops", type=float, metavar="X",
-                   help="report backward FLOPs as X × forward (the seed's estimate) instead of the "
-                        "measured autograd count; both are in the JSON")
+                   help="report backward FLOPs as X × forward (the seed's estimate) instead of "
+                        "the measured autograd count; both are in the JSON")
     p.add_argument("--repeats", type=int, default=10, help="timed repeats per part (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed warm-up calls (default 2)")
     p.add_argument("--no-timing", action="store_true", help="count only; time lines say nan")
