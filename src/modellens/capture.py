@@ -24,7 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 
 from . import blocks
-from .errors import BuildError, CaptureError
+from .errors import BuildError, CaptureError, ModellensError
 from .specs import TensorSpec, dtype_name, iter_specs, iter_tensors
 
 FORWARD = "forward"
@@ -559,6 +559,8 @@ def capture(
         except (CaptureError, BuildError) as exc:
             failures.append(f"{method}: {exc}")
             continue
+        except ModellensError:  # bad user input (e.g. an inputs function that raises): no retry
+            raise
         except Exception as exc:  # any model error: try the next method, then report all
             failures.append(f"{method}: {_describe_failure(exc)}")
             continue
