@@ -121,3 +121,14 @@ def test_registered_custom_formula_is_used_and_unregistered_is_reported():
         assert after.unsupported == []
     finally:
         formulas.unregister_flop_formula("modellens_test::fused_gemm")
+
+
+def test_conv_backward_matches_flop_counter():
+    """convolution_backward returns None for gradients it is not asked for."""
+    for bias in (True, False):
+        model = nn.Sequential(nn.Conv2d(3, 8, 3, bias=bias), nn.ReLU(), nn.Conv2d(8, 4, 3, bias=bias))
+        x = torch.randn(2, 3, 16, 16)
+        with FlopCounterMode(display=False) as counter:
+            model(x).sum().backward()
+        result = profile(model, x, backward=True)
+        assert result.flops.forward + result.flops.backward == counter.get_total_flops()

@@ -84,6 +84,9 @@ def matmul_flops(packet: str, args: tuple, kwargs: dict, outputs: tuple[TensorSp
         to_meta = lambda v: _meta(v.shape, v.dtype) if isinstance(v, TensorSpec) else v
         out = tuple(_meta(o.shape, o.dtype) for o in outputs)
         args, kwargs = tree_map(to_meta, (args, kwargs))
+    if packet == "aten.convolution_backward":  # outputs absent from output_mask are None
+        filled = iter(out)
+        out = tuple(next(filled) if wanted else None for wanted in args[10])
     out_value = out[0] if len(out) == 1 else out
     return int(formula(*args, out_shape=out_value, **kwargs) if takes_shapes else formula(
         *args, out_val=out_value, **kwargs

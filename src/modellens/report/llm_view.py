@@ -90,33 +90,7 @@ def decode_rows(report) -> list[dict]:
 
 
 def plot_decode_throughput(report, chips: list[str], path: str) -> None:
-    """Decode tokens/s vs batch size, one line per chip (log–log), at the mid context."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from ..hardware import get_chip
-    from ..report.files import write_bytes
+    from .plots import decode_throughput_figure, save
 
-    batches = [2**i for i in range(0, 11)]
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
-    for name in chips:
-        chip = get_chip(name.strip())
-        axes.plot(batches, report.tokens_per_second_by_batch(batches, chip), marker="o",
-                  label=chip.name)
-    axes.set_xscale("log", base=2)
-    axes.set_yscale("log")
-    axes.set_xlabel("batch size (sequences)")
-    axes.set_ylabel("decode throughput (tokens/s)")
-    context = report.decode[len(report.decode) // 2].context
-    axes.set_title(f"{report.model}: decode at context {context:,} ({report.settings['dtype']})")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    import io
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    write_bytes(path, buffer.getvalue())
+    save(decode_throughput_figure(report, [get_chip(name.strip()) for name in chips]), path)

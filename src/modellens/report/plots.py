@@ -155,11 +155,31 @@ def figures(result: ProfileResult, chips: list[Chip] | None = None) -> dict[str,
     return found
 
 
-def save(fig: Figure, path: str | os.PathLike) -> Path:
-    """Write a PNG atomically."""
+def save(fig: Figure, path: str | os.PathLike, dpi: float | None = None) -> Path:
+    """Write a figure atomically, in the format its suffix names (PNG by default)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi)
     return write_bytes(path, buffer.getvalue())
+
+
+def decode_throughput_figure(report, chips: list[Chip]) -> Figure:
+    """LLM decode tokens/s vs batch size, one line per chip (log–log), at the mid context."""
+    batches = [2**i for i in range(0, 11)]
+    fig = Figure(figsize=(8, 5), dpi=120)
+    axes = fig.add_subplot()
+    for color, chip in zip(COLORS * 4, chips):
+        axes.plot(batches, report.tokens_per_second_by_batch(batches, chip), marker="o",
+                  color=color, label=chip.name)
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log")
+    axes.set_xlabel("batch size (sequences)")
+    axes.set_ylabel("decode throughput (tokens/s)")
+    context = report.decode[len(report.decode) // 2].context
+    axes.set_title(f"{report.model}: decode at context {context:,} ({report.settings['dtype']})")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def write_plots(result: ProfileResult, directory: str | os.PathLike,

@@ -9,8 +9,6 @@ pyplot state, no global backend switch).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -64,16 +62,9 @@ def _draw(ax, layer: LayerInfo, hist: Histogram) -> None:
 
 
 def _save(fig, path: Path) -> None:
-    """Write the figure atomically (temporary file beside the target, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .plots import save
+
+    save(fig, path, dpi=110)
 
 
 def save_histogram_grid(pairs: Sequence[tuple[LayerInfo, Histogram]], path: str | Path, *,
