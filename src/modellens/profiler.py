@@ -15,7 +15,7 @@ from .analysis.memory import estimate_memory
 from .analysis.moe import moe_report
 from .analysis.modules import module_stats
 from .analysis.params import count_params
-from .analysis.roofline import bottleneck
+from .analysis.roofline import bottleneck, op_dtype
 from .capture import BACKWARD, Capture, capture
 from .errors import SpecError
 from .hardware import get_chip
@@ -152,7 +152,7 @@ def analyze(captured: Captured, chip_name: str | None = None) -> ProfileResult:
             module=op.module,
             phase=op.phase,
             category=cost.category,
-            dtype=(op.outputs[0].dtype if op.outputs else ""),
+            dtype=op_dtype(op),  # what the roofline times it in
             flops=cost.flops,
             flops_all=cost.flops_all,
             bytes_read=cost.bytes_read,
