@@ -6,7 +6,7 @@ import inspect
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -19,6 +19,10 @@ CATALOG_DIR = Path(__file__).with_name("catalog")
 DEFAULT_SEQ_LEN = 128
 TASKS = ("auto", "base", "causal-lm", "seq2seq-lm", "masked-lm", "image-classification",
          "architecture")
+TYPE_PREFIX = "type:"  # `hf:type:bert`: transformers' default config for a model_type
+IMAGE_TOKEN_KEYS = ("image_token_id", "image_token_index")
+_BUILD_MAPPINGS = ("MODEL_MAPPING_NAMES", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
+                   "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES")
 
 
 @lru_cache(maxsize=1)
@@ -52,9 +56,12 @@ def catalog_config(model_id: str) -> dict[str, Any]:
 
 
 def load_config(spec: str):
-    """(transformers config, where it came from) for a catalog id, directory, file or hub id."""
+    """(transformers config, where it came from) for a catalog id, directory, file, hub id, or
+    `type:MODEL_TYPE` (the library's default config for that architecture)."""
     from transformers import AutoConfig
 
+    if spec.startswith(TYPE_PREFIX):
+        return default_config(spec.removeprefix(TYPE_PREFIX)), "default config"
     path = Path(spec)
     try:
         if in_catalog(spec):
@@ -91,6 +98,32 @@ def _config_from_dict(data: dict[str, Any], origin: str):
         return AutoConfig.for_model(model_type, **data)
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"{origin}: {exc}") from None
+
+
+def model_types() -> list[str]:
+    """Every model_type in transformers' auto-config mapping that AutoModel, AutoModelForCausalLM
+    or AutoModelForSeq2SeqLM can build, sorted."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    buildable = set().union(*(_mapping_names(name) for name in _BUILD_MAPPINGS))
+    return sorted(t for t in CONFIG_MAPPING_NAMES if t in buildable)
+
+
+def default_config(model_type: str):
+    """transformers' default config for `model_type` (e.g. 'bert'), as `hf:type:bert` builds."""
+    import difflib
+
+    from transformers import AutoConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    if model_type not in CONFIG_MAPPING_NAMES:
+        close = difflib.get_close_matches(model_type, list(CONFIG_MAPPING_NAMES), n=5, cutoff=0.6)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise SpecError(f"unknown transformers model_type {model_type!r}.{hint}")
+    try:
+        return AutoConfig.for_model(model_type)
+    except Exception as exc:
+        raise ConfigError(f"type:{model_type}: no default config ({exc})") from None
 
 
 def _mapping_names(name: str) -> dict[str, Any]:
@@ -160,11 +193,15 @@ def _concrete(auto_cls, config):
 
 
 def max_sequence_length(config) -> int | None:
-    for key in ("n_positions", "max_position_embeddings", "n_ctx", "max_sequence_length"):
-        value = getattr(config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
+    """The longest token sequence the model takes (its text sub-config's, for multimodal ones)."""
+    limits = []
+    for part in (config, getattr(config, "text_config", None)):
+        for key in ("n_positions", "max_position_embeddings", "n_ctx", "max_sequence_length"):
+            value = getattr(part, key, None)
+            if isinstance(value, int) and value > 0:
+                limits.append(value)
+                break
+    return min(limits, default=None)
 
 
 def _image_size(config, options: InputOptions) -> int:
@@ -174,63 +211,176 @@ def _image_size(config, options: InputOptions) -> int:
     return size[0] if isinstance(size, (list, tuple)) else int(size)
 
 
+AUDIO_INPUTS = ("input_features", "input_values")
+AUDIO_TOKEN_KEYS = ("audio_token_id", "audio_token_index")
+_SUBMODEL_SUFFIXES = ("_encoder", "_audio")  # qwen3_asr_encoder -> qwen3_asr's feature extractor
+
+
+def _required(signature) -> list[str]:
+    return [n for n, p in signature.items() if n != "self" and p.default is p.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _has_any(config, keys: tuple[str, ...]) -> bool:
+    return any(getattr(config, key, None) is not None for key in keys)
+
+
+class Template(NamedTuple):
+    """A sample input tensor without its data: batch-1 shape, dtype, fill value."""
+
+    shape: tuple[int, ...]
+    dtype: torch.dtype = torch.float32
+    fill: int = 0
+
+    def make(self, batch: int) -> torch.Tensor:
+        return torch.full((batch, *self.shape[1:]), self.fill, dtype=self.dtype)
+
+
+def extracted_audio(config, accepted: set[str], samples: int | None) -> dict[str, Template]:
+    """What the model type's own feature extractor makes of `samples` of silence (default one
+    second), as templates of the tensors `forward` accepts (features zero, masks all-valid);
+    {} when it has none that runs offline. Sub-models (`X_encoder`, `X_audio`) use X's
+    extractor with the mel axis set to their config's num_mel_bins."""
+    import numpy
+    import transformers
+    from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+
+    model_type = config.model_type
+    names = [FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)] + [
+        FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type.removesuffix(s))
+        for s in _SUBMODEL_SUFFIXES if model_type.endswith(s)]
+    name = next((n for n in names if n), None)
+    try:
+        extractor = getattr(transformers, name)()
+        rate = getattr(extractor, "sampling_rate", 16000)
+        out = extractor(numpy.zeros(samples or rate, dtype=numpy.float32), sampling_rate=rate,
+                        return_tensors="pt")
+    except Exception:  # no extractor, or one needing a missing library (torchaudio)
+        return {}
+    templates = {k: Template(tuple(v.shape), v.dtype, 0 if v.is_floating_point() else 1)
+                 for k, v in out.items() if k in accepted and isinstance(v, torch.Tensor)}
+    mels, size = mel_bins(config), getattr(extractor, "feature_size", None)
+    features = templates.get("input_features")
+    if features is not None and mels and size and mels != size and size in features.shape[1:]:
+        shape = tuple(mels if d == size else d for d in features.shape)
+        templates["input_features"] = features._replace(shape=shape)
+    return templates
+
+
+def mel_bins(config) -> int | None:
+    """num_mel_bins of the config or of its audio/encoder sub-config."""
+    for part in (config, *(getattr(config, k, None) for k in ("audio_config", "encoder_config"))):
+        if isinstance(getattr(part, "num_mel_bins", None), int):
+            return part.num_mel_bins
+    return None
+
+
+def _configured_audio(main: str, config, samples: int | None) -> Template:
+    """An audio input from the config alone: Whisper-style features (mel bins x 2 x
+    max_source_positions frames), an AST spectrogram (max_length frames x mel bins), or raw
+    samples (one second at 16 kHz)."""
+    mels = mel_bins(config)
+    if main == "input_features":
+        return Template((1, mels or 80, 2 * getattr(config, "max_source_positions", 1500)))
+    if mels:
+        return Template((1, samples or getattr(config, "max_length", None) or 1024, mels))
+    return Template((1, samples or 16000))
+
+
+def _time_mask(features: Template, config) -> Template:
+    """All-valid mask over the time axis of (batch, mels, frames) or (batch, frames, mels)."""
+    mels = mel_bins(config)
+    time_axis = 2 if len(features.shape) == 3 and features.shape[1] == mels else 1
+    return Template((1, features.shape[time_axis]), torch.long, 1)
+
+
 def make_input_builder(model_cls, config, options: InputOptions):
-    """(make_inputs, description) for the model's modality."""
+    """(make_inputs, description): sample inputs by rule, from the forward signature and config.
+
+    - the main input (`main_input_name`, or the first required argument): token ids, an image
+      (config image_size), or audio: what the model type's feature extractor makes of silence,
+      else a shape from the config (`extracted_audio`, `_configured_audio`);
+    - encoder-decoders also get decoder tokens; text models without image (audio) tokens in
+      their text (CLIP, SigLIP, CLAP) also get an image (audio), token-spliced multimodal models
+      (LLaVA, Qwen-VL) run on text alone;
+    - required `*input_ids` get tokens, required `X_mask` (and an audio main input's mask) an
+      all-valid mask over X; `bbox` (LayoutLM-style) gets zero boxes; `use_cache=False`.
+    """
+    signature = inspect.signature(model_cls.forward).parameters
+    accepted, required = set(signature), _required(signature)
     main = getattr(model_cls, "main_input_name", "input_ids")
-    accepted = set(inspect.signature(model_cls.forward).parameters)
+    if main not in accepted and required:
+        main = required[0]
     batch = options.batch_size
     limit = max_sequence_length(config)
     seq = options.seq_len or (min(DEFAULT_SEQ_LEN, limit) if limit else DEFAULT_SEQ_LEN)
-    encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
     is_causal = is_decoder_only(config) or getattr(config, "is_decoder", False)
+    vision = getattr(config, "vision_config", None) or config
+    samples = options.seq_len
 
-    def extras() -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
-        if "use_cache" in accepted:
-            kwargs["use_cache"] = False
-        if encoder_decoder and "decoder_input_ids" in accepted:
-            kwargs["decoder_input_ids"] = torch.zeros(batch, seq, dtype=torch.long)
-        return kwargs
-
+    tensors: dict[str, Template] = {}
+    tokens = Template((1, seq), torch.long)
+    image = Template((1, getattr(vision, "num_channels", 3), *[_image_size(vision, options)] * 2))
     if main == "pixel_values":
-        size = _image_size(config, options)
-        channels = getattr(config, "num_channels", 3)
-
-        def make() -> SampleInputs:
-            return SampleInputs(kwargs={"pixel_values": torch.zeros(batch, channels, size, size),
-                                        **extras()})
-
-        return make, f"image (batch {batch}, {channels}x{size}x{size})"
-    if main == "input_features":
-        mels = getattr(config, "num_mel_bins", 80)
-        frames = 2 * getattr(config, "max_source_positions", 1500)
-
-        def make() -> SampleInputs:
-            return SampleInputs(kwargs={"input_features": torch.zeros(batch, mels, frames),
-                                        **extras()})
-
-        return make, f"audio features (batch {batch}, {mels} mel bins x {frames} frames)"
-    if main == "input_values":
-        samples = options.seq_len or 16000
-
-        def make() -> SampleInputs:
-            return SampleInputs(kwargs={"input_values": torch.zeros(batch, samples), **extras()})
-
-        return make, f"raw audio (batch {batch}, {samples} samples)"
-    with_mask = not is_causal and "attention_mask" in accepted
+        tensors["pixel_values"] = image
+        parts = [f"image {_shape(image)}"]
+    elif main in AUDIO_INPUTS:
+        tensors.update(extracted_audio(config, accepted, samples)
+                       or {main: _configured_audio(main, config, samples)})
+        parts = [f"audio {name} {_shape(t)}" for name, t in tensors.items()]
+    else:
+        tensors["input_ids"] = tokens
+        parts = [f"seq {seq}"]
+        if not is_causal and "attention_mask" in accepted:
+            tensors["attention_mask"] = Template((1, seq), torch.long, 1)
+            parts.append("with attention_mask")
+    if getattr(config, "is_encoder_decoder", False) and "decoder_input_ids" in accepted:
+        tensors["decoder_input_ids"] = tokens
+        parts.append(f"decoder seq {seq}")
+    if main != "pixel_values" and "pixel_values" in accepted and not _has_any(config,
+                                                                               IMAGE_TOKEN_KEYS):
+        tensors["pixel_values"] = image
+        parts.append(f"image {_shape(image)}")
+    if main not in AUDIO_INPUTS and not _has_any(config, AUDIO_TOKEN_KEYS) and any(
+            name in accepted for name in AUDIO_INPUTS):
+        audio = extracted_audio(config, accepted, samples)
+        tensors.update(audio)
+        parts += [f"audio {name} {_shape(t)}" for name, t in audio.items()]
+    for name in required:
+        if name in tensors:
+            continue
+        if name.endswith("input_ids"):
+            tensors[name] = tokens
+            parts.append(f"{name} seq {seq}")
+        elif name.endswith("_mask") and name.removesuffix("_mask") in tensors:
+            tensors[name] = _time_mask(tensors[name.removesuffix("_mask")], config)
+    if main in AUDIO_INPUTS and f"{main}_mask" in accepted and f"{main}_mask" not in tensors:
+        tensors[f"{main}_mask"] = _time_mask(tensors[main], config)
+    if "bbox" in accepted and "input_ids" in tensors:
+        tensors["bbox"] = Template((1, seq, 4), torch.long)
+        parts.append("zero bbox")
+    flags = {"use_cache": False} if "use_cache" in accepted else {}
 
     def make() -> SampleInputs:
-        kwargs: dict[str, Any] = {"input_ids": torch.zeros(batch, seq, dtype=torch.long)}
-        if with_mask:
-            kwargs["attention_mask"] = torch.ones(batch, seq, dtype=torch.long)
-        return SampleInputs(kwargs={**kwargs, **extras()})
+        return SampleInputs(kwargs={**{k: t.make(batch) for k, t in tensors.items()}, **flags})
 
-    parts = [f"batch {batch}", f"seq {seq}"]
-    if with_mask:
-        parts.append("with attention_mask")
-    if encoder_decoder:
-        parts.append(f"decoder seq {seq}")
-    return make, f"tokens ({', '.join(parts)})"
+    kind = "tokens" if "input_ids" in tensors and main not in AUDIO_INPUTS else "inputs"
+    return make, f"{kind} (batch {batch}, {', '.join(parts)})"
+
+
+def _shape(tensor: Template) -> str:
+    return "x".join(map(str, tensor.shape[1:]))
+
+
+def build_dtype(model_cls, config) -> torch.dtype | None:
+    """bfloat16 for a float32 MoE whose experts run torch's grouped_mm (transformers' default),
+    whose CPU/meta kernel takes only 16-bit floats; None: the config's own dtype. Published MoE
+    checkpoints are 16-bit, so this only fills in a dtype the default config leaves open."""
+    if getattr(config, "dtype", None) not in (None, torch.float32):
+        return None
+    # transformers' own test: the model's module routes experts through its experts interface
+    uses_grouped_mm = getattr(model_cls, "_can_set_experts_implementation", lambda: False)()
+    return torch.bfloat16 if uses_grouped_mm else None
 
 
 def source(spec: str, options: InputOptions, task: str = "auto") -> ModelSource:
@@ -243,10 +393,13 @@ def source(spec: str, options: InputOptions, task: str = "auto") -> ModelSource:
     config, origin = load_config(spec)
     cls = model_class(config, task)
     make_inputs, description = make_input_builder(cls, config, options)
+    dtype = build_dtype(cls, config)
+    if dtype is not None:
+        description += f"; weights {str(dtype).removeprefix('torch.')} (grouped-mm experts)"
 
     def build():
         try:
-            return cls._from_config(config)
+            return cls._from_config(config, **({"dtype": dtype} if dtype is not None else {}))
         except Exception as exc:
             raise BuildError(f"{spec}: could not build {cls.__name__}: {exc}") from exc
 

@@ -45,6 +45,8 @@ def source(name: str, options: InputOptions) -> ModelSource:
     kind = _kind(name)
     batch = options.batch_size
     extra = {"aux_logits": False, "init_weights": False} if name in ("inception_v3", "googlenet") else {}
+    if kind in ("detection", "segmentation"):
+        extra["weights_backbone"] = None  # its default downloads ImageNet weights
     if kind == "video":
         frames = 16
         size = options.image_size or 112

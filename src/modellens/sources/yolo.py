@@ -41,7 +41,7 @@ def source(name: str, options: InputOptions) -> ModelSource:
     cfg = yaml_name(name)
     try:
         task = tasks.guess_model_task(cfg)
-        tasks.yaml_model_load(cfg)
+        layout = tasks.yaml_model_load(cfg)
     except (FileNotFoundError, SyntaxError) as exc:
         raise SpecError(f"unknown YOLO model {name!r}: ultralytics has no {cfg} ({exc})") from None
     model_cls = {
@@ -63,5 +63,13 @@ def source(name: str, options: InputOptions) -> ModelSource:
         build=build,
         make_inputs=lambda: SampleInputs((torch.zeros(shape),)),
         input_description=f"image (batch {shape[0]}, 3x{size}x{size})",
-        metadata={"task": task, "yaml": cfg, "image_size": size},
+        metadata={"task": task, "yaml": cfg, "image_size": size, "stages": stages(layout)},
     )
+
+
+def stages(layout: dict) -> dict[str, list[int]]:
+    """Layer-index ranges [first, last + 1) of the yaml's stages: its 'backbone' section, then
+    the 'head' section split into the neck and the final detect/segment/pose layer."""
+    backbone = len(layout.get("backbone", []))
+    total = backbone + len(layout.get("head", []))
+    return {"backbone": [0, backbone], "neck": [backbone, total - 1], "head": [total - 1, total]}
