@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 SCHEMA_VERSION = 1
-LIBRARIES = ("catalog", "transformers", "torchvision", "timm", "yolo")
+LIBRARIES = ("catalog", "torchvision", "timm", "yolo", "transformers")
 OK, FAILED_BUILD, FAILED_CAPTURE, TIMEOUT = "ok", "failed-at-build", "failed-at-capture", "timeout"
 STATUSES = (OK, FAILED_BUILD, FAILED_CAPTURE, TIMEOUT)
 DEFAULT_TIMEOUT_S = 120.0
@@ -44,9 +44,6 @@ class Candidate:
     library: str
     name: str
     spec: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
 
 
 @dataclass(frozen=True)

@@ -226,14 +226,18 @@ def _has_any(config, keys: tuple[str, ...]) -> bool:
 
 
 class Template(NamedTuple):
-    """A sample input tensor without its data: batch-1 shape, dtype, fill value."""
+    """A sample input for one batch item: its shape (rows x ...), dtype and fill value, or
+    explicit `data` rows (a patch grid); `make(batch)` stacks `batch` of them along dim 0."""
 
     shape: tuple[int, ...]
     dtype: torch.dtype = torch.float32
     fill: int = 0
+    data: tuple[tuple[int, ...], ...] | None = None
 
     def make(self, batch: int) -> torch.Tensor:
-        return torch.full((batch, *self.shape[1:]), self.fill, dtype=self.dtype)
+        if self.data is not None:
+            return torch.tensor(self.data, dtype=self.dtype).repeat(batch, 1)
+        return torch.full((batch * self.shape[0], *self.shape[1:]), self.fill, dtype=self.dtype)
 
 
 def extracted_audio(config, accepted: set[str], samples: int | None) -> dict[str, Template]:
@@ -287,6 +291,20 @@ def _configured_audio(main: str, config, samples: int | None) -> Template:
     return Template((1, samples or 16000))
 
 
+def _video(config, options: InputOptions) -> Template:
+    """(1, frames, channels, size, size): frames_per_clip or num_frames (16), crop or image size."""
+    frames = getattr(config, "frames_per_clip", None) or getattr(config, "num_frames", None) or 16
+    size = options.image_size or getattr(config, "crop_size", None) or _image_size(config, options)
+    return Template((1, frames, getattr(config, "num_channels", 3), size, size))
+
+
+def _series(config) -> Template:
+    """(1, context_length[, num_input_channels]) past values of a time-series model."""
+    length = getattr(config, "context_length", None) or 512
+    channels = getattr(config, "num_input_channels", None)
+    return Template((1, length, channels) if channels else (1, length))
+
+
 def _time_mask(features: Template, config) -> Template:
     """All-valid mask over the time axis of (batch, mels, frames) or (batch, frames, mels)."""
     mels = mel_bins(config)
@@ -294,17 +312,36 @@ def _time_mask(features: Template, config) -> Template:
     return Template((1, features.shape[time_axis]), torch.long, 1)
 
 
+GRID_INPUTS = ("grid_thw", "image_grid_thw")
+
+
+def patch_grid(config, options: InputOptions) -> tuple[Template, Template]:
+    """(flattened patches, grid) for Qwen-VL-style vision towers: one image of image_size
+    (default 224) cut into patch_size patches, as (t*h*w, channels*t*patch*patch) rows with grid
+    [[t, h, w]], h and w rounded down to a multiple of the spatial merge size."""
+    patch = config.patch_size
+    merge = getattr(config, "spatial_merge_size", None) or getattr(config, "merge_size", 1)
+    side = max(merge, (options.image_size or 224) // patch // merge * merge)
+    frames = getattr(config, "temporal_patch_size", None) or 1
+    channels = getattr(config, "in_channels", None) or getattr(config, "num_channels", 3)
+    patches = Template((side * side, channels * frames * patch * patch))
+    return patches, Template((1, 3), torch.long, data=((1, side, side),))
+
+
 def make_input_builder(model_cls, config, options: InputOptions):
     """(make_inputs, description): sample inputs by rule, from the forward signature and config.
 
     - the main input (`main_input_name`, or the first required argument): token ids, an image
-      (config image_size), or audio: what the model type's feature extractor makes of silence,
-      else a shape from the config (`extracted_audio`, `_configured_audio`);
+      (config image_size), a video clip, a time series (context_length), flattened patches and
+      their grid (Qwen-VL-style vision towers, `patch_grid`), or audio: what the model type's
+      feature extractor makes of silence, else a shape from the config (`extracted_audio`,
+      `_configured_audio`);
     - encoder-decoders also get decoder tokens; text models without image (audio) tokens in
       their text (CLIP, SigLIP, CLAP) also get an image (audio), token-spliced multimodal models
       (LLaVA, Qwen-VL) run on text alone;
     - required `*input_ids` get tokens, required `X_mask` (and an audio main input's mask) an
-      all-valid mask over X; `bbox` (LayoutLM-style) gets zero boxes; `use_cache=False`.
+      all-valid mask over X, required `X_padding` zeros like X; `bbox` (LayoutLM-style) gets
+      zero boxes; `use_cache=False`.
     """
     signature = inspect.signature(model_cls.forward).parameters
     accepted, required = set(signature), _required(signature)
@@ -321,9 +358,19 @@ def make_input_builder(model_cls, config, options: InputOptions):
     tensors: dict[str, Template] = {}
     tokens = Template((1, seq), torch.long)
     image = Template((1, getattr(vision, "num_channels", 3), *[_image_size(vision, options)] * 2))
-    if main == "pixel_values":
+    grid = next((name for name in required if name in GRID_INPUTS), None)
+    if grid and main in ("hidden_states", "pixel_values") and getattr(config, "patch_size", None):
+        tensors[main], tensors[grid] = patch_grid(config, options)
+        parts = [f"image patches {_shape(tensors[main])} on grid {tensors[grid].data[0]}"]
+    elif main == "pixel_values":
         tensors["pixel_values"] = image
         parts = [f"image {_shape(image)}"]
+    elif main == "pixel_values_videos":
+        tensors[main] = _video(vision, options)
+        parts = [f"video {_shape(tensors[main])}"]
+    elif main == "past_values":
+        tensors[main] = _series(config)
+        parts = [f"time series {_shape(tensors[main])}"]
     elif main in AUDIO_INPUTS:
         tensors.update(extracted_audio(config, accepted, samples)
                        or {main: _configured_audio(main, config, samples)})
@@ -354,6 +401,8 @@ def make_input_builder(model_cls, config, options: InputOptions):
             parts.append(f"{name} seq {seq}")
         elif name.endswith("_mask") and name.removesuffix("_mask") in tensors:
             tensors[name] = _time_mask(tensors[name.removesuffix("_mask")], config)
+        elif name.endswith("_padding") and name.removesuffix("_padding") in tensors:
+            tensors[name] = tensors[name.removesuffix("_padding")]  # zeros: nothing padded
     if main in AUDIO_INPUTS and f"{main}_mask" in accepted and f"{main}_mask" not in tensors:
         tensors[f"{main}_mask"] = _time_mask(tensors[main], config)
     if "bbox" in accepted and "input_ids" in tensors:
@@ -369,7 +418,7 @@ def make_input_builder(model_cls, config, options: InputOptions):
 
 
 def _shape(tensor: Template) -> str:
-    return "x".join(map(str, tensor.shape[1:]))
+    return "x".join(map(str, tensor.shape if tensor.shape[0] > 1 else tensor.shape[1:]))
 
 
 def build_dtype(model_cls, config) -> torch.dtype | None:
@@ -378,9 +427,22 @@ def build_dtype(model_cls, config) -> torch.dtype | None:
     checkpoints are 16-bit, so this only fills in a dtype the default config leaves open."""
     if getattr(config, "dtype", None) not in (None, torch.float32):
         return None
-    # transformers' own test: the model's module routes experts through its experts interface
-    uses_grouped_mm = getattr(model_cls, "_can_set_experts_implementation", lambda: False)()
+    # transformers' own test: the model's module routes experts through its experts interface;
+    # for multimodal models, the module of the text model inside
+    classes = [model_cls]
+    text_config = getattr(config, "text_config", None)
+    if text_config is not None:
+        classes.append(_concrete_or_none(text_config))
+    uses_grouped_mm = any(getattr(c, "_can_set_experts_implementation", lambda: False)()
+                          for c in classes if c is not None)
     return torch.bfloat16 if uses_grouped_mm else None
+
+
+def _concrete_or_none(config):
+    try:
+        return model_class(config)
+    except (ConfigError, KeyError):
+        return None
 
 
 def source(spec: str, options: InputOptions, task: str = "auto") -> ModelSource:

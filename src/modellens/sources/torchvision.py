@@ -11,7 +11,7 @@ from ..errors import SpecError
 from . import InputOptions, ModelSource
 
 # Models whose default input differs from a 3x224x224 image.
-_IMAGE_SIZE = {"inception_v3": 299, "googlenet": 224, "vit_h_14": 518}
+_IMAGE_SIZE = {"inception_v3": 299}  # vit_h_14 is 224 untrained (518 only with SWAG weights)
 _VIDEO_PREFIXES = ("r3d_", "mc3_", "r2plus1d_", "s3d", "mvit_", "swin3d_")
 
 

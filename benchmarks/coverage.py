@@ -1,0 +1,134 @@
+"""Model-zoo coverage: `modellens discover` over every library; writes docs/coverage.md.
+
+    .venv/bin/python benchmarks/coverage.py                  # everything (hours on 2 CPU cores)
+    .venv/bin/python benchmarks/coverage.py --rerun-failed   # after changing an input rule
+
+Each model runs in a worker process with a time limit (`--timeout`, YOLO `--yolo-timeout`: its
+capture runs on real CPU tensors at 640x640). Results go to benchmarks/coverage.json (every
+model, as `modellens discover -o` writes it) and docs/coverage.md (summary, goals, every model).
+`--rerun-failed` re-profiles only the models that were not ok in the JSON and merges them in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from modellens import discover as engine
+from modellens.report.files import write_json, write_text
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "coverage.json"
+PAGE = ROOT / "docs" / "coverage.md"
+# library -> (minimum share ok, of which models): the issue's goals
+GOALS = {"catalog": (1.0, "tried"), "transformers": (0.90, "built"),
+         "torchvision": (0.95, "tried"), "timm": (0.95, "tried"), "yolo": (1.0, "tried")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--library", default="all", choices=("all", *engine.LIBRARIES))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--yolo-timeout", type=float, default=600.0)
+    parser.add_argument("--rerun-failed", action="store_true",
+                        help="re-profile only the models not ok in benchmarks/coverage.json")
+    args = parser.parse_args()
+    previous = _load() if args.rerun_failed else {}
+    libraries = engine.LIBRARIES if args.library == "all" else (args.library,)
+    partial = RESULTS.with_suffix(".partial.jsonl")
+    started = time.perf_counter()
+    results: dict[tuple[str, str], engine.ModelResult] = dict(previous)
+    with partial.open("a") as log:
+        def record(model: engine.ModelResult) -> None:
+            log.write(json.dumps(model.to_dict()) + "\n")
+            log.flush()
+            print(f"{model.status:<18} {model.spec} ({model.seconds:.1f} s) {model.reason[:120]}",
+                  flush=True)
+
+        for library in libraries:
+            todo = [c for c in engine.candidates(library)
+                    if (c.library, c.name) not in previous or not previous[c.library, c.name].ok]
+            timeout = args.yolo_timeout if library == "yolo" else args.timeout
+            swept = engine.discover(models=todo, jobs=args.jobs, timeout=timeout,
+                                    on_result=record)
+            results.update({(r.library, r.name): r for r in swept.results})
+    order = {(c.library, c.name): i for i, c in enumerate(engine.candidates("all"))}
+    ordered = sorted(results.values(), key=lambda r: order.get((r.library, r.name), len(order)))
+    settings = {"library": "all", "jobs": args.jobs, "timeout_s": args.timeout,
+                "yolo_timeout_s": args.yolo_timeout, "inputs": engine.InputSettings().to_dict(),
+                "versions": engine.library_versions(), "machine": _machine()}
+    result = engine.DiscoveryResult(ordered, settings, time.perf_counter() - started)
+    write_json(RESULTS, result.to_dict())
+    write_text(PAGE, render_page(result))
+    partial.unlink()
+    print(f"wrote {RESULTS.relative_to(ROOT)} and {PAGE.relative_to(ROOT)}")
+    return 0
+
+
+def _load() -> dict[tuple[str, str], engine.ModelResult]:
+    if not RESULTS.is_file():
+        return {}
+    result = engine.DiscoveryResult.from_dict(json.loads(RESULTS.read_text()))
+    return {(r.library, r.name): r for r in result.results}
+
+
+def _machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}"
+
+
+def goal_rows(result: engine.DiscoveryResult) -> list[str]:
+    rows = ["| library | goal | measured | met |", "|---|---|---|---|"]
+    for summary in result.summaries():
+        if summary.library not in GOALS:
+            continue
+        share, of = GOALS[summary.library]
+        whole = summary.built if of == "built" else summary.tried
+        measured = summary.ok / whole if whole else 0.0
+        goal = "all ok" if share == 1.0 else f"≥ {share:.0%} ok of {of}"
+        rows.append(f"| {summary.library} | {goal} | {summary.ok} / {whole} = {measured:.1%} | "
+                    f"{'yes' if measured >= share else 'no'} |")
+    return rows
+
+
+def render_page(result: engine.DiscoveryResult) -> str:
+    settings = result.settings
+    versions = ", ".join(f"{k} {v}" for k, v in settings.get("versions", {}).items())
+    lines = [
+        "# Model-zoo coverage",
+        "",
+        "Generated by `.venv/bin/python benchmarks/coverage.py` (`modellens discover` over every "
+        "library; data in `benchmarks/coverage.json`). Each model is built on the meta device, "
+        "captured once (fake tensors, else real CPU tensors) and profiled exactly as "
+        "`modellens profile SPEC` does, in a worker process with a time limit "
+        f"({settings.get('timeout_s', 0):g} s; YOLO {settings.get('yolo_timeout_s', 0):g} s), at "
+        "each model's native input size (text: 128 tokens; images: the model's own size; YOLO "
+        "640x640).",
+        "",
+        f"Versions: {versions}. Machine: {settings.get('machine', '?')}; "
+        f"{settings.get('jobs', 1)} workers; sweep time {result.seconds / 60:.0f} min.",
+        "",
+        "Columns: *built* = tried minus failed at build (for transformers: default configs "
+        "that construct); *fail on real too* = the capture's real-tensor attempt ran and failed "
+        "as well, so the model (or its default config) fails in plain PyTorch, not only under "
+        "fake tensors; *runnable* = built minus those. GFLOPs are forward, matmul-class "
+        "(1 MAC = 2 FLOPs).",
+        "",
+        "## Goals",
+        "",
+        *goal_rows(result),
+        "",
+        "## Summary",
+        "",
+        engine.render_markdown(result),
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
