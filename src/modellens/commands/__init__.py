@@ -13,10 +13,4 @@ COMMANDS = ("profile", "report", "matrices", "transformer", "unique", "info", "d
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:  # a command not built yet in this checkout
-            if exc.name == f"{__name__}.{name}":
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
