@@ -57,3 +57,26 @@ def test_vit_torchvision_counts_mha(profiled):
     result = profiled("tv:vit_b_16")
     assert result.params.total == 86_567_656
     assert result.flops.forward_macs == pytest.approx(17.56e9, rel=0.01)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def test_llama2_70b_captures_without_allocating_weights():
+    """138 GB of bf16 weights; the capture must stay far below that (fake tensors)."""
+    from modellens import profile
+
+    before = _rss_bytes()
+    result = profile("meta-llama/Llama-2-70b-hf")
+    assert result.params.total == 68_976_648_192
+    assert result.capture_method == "fake"
+    assert result.memory.weights_bytes >= 2 * 68_976_648_192
+    assert _rss_bytes() - before < 1.5 * 2**30
+    seq, layers, hidden, vocab = 128, 80, 8192, 32000
+    matmul_params = result.params.total - vocab * hidden - (2 * layers + 1) * hidden
+    assert result.flops.forward == 2 * seq * matmul_params + 4 * seq * seq * layers * hidden
