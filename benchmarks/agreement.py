@@ -31,6 +31,9 @@ class Agreement:
     peer_params: int | None
     diffs: tuple[ClassDiff, ...]  # largest |delta| first; empty when no per-module detail
     op_diffs: tuple[tuple[str, int, int], ...] = ()  # (op, modellens, peer) for per-op tools
+    # the part of the peer's total that is in no module's own count (e.g. a shared module the
+    # tool adds once per parent); 0 without per-module detail
+    unattributed: int = 0
 
     @property
     def ratio(self) -> float:
@@ -112,4 +115,10 @@ def compare(modellens: dict, peer: dict) -> Agreement:
         peer_params=peer.get("params"),
         diffs=class_diffs(modellens, peer),
         op_diffs=op_diffs(modellens, peer),
+        unattributed=unattributed(peer),
     )
+
+
+def unattributed(run: dict) -> int:
+    modules = run.get("modules")
+    return 0 if modules is None else run["flops"] - sum(modules.values())

@@ -30,10 +30,11 @@ MODELS = [
     Model("gpt_neo_1_3b", "EleutherAI/gpt-neo-1.3B", "GPT-Neo 1.3B (seq 128)",
           (("seq_len", 128),), repeats=3),
 ]
+SEQ_128 = (("seq_len", 128),)
 SCALE_MODELS = [
-    Model("mistral_7b", "mistralai/Mistral-7B-v0.1", "Mistral-7B (seq 128)", (("seq_len", 128),), 3),
-    Model("llama2_70b", "meta-llama/Llama-2-70b-hf", "Llama-2-70B (seq 128)", (("seq_len", 128),), 3),
-    Model("mixtral", "mistralai/Mixtral-8x7B-v0.1", "Mixtral-8x7B (seq 128)", (("seq_len", 128),), 3),
+    Model("mistral_7b", "mistralai/Mistral-7B-v0.1", "Mistral-7B (seq 128)", SEQ_128, 3),
+    Model("llama2_70b", "meta-llama/Llama-2-70b-hf", "Llama-2-70B (seq 128)", SEQ_128, 3),
+    Model("mixtral", "mistralai/Mixtral-8x7B-v0.1", "Mixtral-8x7B (seq 128)", SEQ_128, 3),
 ]
 BY_KEY = {m.key: m for m in MODELS + SCALE_MODELS}
 

@@ -9,6 +9,7 @@ a child), which `agreement` compares with modellens' per-module counts.
 from __future__ import annotations
 
 import io
+from contextlib import nullcontext, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -146,11 +147,14 @@ def _modellens_count(result, detail: bool) -> Count:
     return Count(result.flops.forward, result.params.total, modules, extra)
 
 
-def flop_counter_mode(subject: Subject, detail: bool) -> Count:
+def flop_counter_mode(subject: Subject, detail: bool, math_sdpa: bool = False) -> Count:
+    """torch's FlopCounterMode, as its docs run it. `math_sdpa`: attention forced to the math
+    backend, whose matmuls torch counts (the fused CPU kernel has no formula and counts 0)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
-    with counter:
+    with sdpa_kernel(SDPBackend.MATH) if math_sdpa else nullcontext(), counter:
         call(subject)
     modules = None
     if detail:
@@ -161,12 +165,17 @@ def flop_counter_mode(subject: Subject, detail: bool) -> Count:
     return Count(counter.get_total_flops(), None, modules)
 
 
+def flop_counter_mode_math(subject: Subject, detail: bool) -> Count:
+    return flop_counter_mode(subject, detail, math_sdpa=True)
+
+
 def fvcore(subject: Subject, detail: bool) -> Count:
     from fvcore.nn import FlopCountAnalysis, parameter_count
 
     wrapped = Positional(subject)
     analysis = FlopCountAnalysis(wrapped, wrapped.example)
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
     flops = 2 * analysis.total()
     modules = None
     if detail:
@@ -183,7 +192,7 @@ def thop(subject: Subject, detail: bool) -> Count:
     macs, params = result[0], result[1]
     modules = None
     if detail:
-        inclusive = {"": macs}
+        inclusive = {}
 
         def walk(tree: dict, prefix: str) -> None:
             for name, (ops, _, children) in tree.items():
@@ -192,7 +201,7 @@ def thop(subject: Subject, detail: bool) -> Count:
                 walk(children, path + ".")
 
         walk(result[2], "")
-        inclusive.pop(WRAPPER, None)
+        inclusive[""] = macs  # with the functional matmuls and SDPA, which no module holds
         modules = own_from_inclusive({k: 2 * v for k, v in inclusive.items()})
     return Count(int(2 * macs), int(params), modules)
 
@@ -203,12 +212,16 @@ def ptflops(subject: Subject, detail: bool, backend: str = "pytorch") -> Count:
     kwargs = tensor_kwargs(subject)
     args = subject.inputs.args
     construct = (lambda _: dict(kwargs)) if kwargs else (lambda _: args[0])
-    macs, params = get_model_complexity_info(
-        subject.module, (1,), as_strings=False, print_per_layer_stat=False,
-        input_constructor=construct, backend=backend, ost=io.StringIO(),
-    )
+    printed = io.StringIO()  # ptflops prints the exception it caught and returns None
+    with redirect_stdout(printed):
+        macs, params = get_model_complexity_info(
+            subject.module, (1,), as_strings=False, print_per_layer_stat=False,
+            input_constructor=construct, backend=backend, ost=printed,
+        )
     if macs is None:
-        raise RuntimeError(f"ptflops ({backend} backend) failed on this model")
+        lines = [line.partition(">: ")[2] for line in printed.getvalue().splitlines()
+                 if line.startswith("<class")]
+        raise RuntimeError(lines[0] if lines else f"ptflops ({backend} backend) returned None")
     modules = _ptflops_modules(subject) if detail and backend == "pytorch" else None
     return Count(int(2 * macs), int(params), modules)
 
@@ -305,6 +318,8 @@ TOOLS = {
              modellens_module),
         Tool("FlopCounterMode", "torch", "FLOPs = 2 x MACs, matmul-class aten ops with a "
              "formula; others count 0", flop_counter_mode),
+        Tool("FlopCounterMode (math SDPA)", "torch", "same, attention on the math backend",
+             flop_counter_mode_math),
         Tool("fvcore", "fvcore", "one fused multiply-add = 1 flop (MACs), x2 here; also "
              "counts norms, upsample, pooling", fvcore),
         Tool("thop", "ultralytics-thop", "MACs, x2 here; module rules + functional matmul/SDPA",

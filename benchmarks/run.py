@@ -105,7 +105,7 @@ def run_worker(tool: str, key: str, repeats: int, device: str = "cpu",
     result["loadavg"] = loadavg()
     result["process_s"] = round(time.time() - started, 1)
     status = "ok" if result.get("ok") else result.get("error", "failed")
-    print(f"  {tool:22s} {key:14s} {device:4s} {result['process_s']:7.1f}s  {status}", flush=True)
+    print(f"  {tool:28s} {key:14s} {device:4s} {result['process_s']:7.1f}s  {status}", flush=True)
     return result
 
 
@@ -137,9 +137,9 @@ def bench_models(models: list[str], tools: list[str]) -> list[dict]:
     return runs
 
 
-def bench_scale(tools: list[str]) -> dict:
-    """modellens on 7 B-70 B models on meta; each peer on the meta-built model; one peer with
-    real bf16 weights on the 7 B model if the machine has the memory to spare."""
+def bench_scale(tools: list[str], real_7b: bool) -> dict:
+    """modellens on 7 B-70 B models on meta; each peer on the meta-built model; with `real_7b`,
+    one peer with real bf16 weights on the 7 B model if the machine has the memory to spare."""
     ours, on_meta, real = [], [], []
     for model in SCALE_MODELS:
         result = run_worker("modellens", model.key, model.repeats)
@@ -153,7 +153,10 @@ def bench_scale(tools: list[str]) -> dict:
                      "bf16_gb": round(real_weight_mb(params, 2) / 1024, 1)})
     first = real[0]
     needed = first["bf16_gb"] * 1024 + 2000
-    if SCALE_PEER in tools and fits(needed):
+    if not real_7b:
+        first["peer_run"] = {"tool": SCALE_PEER, "ok": False, "error": "not attempted in this run "
+                             "(benchmarks/run.py --real-7b)"}
+    elif SCALE_PEER in tools and fits(needed):
         first["peer_run"] = run_worker(SCALE_PEER, SCALE_MODELS[0].key, 0, timeout=600)
     else:
         first["peer_run"] = {"tool": SCALE_PEER, "ok": False, "error": (
@@ -183,6 +186,9 @@ def main() -> int:
     parser.add_argument("--models", default=",".join(m.key for m in MODELS))
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--no-scale", action="store_true")
+    parser.add_argument("--real-7b", action="store_true",
+                        help=f"also run {SCALE_PEER} on Mistral-7B with real bf16 weights "
+                             "(~15 GB; only if that leaves 5 GB available)")
     parser.add_argument("--max-load", type=float, default=1.0,
                         help="wait until the 1-minute load average is below this")
     parser.add_argument("--max-wait", type=float, default=3600, help="seconds to wait at most")
@@ -195,13 +201,14 @@ def main() -> int:
     for key in models:
         if key not in BY_KEY:
             parser.error(f"unknown model {key!r}; known: {', '.join(BY_KEY)}")
-    print(f"load average {loadavg()}; waiting for < {args.max_load} (at most {args.max_wait:.0f} s)")
+    print(f"load average {loadavg()}; waiting for < {args.max_load} "
+          f"(at most {args.max_wait:.0f} s)")
     results = {"environment": environment(), "load": wait_for_quiet(args.max_load, args.max_wait)}
     print(f"starting at load {results['load']['loadavg_at_start']}")
     results["cli"] = bench_cli()
     results["runs"] = bench_models(models, tools)
     if not args.no_scale:
-        results["scale"] = bench_scale(tools)
+        results["scale"] = bench_scale(tools, args.real_7b)
     results["load"]["loadavg_at_end"] = loadavg()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

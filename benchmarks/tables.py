@@ -90,24 +90,27 @@ def speed_summary(runs: list[dict]) -> str:
 
 
 def torch_check(runs: list[dict]) -> str:
-    """modellens vs FlopCounterMode where the conventions match: the ops torch has formulas for."""
+    """modellens vs FlopCounterMode, as run by default and with attention on the math backend
+    (where the two conventions match: torch then has a formula for every matmul it runs)."""
     found = index(runs)
     rows = []
     for model in dict.fromkeys(r["model"] for r in runs):
-        ours, theirs = found.get(("modellens", model)), found.get(("FlopCounterMode", model))
-        if not (ours and theirs and ours.get("ok") and theirs.get("ok")):
+        ours = found.get(("modellens", model))
+        if not ours or not ours.get("ok"):
             continue
-        same = ours["extra"]["flops_torch_formulas"]
+        row = [BY_KEY[model].label, giga(ours["flops"])]
+        for tool in ("FlopCounterMode", "FlopCounterMode (math SDPA)"):
+            theirs = found.get((tool, model))
+            ok = theirs and theirs.get("ok")
+            row += [giga(theirs["flops"]) if ok else "—",
+                    f"{100 * (theirs['flops'] / ours['flops'] - 1):+.3f} %" if ok else "—"]
         missing = ours["extra"]["without_torch_formula"]
-        rows.append([
-            BY_KEY[model].label, giga(ours["flops"]), giga(theirs["flops"]),
-            f"{100 * (theirs['flops'] / ours['flops'] - 1):+.2f} %", giga(same),
-            f"{100 * (theirs['flops'] / same - 1):+.3f} %" if same else "—",
-            ", ".join(f"{k.removeprefix('aten.')} {v / 1e9:.2f} G" for k, v in missing.items())
-            or "—",
-        ])
-    return table(["model", "modellens GFLOPs", "FlopCounterMode", "diff",
-                  "modellens, ops with a torch formula", "diff", "ops torch counts as 0"], rows)
+        row.append(", ".join(f"{k.removeprefix('aten.')} {v / 1e9:.2f}" for k, v in missing.items())
+                   or "—")
+        rows.append(row)
+    return table(["model", "modellens GFLOPs", "FlopCounterMode", "diff", "FlopCounterMode, "
+                  "math SDPA", "diff", "ops in modellens' capture that torch counts as 0, "
+                  "GFLOPs"], rows)
 
 
 def class_reason(agreement) -> str:
@@ -118,6 +121,8 @@ def class_reason(agreement) -> str:
         parts.append(f"{d.class_name}: {giga(d.peer)} vs {giga(d.modellens)}{ops}")
     for op, ours, theirs in agreement.op_diffs:
         parts.append(f"{op}: {giga(theirs)} vs {giga(ours)}")
+    if abs(agreement.unattributed) > 0.0005 * agreement.modellens_flops:
+        parts.append(f"in no module's own count: {giga(agreement.unattributed)}")
     return "; ".join(parts) or "no per-module detail"
 
 
@@ -129,9 +134,9 @@ def agreement_table(runs: list[dict]) -> str:
         if tool == "modellens" or not run.get("ok") or not ours or not ours.get("ok"):
             continue
         agreement = compare(ours, run)
-        params = "—" if agreement.peer_params is None else (
-            "same" if agreement.peer_params == agreement.modellens_params
-            else f"{agreement.peer_params / 1e6:.2f} M")
+        theirs, ours_params = agreement.peer_params, agreement.modellens_params
+        params = "—" if theirs is None else (
+            "same" if theirs == ours_params else f"{theirs:,} ({theirs - ours_params:+,})")
         rows.append([
             BY_KEY[model].label, tool, giga(agreement.peer_flops),
             f"{100 * (agreement.ratio - 1):+.2f} %", params,
@@ -152,34 +157,52 @@ def scale_tables(scale: dict) -> str:
                      f"{run['first_s']:.2f}", f"{run['median_s']:.2f}",
                      f"{run['rss_peak_mb']:,.0f}"])
     ours = table(["model", "params", "GFLOPs", "first profile() s", "warm median s",
-                  "peak RSS MB"], rows)
+                  "peak RSS MiB"], rows)
+    on_meta = scale["peers_on_meta"]
+    models = list(dict.fromkeys(r["model"] for r in on_meta))
+    found = index(on_meta)
     meta_rows = []
-    for run in scale["peers_on_meta"]:
-        meta_rows.append([BY_KEY[run["model"]].label, run["tool"],
-                          giga(run.get("flops")) + " GFLOPs" if run.get("ok") else short_error(run)])
+    for tool in dict.fromkeys(r["tool"] for r in on_meta):
+        row = [tool]
+        for model in models:
+            run = found[(tool, model)]
+            row.append(f"{giga(run['flops'])} GFLOPs, {run['first_s']:.1f} s, "
+                       f"{run['rss_peak_mb']:,.0f} MiB" if run.get("ok")
+                       else f"fails: {short_error(run)[:60]}")
+        meta_rows.append(row)
     real_rows = []
     for entry in scale["real_weights"]:
         peer = entry.get("peer_run")
         outcome = "not attempted: does not fit in RAM"
         if peer:
-            outcome = (f"{peer['tool']}: {giga(peer['flops'])} GFLOPs, build {peer['build_s']:.0f} s, "
-                       f"count {peer['first_s']:.1f} s, peak RSS {peer['rss_peak_mb']:,.0f} MB"
-                       if peer.get("ok") else f"{peer['tool']}: {short_error(peer)}")
+            outcome = (f"{peer['tool']}: {giga(peer['flops'])} GFLOPs, build "
+                       f"{peer['build_s']:.0f} s, count {peer['first_s']:.1f} s, "
+                       f"peak RSS {peer['rss_peak_mb']:,.0f} MiB"
+                       if peer.get("ok") else f"{peer['tool']}: {peer.get('error', 'failed')}")
         real_rows.append([BY_KEY[entry["model"]].label, f"{entry['fp32_gb']}",
                           f"{entry['bf16_gb']}", outcome])
     return "\n\n".join([
         ours,
-        "Peers on the same model built on the meta device (no weights):",
-        table(["model", "tool", "result"], meta_rows),
+        "Peers on the same models built on the meta device (no weights): GFLOPs, count time, "
+        "peak RSS",
+        table(["tool"] + [BY_KEY[m].label for m in models], meta_rows),
         "Peers need real weights:",
-        table(["model", "fp32 GB", "bf16 GB", "peer with real weights"], real_rows),
+        table(["model", "weights fp32 GiB", "bf16 GiB", "peer with real weights"], real_rows),
     ])
 
 
 def cli_line(cli: dict) -> str:
     return (f"`{cli['command']}` (a fresh process each time): median "
             f"{statistics.median(cli['times_s']):.2f} s over {len(cli['times_s'])} runs "
-            f"({', '.join(f'{t:.2f}' for t in cli['times_s'])}), peak RSS {cli['rss_mb']:,.0f} MB.")
+            f"({', '.join(f'{t:.2f}' for t in cli['times_s'])}), "
+            f"peak RSS {cli['rss_mb']:,.0f} MiB.")
+
+
+def load_range(results: dict) -> str:
+    scale = results.get("scale", {})
+    runs = results["runs"] + scale.get("modellens", []) + scale.get("peers_on_meta", [])
+    loads = [float(r["loadavg"].split()[0]) for r in runs if "loadavg" in r]
+    return f"{min(loads):.2f}-{max(loads):.2f}" if loads else "?"
 
 
 def render(results: dict) -> str:
@@ -188,11 +211,12 @@ def render(results: dict) -> str:
     parts = [
         f"Run {env['date']} on {env['cpu']}, {env['cores']} cores, {env['ram_gb']} GB RAM; "
         f"Python {env['python']}; {versions}. Load average (1/5/15 min) at start "
-        f"{results['load']['loadavg_at_start']}, at end {results['load'].get('loadavg_at_end')}.",
+        f"{results['load']['loadavg_at_start']}, at end {results['load'].get('loadavg_at_end')}; "
+        f"1-min load after each measurement {load_range(results)}.",
         "### Forward GFLOPs (FLOPs = 2 x MACs)", per_model_table(runs, "flops"),
         "### Counting time, s (median, model already built)", per_model_table(runs, "median_s"),
         speed_summary(runs),
-        "### Peak RSS of the process, MB (imports + model + counting)",
+        "### Peak RSS of the process, MiB (imports + model + counting)",
         per_model_table(runs, "rss_peak_mb"),
         "### Params, M", per_model_table(runs, "params"),
         "### modellens vs FlopCounterMode", torch_check(runs),

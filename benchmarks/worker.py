@@ -73,6 +73,14 @@ def measure(tool_name: str, key: str, repeats: int, device: str) -> dict:
     return out
 
 
+def describe(exc: BaseException) -> str:
+    """The innermost cause in one line (torchinfo wraps the real error in its own)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("tool", choices=list(TOOLS))
@@ -84,10 +92,9 @@ def main() -> int:
     try:
         result = measure(args.tool, args.model, args.repeats, args.device)
     except BaseException as exc:  # recorded, not raised: a failing peer is a result
-        lines = [line for line in str(exc).strip().splitlines() if line.strip()]
         result = {"tool": args.tool, "model": args.model, "device": args.device, "ok": False,
-                  "error": f"{type(exc).__name__}: {lines[0][:300] if lines else ''}",
-                  "traceback": traceback.format_exc()[-3000:], "rss_peak_mb": peak_rss_mb()}
+                  "error": describe(exc), "traceback": traceback.format_exc()[-3000:],
+                  "rss_peak_mb": peak_rss_mb()}
     Path(args.out).write_text(json.dumps(result))
     return 0
 

@@ -5,14 +5,17 @@ import importlib.util
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from benchmarks.agreement import class_diffs
 from benchmarks.models import Model, Subject
 from benchmarks.peers import TOOLS, own_from_inclusive
 
-# fc: 2 * 8 tokens * 32 * 64 = 32768; proj: 2 * 8 * 64 * 16 = 16384 (bias adds and ReLU not counted)
-HAND_COUNT = 49152
+# fc: 2 * 8 tokens * 32 * 64 = 32768; attention over 2 heads of 32: Q.K^T and A.V, each
+# 2 * 2 * 8 * 8 * 32 = 8192; proj: 2 * 8 * 64 * 16 = 16384 (bias adds and ReLU not counted)
+ATTENTION_FLOPS = 2 * 8192
 PROJ_FLOPS = 16384
+HAND_COUNT = 32768 + ATTENTION_FLOPS + PROJ_FLOPS
 
 
 class AddmmProjection(nn.Module):
@@ -36,7 +39,10 @@ class Tiny(nn.Module):
         self.proj = AddmmProjection(64, 16)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.act(self.fc(x)))
+        h = self.act(self.fc(x))
+        heads = h.view(1, 8, 2, 32).transpose(1, 2)
+        attended = F.scaled_dot_product_attention(heads, heads, heads)
+        return self.proj(attended.transpose(1, 2).reshape(1, 8, 64))
 
 
 def load_model() -> nn.Module:
@@ -50,28 +56,28 @@ def get_inputs() -> dict:
 PARAMS = 32 * 64 + 64 + 64 * 16 + 16
 TINY = Model("tiny", f"{__file__}::load_model", "tiny")
 # What each tool should report, from its documented rule.
+NO_SDPA = HAND_COUNT - ATTENTION_FLOPS  # the fused CPU attention kernel counted as 0
 EXPECTED = {
     "modellens": HAND_COUNT,
     "modellens (nn.Module)": HAND_COUNT,
-    "FlopCounterMode": HAND_COUNT,
-    "fvcore": HAND_COUNT,
+    "FlopCounterMode": NO_SDPA,  # no formula for _scaled_dot_product_flash_attention_for_cpu
+    "FlopCounterMode (math SDPA)": HAND_COUNT,  # the math backend runs matmuls torch counts
+    "fvcore": NO_SDPA,  # aten::scaled_dot_product_attention is an unsupported op
     "torchprofile": HAND_COUNT,
     "thop": HAND_COUNT - PROJ_FLOPS,  # no rule for torch.addmm: the projection counts 0
     # bias adds, one MAC per output element (8 x 64 + 8 x 16)
-    "ptflops (aten)": HAND_COUNT + 2 * (8 * 64 + 8 * 16),
+    "ptflops (aten)": NO_SDPA + 2 * (8 * 64 + 8 * 16),
     # Linear's bias per output element (512 MACs), ReLU 512 by its module hook and 512 again by
     # the patched F.relu it calls, torch.addmm's bias tensor once (16)
-    "ptflops": HAND_COUNT + 2 * (512 + 512 + 512 + 16),
-    "calflops": HAND_COUNT + 512 + 16,  # ReLU 1 flop per element, addmm's bias tensor once
+    "ptflops": NO_SDPA + 2 * (512 + 512 + 512 + 16),
+    "calflops": NO_SDPA + 512 + 16,  # ReLU 1 flop per element, addmm's bias tensor once
     "torchinfo": 2 * PARAMS,  # macs = batch (1) x params for a non-Conv leaf: tokens are missed
 }
-PACKAGES = {"FlopCounterMode": "torch", "modellens (nn.Module)": "modellens",
-            "ptflops (aten)": "ptflops"}
 
 
 def installed(tool: str) -> bool:
-    name = PACKAGES.get(tool, tool)
-    return importlib.util.find_spec(name) is not None
+    module = {"ultralytics-thop": "thop"}.get(TOOLS[tool].package, TOOLS[tool].package)
+    return importlib.util.find_spec(module) is not None
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +102,7 @@ def test_modules_and_agreement_name_the_missed_class(counts):
     if "thop" not in counts:
         pytest.skip("thop is not installed")
     ours, thop = counts["modellens"], counts["thop"]
-    assert ours.modules == {"fc": 2 * 8 * 32 * 64, "proj": PROJ_FLOPS}
+    assert ours.modules == {"fc": 2 * 8 * 32 * 64, "": ATTENTION_FLOPS, "proj": PROJ_FLOPS}
     classes = {"": "Tiny", "fc": "Linear", "proj": "AddmmProjection", "act": "ReLU"}
     diffs = class_diffs(
         {"flops": ours.flops, "modules": ours.modules, "classes": ours.extra["classes"],
