@@ -30,7 +30,8 @@ from benchmarks.peers import TOOLS  # noqa: E402
 
 WORKER = ROOT / "benchmarks" / "worker.py"
 GUARD_MB = 3000  # a worker is killed when the machine's available memory falls below this
-MARGIN_MB = 5000  # a real-weight run starts only if it leaves this much available to others
+START_MB = 4000  # a worker starts once it would leave this much available
+MARGIN_MB = 5000  # the real-weight 7 B run starts only if it leaves this much available
 SCALE_PEER = "FlopCounterMode"  # the one peer tried with real weights on the 7 B model
 
 
@@ -76,8 +77,35 @@ def environment() -> dict:
     }
 
 
-def run_worker(tool: str, key: str, repeats: int, device: str = "cpu",
-               timeout: float = 900) -> dict:
+def run_worker(tool: str, key: str, repeats: int, device: str = "cpu", timeout: float = 900,
+               needed_mb: float = 1500) -> dict:
+    """One worker process, started once `needed_mb` is available (waiting for other users of
+    the machine to release memory), and tried again if it had to be stopped for memory."""
+    for _ in range(3):
+        if not wait_for_memory(needed_mb):
+            result = {"tool": tool, "model": key, "device": device, "ok": False,
+                      "error": f"skipped: needs ~{needed_mb / 1024:.1f} GB, "
+                               f"{meminfo_mb('MemAvailable') / 1024:.1f} GB available"}
+            break
+        result = attempt(tool, key, repeats, device, timeout)
+        if not result.get("stopped_for_memory"):
+            break
+    status = "ok" if result.get("ok") else result.get("error", "failed")
+    print(f"  {tool:28s} {key:14s} {device:4s} {result.get('process_s', 0):7.1f}s  {status}",
+          flush=True)
+    return result
+
+
+def wait_for_memory(needed_mb: float, max_wait: float = 600) -> bool:
+    started = time.time()
+    while not fits(needed_mb, START_MB):
+        if time.time() - started > max_wait:
+            return False
+        time.sleep(10)
+    return True
+
+
+def attempt(tool: str, key: str, repeats: int, device: str, timeout: float) -> dict:
     """One worker process; killed if it runs past `timeout` or the machine runs short of memory."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
@@ -86,12 +114,13 @@ def run_worker(tool: str, key: str, repeats: int, device: str = "cpu",
     started = time.time()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
-    stopped = None
+    stopped, for_memory = None, False
     while process.poll() is None:
         if time.time() - started > timeout:
             stopped = f"stopped after the {timeout:.0f} s timeout"
         elif meminfo_mb("MemAvailable") < GUARD_MB:
             stopped = f"stopped: the machine's available memory fell below {GUARD_MB} MB"
+            for_memory = True
         if stopped:
             process.kill()
             break
@@ -101,11 +130,10 @@ def run_worker(tool: str, key: str, repeats: int, device: str = "cpu",
     out.unlink()
     if not result:
         result = {"tool": tool, "model": key, "device": device, "ok": False,
-                  "error": stopped or f"worker exited {process.returncode}: {stderr[-300:]}"}
+                  "error": stopped or f"worker exited {process.returncode}: {stderr[-300:]}",
+                  "stopped_for_memory": for_memory}
     result["loadavg"] = loadavg()
     result["process_s"] = round(time.time() - started, 1)
-    status = "ok" if result.get("ok") else result.get("error", "failed")
-    print(f"  {tool:28s} {key:14s} {device:4s} {result['process_s']:7.1f}s  {status}", flush=True)
     return result
 
 
@@ -113,8 +141,8 @@ def real_weight_mb(params: int, bytes_per_param: int = 4) -> float:
     return params * bytes_per_param / 2**20
 
 
-def fits(needed_mb: float) -> bool:
-    return needed_mb + MARGIN_MB < meminfo_mb("MemAvailable")
+def fits(needed_mb: float, margin_mb: float = MARGIN_MB) -> bool:
+    return needed_mb + margin_mb < meminfo_mb("MemAvailable")
 
 
 def bench_models(models: list[str], tools: list[str]) -> list[dict]:
@@ -125,15 +153,8 @@ def bench_models(models: list[str], tools: list[str]) -> list[dict]:
         runs.append(ours)
         params = ours.get("params") or 0
         needed = real_weight_mb(params) * 1.5 + 1500  # weights, activations, the tool
-        for tool in tools:
-            if tool == "modellens":
-                continue
-            if not fits(needed):
-                runs.append({"tool": tool, "model": key, "ok": False,
-                             "error": f"skipped: needs ~{needed / 1024:.1f} GB, "
-                                      f"{meminfo_mb('MemAvailable') / 1024:.1f} GB available"})
-                continue
-            runs.append(run_worker(tool, key, model.repeats))
+        runs += [run_worker(tool, key, model.repeats, needed_mb=needed)
+                 for tool in tools if tool != "modellens"]
     return runs
 
 
@@ -212,7 +233,7 @@ def main() -> int:
     results["load"]["loadavg_at_end"] = loadavg()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / "results.json").write_text(json.dumps(results))
     (out / "tables.md").write_text(tables.render(results))
     print(f"wrote {out / 'results.json'} and {out / 'tables.md'}")
     return 0

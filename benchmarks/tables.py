@@ -35,7 +35,7 @@ def cell(run: dict | None, key: str) -> str:
         return giga(value)
     if key == "params":
         return f"{value / 1e6:.2f}"
-    if key == "median_s":
+    if key in ("median_s", "cpu_median_s"):
         return f"{value:.2f}"
     if key == "rss_peak_mb":
         return f"{value:,.0f}"
@@ -64,29 +64,30 @@ def failures(runs: list[dict]) -> str:
     return table(["tool", "model", "what happened"], rows) if rows else "None."
 
 
-def speed_summary(runs: list[dict]) -> str:
-    """modellens' counting time against FlopCounterMode's and the fastest peer's, per model."""
+def speed_summary(runs: list[dict], key: str = "median_s") -> str:
+    """modellens' counting time (`key`: wall or CPU) against FlopCounterMode's and the fastest
+    peer's, per model."""
     found = index(runs)
     rows = []
     for model in dict.fromkeys(r["model"] for r in runs):
         ours = found.get(("modellens", model))
-        if not ours or not ours.get("ok"):
+        if not ours or ours.get(key) is None:
             continue
         torch_run = found.get(("FlopCounterMode", model))
-        peers = [r for (t, m), r in found.items() if m == model and r.get("ok")
-                 and t not in ("modellens", "modellens (nn.Module)", "FlopCounterMode")]
-        fastest = min(peers, key=lambda r: r["median_s"], default=None)
-        torch_s = torch_run["median_s"] if torch_run and torch_run.get("ok") else None
+        peers = [r for (t, m), r in found.items() if m == model and r.get(key) is not None
+                 and not t.startswith(("modellens", "FlopCounterMode"))]
+        fastest = min(peers, key=lambda r: r[key], default=None)
+        torch_s = torch_run.get(key) if torch_run else None
         rows.append([
             BY_KEY[model].label,
-            f"{ours['median_s']:.2f}",
+            f"{ours[key]:.2f}",
             f"{torch_s:.2f}" if torch_s else "—",
-            f"{torch_s / ours['median_s']:.1f}x" if torch_s else "—",
-            f"{fastest['tool']} {fastest['median_s']:.2f}" if fastest else "—",
-            f"{fastest['median_s'] / ours['median_s']:.1f}x" if fastest else "—",
+            f"{torch_s / ours[key]:.1f}x" if torch_s else "—",
+            f"{fastest['tool']} {fastest[key]:.2f}" if fastest else "—",
+            f"{fastest[key] / ours[key]:.1f}x" if fastest else "—",
         ])
-    return table(["model", "modellens s", "FlopCounterMode s", "modellens faster by",
-                  "fastest peer, s", "modellens faster by"], rows)
+    return table(["model", "modellens s", "FlopCounterMode s", "FlopCounterMode / modellens",
+                  "fastest peer, s", "peer / modellens"], rows)
 
 
 def torch_check(runs: list[dict]) -> str:
@@ -216,6 +217,9 @@ def render(results: dict) -> str:
         "### Forward GFLOPs (FLOPs = 2 x MACs)", per_model_table(runs, "flops"),
         "### Counting time, s (median, model already built)", per_model_table(runs, "median_s"),
         speed_summary(runs),
+        "### CPU time of the counting call, s (median; all threads, so less disturbed by other "
+        "load on the machine; modellens' includes its meta build)",
+        per_model_table(runs, "cpu_median_s"), speed_summary(runs, "cpu_median_s"),
         "### Peak RSS of the process, MiB (imports + model + counting)",
         per_model_table(runs, "rss_peak_mb"),
         "### Params, M", per_model_table(runs, "params"),

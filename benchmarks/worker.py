@@ -44,13 +44,14 @@ def measure(tool_name: str, key: str, repeats: int, device: str) -> dict:
     started = time.perf_counter()
     detailed = tool.count(subject, True)
     first_s = time.perf_counter() - started - detailed.extra.get("build_s", 0.0)
-    times, inner_builds, flops = [], [], set()
+    times, cpu_times, inner_builds, flops = [], [], [], set()
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         count = tool.count(subject, False)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         inner_builds.append(count.extra.get("build_s", 0.0))  # modellens builds on meta itself
         times.append(wall - inner_builds[-1])
+        cpu_times.append(cpu)  # all threads; less disturbed by other load than wall time
         flops.add(count.flops)
     classes = detailed.extra.pop("classes", None)
     if classes is None and detailed.modules is not None:
@@ -65,6 +66,8 @@ def measure(tool_name: str, key: str, repeats: int, device: str) -> dict:
         times_s=times,
         median_s=statistics.median(times) if times else None,
         inner_build_s=statistics.median(inner_builds) if inner_builds else None,
+        cpu_times_s=cpu_times,
+        cpu_median_s=statistics.median(cpu_times) if cpu_times else None,
         rss_peak_mb=peak_rss_mb(),
         modules=detailed.modules,
         classes=classes,
