@@ -124,22 +124,25 @@ def test_failures_are_results_and_the_pool_survives_hangs_and_crashes(tmp_path):
         "def good():\n    return torch.nn.Linear(4, 3)\n\n"
         "def hangs():\n    time.sleep(600)\n\n"
         "def dies():\n    os._exit(3)\n\n"
+        "def hog():\n    return torch.nn.Linear(2**15, 2**15)\n\n"
         "def raises():\n    raise RuntimeError('broken constructor')\n\n"
         "class Bad(torch.nn.Module):\n    def forward(self, x):\n"
         "        raise ValueError('bad forward')\n\n"
         "def bad_forward():\n    return Bad()\n")
-    names = ["good", "hangs", "dies", "raises", "bad_forward", "good"]
+    names = ["good", "hangs", "dies", "hog", "raises", "bad_forward", "good"]
     models = [Candidate("custom", n, f"{file}::{n}") for n in names]
-    result = engine.discover(models=models, jobs=2, timeout=5)
+    # 4 GiB of float32 weights cannot be built under a 3 GiB limit per worker
+    result = engine.discover(models=models, jobs=2, timeout=10, memory_limit=3 * 2**30)
     statuses = [(r.name, r.status) for r in result.results]
     assert statuses == [("good", "ok"), ("hangs", "timeout"), ("dies", "failed-at-build"),
-                        ("raises", "failed-at-build"), ("bad_forward", "failed-at-capture"),
-                        ("good", "ok")]
+                        ("hog", "failed-at-build"), ("raises", "failed-at-build"),
+                        ("bad_forward", "failed-at-capture"), ("good", "ok")]
     by_name = {r.name: r for r in result.results}
     assert by_name["good"].params == 4 * 3 + 3
     assert by_name["good"].flops == 2 * 2 * 4 * 3
     assert "while building" in by_name["hangs"].reason
     assert "exit code 3" in by_name["dies"].reason
+    assert "allocate" in by_name["hog"].reason
     assert "broken constructor" in by_name["raises"].reason
     assert "bad forward" in by_name["bad_forward"].reason
 

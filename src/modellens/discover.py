@@ -382,17 +382,21 @@ def discover(
     limit: int | None = None,
     inputs: InputSettings = InputSettings(),
     on_result: Callable[[ModelResult], None] | None = None,
+    memory_limit: int | None = None,
 ) -> DiscoveryResult:
     """Profile every candidate of `library` (or the given `models`) and report what works.
 
     Each model runs in one of `jobs` worker processes and is stopped after `timeout` seconds
-    (status "timeout"); a worker that dies is replaced and its model recorded as failed.
-    `jobs=0` runs in this process instead: no isolation and no time limit (tests, debugging).
-    `on_result` is called as each model finishes (progress bars).
+    (status "timeout"); a worker that dies is replaced and its model recorded as failed. Each
+    worker may allocate at most `memory_limit` bytes (default: 60 % of physical memory shared
+    by the workers), so a real-tensor capture that runs away fails alone instead of taking the
+    machine down. `jobs=0` runs in this process instead: no isolation, no time or memory limit
+    (tests, debugging). `on_result` is called as each model finishes (progress bars).
     """
     started = time.perf_counter()
     todo = list(models) if models is not None else candidates(library, limit)
     report = on_result or (lambda result: None)
+    worker_memory = None
     if jobs <= 0:
         results = []
         for candidate in todo:
@@ -400,11 +404,17 @@ def discover(
             report(results[-1])
     else:
         preload = sorted({_PRELOAD[c.library] for c in todo if c.library in _PRELOAD})
-        results = _Pool(min(jobs, max(1, len(todo))), timeout, inputs, preload).run(todo, report)
+        workers = min(jobs, max(1, len(todo)))
+        worker_memory = memory_limit or int(0.6 * _physical_memory() / workers)
+        results = _Pool(workers, timeout, inputs, preload, worker_memory).run(todo, report)
     settings = {"library": library if models is None else "custom", "jobs": jobs,
                 "timeout_s": timeout, "limit": limit, "inputs": inputs.to_dict(),
-                "versions": library_versions()}
+                "memory_limit_bytes": worker_memory, "versions": library_versions()}
     return DiscoveryResult(results, settings, time.perf_counter() - started)
+
+
+def _physical_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def library_versions() -> dict[str, str]:
@@ -422,10 +432,11 @@ def library_versions() -> dict[str, str]:
 class _Worker:
     """One worker process and the model it is running."""
 
-    def __init__(self, context, inputs: InputSettings, threads: int, preload: list[str]) -> None:
+    def __init__(self, context, inputs: InputSettings, threads: int, preload: list[str],
+                 memory_limit: int) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main,
-                                       args=(child, inputs, threads, preload), daemon=True)
+        self.process = context.Process(target=_worker_main, daemon=True,
+                                       args=(child, inputs, threads, preload, memory_limit))
         self.process.start()
         child.close()
         self.ready = False
@@ -456,16 +467,17 @@ class _Worker:
 class _Pool:
     """`jobs` workers; each model gets `timeout` seconds from the moment a ready worker takes it."""
 
-    def __init__(self, jobs: int, timeout: float, inputs: InputSettings,
-                 preload: list[str]) -> None:
+    def __init__(self, jobs: int, timeout: float, inputs: InputSettings, preload: list[str],
+                 memory_limit: int) -> None:
         import multiprocessing
 
         self.context = multiprocessing.get_context("spawn")
         self.jobs, self.timeout, self.inputs, self.preload = jobs, timeout, inputs, preload
+        self.memory_limit = memory_limit
         self.threads = max(1, (os.cpu_count() or 1) // jobs)
 
     def _spawn(self) -> _Worker:
-        return _Worker(self.context, self.inputs, self.threads, self.preload)
+        return _Worker(self.context, self.inputs, self.threads, self.preload, self.memory_limit)
 
     def run(self, todo: list[Candidate], report: Callable[[ModelResult], None]) -> list[ModelResult]:
         from multiprocessing.connection import wait
@@ -532,14 +544,17 @@ class _Pool:
                            time.perf_counter() - worker.started, reason=reason)
 
 
-def _worker_main(conn, inputs: InputSettings, threads: int, preload: list[str]) -> None:
+def _worker_main(conn, inputs: InputSettings, threads: int, preload: list[str],
+                 memory_limit: int) -> None:
     """Worker loop: import the model libraries once, then profile each candidate sent."""
     for key, value in _ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     import gc
     import logging
+    import resource
     import warnings
 
+    resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, memory_limit))
     import torch
 
     from . import profiler  # noqa: F401 - imported here, not inside the first model's time

@@ -24,6 +24,9 @@ def register(subparsers) -> None:
     p.add_argument("--timeout", type=float, default=120.0,
                    help="seconds per model before it counts as a timeout (default 120)")
     p.add_argument("--limit", type=int, help="at most N models per library")
+    p.add_argument("--max-memory", type=float, metavar="GIB",
+                   help="memory each worker may allocate (default 60%% of RAM shared by the "
+                        "workers); a model that needs more fails alone")
     p.add_argument("--verbose", action="store_true", help="print each model as it finishes and "
                                                           "list every model in the table")
     p.add_argument("--generate-examples", nargs="?", const="-", metavar="PATH",
@@ -44,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output and args.output.endswith(".json") and args.format == "table":
         args.format = "json"
-    if args.jobs < 0 or args.timeout <= 0 or (args.limit is not None and args.limit <= 0):
-        raise ConfigError("--jobs must be >= 0, --timeout > 0 and --limit > 0")
+    if args.jobs < 0 or args.timeout <= 0 or (args.limit is not None and args.limit <= 0) or (
+            args.max_memory is not None and args.max_memory <= 0):
+        raise ConfigError("--jobs must be >= 0; --timeout, --limit and --max-memory > 0")
     inputs = engine.InputSettings(args.batch_size, args.seq_len, args.image_size)
     out = Output(args)
     if args.test_model:
@@ -86,8 +90,10 @@ def _sweep(args, out: Output, todo, inputs):
             if args.verbose:
                 progress.console.print(_line(model), markup=False, highlight=False)
 
+        memory = int(args.max_memory * 2**30) if args.max_memory else None
         return engine.discover(args.library, models=todo, jobs=args.jobs, timeout=args.timeout,
-                               limit=args.limit, inputs=inputs, on_result=on_result)
+                               limit=args.limit, inputs=inputs, on_result=on_result,
+                               memory_limit=memory)
 
 
 def _line(model) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -204,11 +205,31 @@ def max_sequence_length(config) -> int | None:
     return min(limits, default=None)
 
 
-def _image_size(config, options: InputOptions) -> int:
+def _image_size(options: InputOptions, *configs) -> tuple[int, int]:
+    """(height, width): --image-size, else the first config's image_size (an int or a pair),
+    else 224."""
     if options.image_size:
-        return options.image_size
-    size = getattr(config, "image_size", None) or 224
-    return size[0] if isinstance(size, (list, tuple)) else int(size)
+        return options.image_size, options.image_size
+    size = _first("image_size", *configs, default=224)
+    return (int(size[0]), int(size[1])) if isinstance(size, (list, tuple)) else (size, size)
+
+
+def _first(key: str, *configs, default=None):
+    return next((v for c in configs if (v := getattr(c, key, None))), default)
+
+
+def visual(config, options: InputOptions, frames: int | None = None) -> Template:
+    """An image (1, channels, h, w) from the config or its vision sub-config, or a clip
+    (1, frames, channels, h, w) where the config names frames (frames_per_clip, num_frames;
+    size crop_size or image_size) or `frames` is given."""
+    parts = (config, getattr(config, "vision_config", None))
+    channels = _first("num_channels", *parts, default=3)
+    frames = _first("frames_per_clip", *parts) or _first("num_frames", *parts) or frames
+    if not frames:
+        return Template((1, channels, *_image_size(options, *parts)))
+    crop = None if options.image_size else _first("crop_size", *parts)
+    size = (crop, crop) if isinstance(crop, int) else _image_size(options, *parts)
+    return Template((1, frames, channels, *size))
 
 
 AUDIO_INPUTS = ("input_features", "input_values")
@@ -234,10 +255,12 @@ class Template(NamedTuple):
     fill: int = 0
     data: tuple[tuple[int, ...], ...] | None = None
 
-    def make(self, batch: int) -> torch.Tensor:
+    def make(self, batch: int, float_dtype: torch.dtype | None = None) -> torch.Tensor:
+        """`batch` items; floating-point ones in `float_dtype` when given (the model's)."""
+        dtype = float_dtype if float_dtype and self.dtype.is_floating_point else self.dtype
         if self.data is not None:
-            return torch.tensor(self.data, dtype=self.dtype).repeat(batch, 1)
-        return torch.full((batch * self.shape[0], *self.shape[1:]), self.fill, dtype=self.dtype)
+            return torch.tensor(self.data, dtype=dtype).repeat(batch, 1)
+        return torch.full((batch * self.shape[0], *self.shape[1:]), self.fill, dtype=dtype)
 
 
 def extracted_audio(config, accepted: set[str], samples: int | None) -> dict[str, Template]:
@@ -291,13 +314,6 @@ def _configured_audio(main: str, config, samples: int | None) -> Template:
     return Template((1, samples or 16000))
 
 
-def _video(config, options: InputOptions) -> Template:
-    """(1, frames, channels, size, size): frames_per_clip or num_frames (16), crop or image size."""
-    frames = getattr(config, "frames_per_clip", None) or getattr(config, "num_frames", None) or 16
-    size = options.image_size or getattr(config, "crop_size", None) or _image_size(config, options)
-    return Template((1, frames, getattr(config, "num_channels", 3), size, size))
-
-
 def _series(config) -> Template:
     """(1, context_length[, num_input_channels]) past values of a time-series model."""
     length = getattr(config, "context_length", None) or 512
@@ -321,18 +337,31 @@ def patch_grid(config, options: InputOptions) -> tuple[Template, Template]:
     [[t, h, w]], h and w rounded down to a multiple of the spatial merge size."""
     patch = config.patch_size
     merge = getattr(config, "spatial_merge_size", None) or getattr(config, "merge_size", 1)
-    side = max(merge, (options.image_size or 224) // patch // merge * merge)
+    side = max(merge, _image_size(options)[0] // patch // merge * merge)
     frames = getattr(config, "temporal_patch_size", None) or 1
     channels = getattr(config, "in_channels", None) or getattr(config, "num_channels", 3)
     patches = Template((side * side, channels * frames * patch * patch))
     return patches, Template((1, 3), torch.long, data=((1, side, side),))
 
 
-def make_input_builder(model_cls, config, options: InputOptions):
+def naflex_patches(config) -> dict[str, Template]:
+    """NaFlex (SigLIP 2) image input: num_patches flattened patches of a square grid, all valid,
+    with the grid's spatial shape."""
+    vision = getattr(config, "vision_config", None) or config
+    side = math.isqrt(vision.num_patches)
+    patch = vision.patch_size[0] if isinstance(vision.patch_size, (list, tuple)) else vision.patch_size
+    width = getattr(vision, "num_channels", 3) * patch * patch
+    return {"pixel_values": Template((1, side * side, width)),
+            "pixel_attention_mask": Template((1, side * side), torch.long, 1),
+            "spatial_shapes": Template((1, 2), torch.long, data=((side, side),))}
+
+
+def make_input_builder(model_cls, config, options: InputOptions,
+                       dtype: torch.dtype | None = None):
     """(make_inputs, description): sample inputs by rule, from the forward signature and config.
 
     - the main input (`main_input_name`, or the first required argument): token ids, an image
-      (config image_size), a video clip, a time series (context_length), flattened patches and
+      (config image_size; NaFlex patches where `spatial_shapes` is taken), a video clip, a time series (context_length), flattened patches and
       their grid (Qwen-VL-style vision towers, `patch_grid`), or audio: what the model type's
       feature extractor makes of silence, else a shape from the config (`extracted_audio`,
       `_configured_audio`);
@@ -340,8 +369,9 @@ def make_input_builder(model_cls, config, options: InputOptions):
       their text (CLIP, SigLIP, CLAP) also get an image (audio), token-spliced multimodal models
       (LLaVA, Qwen-VL) run on text alone;
     - required `*input_ids` get tokens, required `X_mask` (and an audio main input's mask) an
-      all-valid mask over X, required `X_padding` zeros like X; `bbox` (LayoutLM-style) gets
-      zero boxes; `use_cache=False`.
+      all-valid mask over X, required `X_padding` zeros like X, a time series' required `freq`
+      class 0; `bbox` (LayoutLM-style) gets zero boxes; `use_cache=False`;
+    - floating-point inputs in `dtype` (the one the model is built in), else the config's.
     """
     signature = inspect.signature(model_cls.forward).parameters
     accepted, required = set(signature), _required(signature)
@@ -352,21 +382,27 @@ def make_input_builder(model_cls, config, options: InputOptions):
     limit = max_sequence_length(config)
     seq = options.seq_len or (min(DEFAULT_SEQ_LEN, limit) if limit else DEFAULT_SEQ_LEN)
     is_causal = is_decoder_only(config) or getattr(config, "is_decoder", False)
-    vision = getattr(config, "vision_config", None) or config
     samples = options.seq_len
 
     tensors: dict[str, Template] = {}
     tokens = Template((1, seq), torch.long)
-    image = Template((1, getattr(vision, "num_channels", 3), *[_image_size(vision, options)] * 2))
+    image = visual(config, options)
+    picture = "video" if len(image.shape) == 5 else "image"
+    pixels = naflex_patches(config) if "spatial_shapes" in accepted else {"pixel_values": image}
+    if "spatial_shapes" in accepted:
+        picture, image = "image patches", pixels["pixel_values"]
     grid = next((name for name in required if name in GRID_INPUTS), None)
     if grid and main in ("hidden_states", "pixel_values") and getattr(config, "patch_size", None):
         tensors[main], tensors[grid] = patch_grid(config, options)
         parts = [f"image patches {_shape(tensors[main])} on grid {tensors[grid].data[0]}"]
     elif main == "pixel_values":
-        tensors["pixel_values"] = image
-        parts = [f"image {_shape(image)}"]
+        tensors.update(pixels)
+        parts = [f"{picture} {_shape(image)}"]
+        if "input_ids" in accepted:  # image-text models (Kosmos-2, SAM 3, BLIP-2)
+            tensors["input_ids"] = tokens
+            parts.append(f"seq {seq}")
     elif main == "pixel_values_videos":
-        tensors[main] = _video(vision, options)
+        tensors[main] = visual(config, options, frames=16)
         parts = [f"video {_shape(tensors[main])}"]
     elif main == "past_values":
         tensors[main] = _series(config)
@@ -386,8 +422,8 @@ def make_input_builder(model_cls, config, options: InputOptions):
         parts.append(f"decoder seq {seq}")
     if main != "pixel_values" and "pixel_values" in accepted and not _has_any(config,
                                                                                IMAGE_TOKEN_KEYS):
-        tensors["pixel_values"] = image
-        parts.append(f"image {_shape(image)}")
+        tensors.update(pixels)
+        parts.append(f"{picture} {_shape(image)}")
     if main not in AUDIO_INPUTS and not _has_any(config, AUDIO_TOKEN_KEYS) and any(
             name in accepted for name in AUDIO_INPUTS):
         audio = extracted_audio(config, accepted, samples)
@@ -396,22 +432,30 @@ def make_input_builder(model_cls, config, options: InputOptions):
     for name in required:
         if name in tensors:
             continue
-        if name.endswith("input_ids"):
+        if name == "pixel_values_videos":
+            tensors[name] = visual(config, options, frames=16)
+            parts.append(f"video {_shape(tensors[name])}")
+        elif name.endswith("input_ids"):
             tensors[name] = tokens
             parts.append(f"{name} seq {seq}")
         elif name.endswith("_mask") and name.removesuffix("_mask") in tensors:
             tensors[name] = _time_mask(tensors[name.removesuffix("_mask")], config)
         elif name.endswith("_padding") and name.removesuffix("_padding") in tensors:
             tensors[name] = tensors[name.removesuffix("_padding")]  # zeros: nothing padded
+        elif name == "freq" and main == "past_values":  # TimesFM's frequency class
+            tensors[name] = Template((1, 1), torch.long)
     if main in AUDIO_INPUTS and f"{main}_mask" in accepted and f"{main}_mask" not in tensors:
         tensors[f"{main}_mask"] = _time_mask(tensors[main], config)
     if "bbox" in accepted and "input_ids" in tensors:
         tensors["bbox"] = Template((1, seq, 4), torch.long)
         parts.append("zero bbox")
     flags = {"use_cache": False} if "use_cache" in accepted else {}
+    configured = getattr(config, "dtype", None)
+    float_dtype = dtype or (configured if isinstance(configured, torch.dtype) else None)
 
     def make() -> SampleInputs:
-        return SampleInputs(kwargs={**{k: t.make(batch) for k, t in tensors.items()}, **flags})
+        return SampleInputs(kwargs={**{k: t.make(batch, float_dtype) for k, t in tensors.items()},
+                                    **flags})
 
     kind = "tokens" if "input_ids" in tensors and main not in AUDIO_INPUTS else "inputs"
     return make, f"{kind} (batch {batch}, {', '.join(parts)})"
@@ -454,8 +498,8 @@ def source(spec: str, options: InputOptions, task: str = "auto") -> ModelSource:
         ) from None
     config, origin = load_config(spec)
     cls = model_class(config, task)
-    make_inputs, description = make_input_builder(cls, config, options)
     dtype = build_dtype(cls, config)
+    make_inputs, description = make_input_builder(cls, config, options, dtype)
     if dtype is not None:
         description += f"; weights {str(dtype).removeprefix('torch.')} (grouped-mm experts)"
 
