@@ -408,8 +408,9 @@ def _run(
     was_training = model.training
     model.eval()
     try:
+        # outside the mode: wrapping meta tensors must not dispatch through it
+        replacements = _replacement_tensors(model, convert) if convert else None
         with mode_context:
-            replacements = _replacement_tensors(model, convert) if convert else None
             _tag_weights(ids, model, replacements)
             sample = make_inputs()
             inputs = SampleInputs(
