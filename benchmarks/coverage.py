@@ -6,7 +6,8 @@
 Each model runs in a worker process with a time limit (`--timeout`, YOLO `--yolo-timeout`: its
 capture runs on real CPU tensors at 640x640). Results go to benchmarks/coverage.json (every
 model, as `modellens discover -o` writes it) and docs/coverage.md (summary, goals, every model).
-`--rerun-failed` re-profiles only the models that were not ok in the JSON and merges them in.
+`--rerun-failed` re-profiles only the models that were not ok in the JSON and merges them in;
+`--resume` goes on after an interrupted sweep, skipping every model already in the partial log.
 """
 
 from __future__ import annotations
@@ -38,12 +39,15 @@ def main() -> int:
     parser.add_argument("--yolo-timeout", type=float, default=600.0)
     parser.add_argument("--rerun-failed", action="store_true",
                         help="re-profile only the models not ok in benchmarks/coverage.json")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the models already in the partial log of an interrupted sweep")
     args = parser.parse_args()
-    previous = _load() if args.rerun_failed else {}
-    libraries = engine.LIBRARIES if args.library == "all" else (args.library,)
     partial = RESULTS.with_suffix(".partial.jsonl")
+    previous = _load(partial) if args.rerun_failed or args.resume else {}
+    libraries = engine.LIBRARIES if args.library == "all" else (args.library,)
     started = time.perf_counter()
     results: dict[tuple[str, str], engine.ModelResult] = dict(previous)
+    memory = None
     with partial.open("a") as log:
         def record(model: engine.ModelResult) -> None:
             log.write(json.dumps(model.to_dict()) + "\n")
@@ -52,16 +56,18 @@ def main() -> int:
                   flush=True)
 
         for library in libraries:
-            todo = [c for c in engine.candidates(library)
-                    if (c.library, c.name) not in previous or not previous[c.library, c.name].ok]
+            todo = [c for c in engine.candidates(library) if (c.library, c.name) not in previous
+                    or not (args.resume or previous[c.library, c.name].ok)]
             timeout = args.yolo_timeout if library == "yolo" else args.timeout
-            swept = engine.discover(models=todo, jobs=args.jobs, timeout=timeout,
+            swept = engine.discover(library, models=todo, jobs=args.jobs, timeout=timeout,
                                     on_result=record)
             results.update({(r.library, r.name): r for r in swept.results})
+            memory = swept.settings["memory_limit_bytes"] or memory
     order = {(c.library, c.name): i for i, c in enumerate(engine.candidates("all"))}
     ordered = sorted(results.values(), key=lambda r: order.get((r.library, r.name), len(order)))
     settings = {"library": "all", "jobs": args.jobs, "timeout_s": args.timeout,
                 "yolo_timeout_s": args.yolo_timeout, "inputs": engine.InputSettings().to_dict(),
+                "memory_limit_bytes": memory,
                 "versions": engine.library_versions(), "machine": _machine()}
     result = engine.DiscoveryResult(ordered, settings, time.perf_counter() - started)
     write_json(RESULTS, result.to_dict())
@@ -71,11 +77,15 @@ def main() -> int:
     return 0
 
 
-def _load() -> dict[tuple[str, str], engine.ModelResult]:
-    if not RESULTS.is_file():
-        return {}
-    result = engine.DiscoveryResult.from_dict(json.loads(RESULTS.read_text()))
-    return {(r.library, r.name): r for r in result.results}
+def _load(partial: Path) -> dict[tuple[str, str], engine.ModelResult]:
+    """The last results: benchmarks/coverage.json, then the partial log of a sweep cut short."""
+    models = []
+    if RESULTS.is_file():
+        models = engine.DiscoveryResult.from_dict(json.loads(RESULTS.read_text())).results
+    if partial.is_file():
+        lines = partial.read_text().splitlines()
+        models += [engine.ModelResult.from_dict(json.loads(line)) for line in lines if line]
+    return {(r.library, r.name): r for r in models}
 
 
 def _machine() -> str:
@@ -111,7 +121,9 @@ def render_page(result: engine.DiscoveryResult) -> str:
         "640x640).",
         "",
         f"Versions: {versions}. Machine: {settings.get('machine', '?')}; "
-        f"{settings.get('jobs', 1)} workers; sweep time {result.seconds / 60:.0f} min.",
+        f"{settings.get('jobs', 1)} workers, each limited to "
+        f"{(settings.get('memory_limit_bytes') or 0) / 2**30:.1f} GiB; time summed over all "
+        f"models {sum(r.seconds for r in result.results) / 3600:.1f} h.",
         "",
         "Columns: *built* = tried minus failed at build (for transformers: default configs "
         "that construct); *fail on real too* = the capture's real-tensor attempt ran and failed "

@@ -407,7 +407,8 @@ def discover(
         workers = min(jobs, max(1, len(todo)))
         worker_memory = memory_limit or int(0.6 * _physical_memory() / workers)
         results = _Pool(workers, timeout, inputs, preload, worker_memory).run(todo, report)
-    settings = {"library": library if models is None else "custom", "jobs": jobs,
+    settings = {"library": "custom" if models is not None and library == "all" else library,
+                "jobs": jobs,
                 "timeout_s": timeout, "limit": limit, "inputs": inputs.to_dict(),
                 "memory_limit_bytes": worker_memory, "versions": library_versions()}
     return DiscoveryResult(results, settings, time.perf_counter() - started)
