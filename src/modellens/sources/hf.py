@@ -207,11 +207,25 @@ def max_sequence_length(config) -> int | None:
 
 def _image_size(options: InputOptions, *configs) -> tuple[int, int]:
     """(height, width): --image-size, else the first config's image_size (an int or a pair),
-    else 224."""
+    else that of a nested sub-config (SAM 2's vision backbone, a DETR's backbone), else 224."""
     if options.image_size:
         return options.image_size, options.image_size
-    size = _first("image_size", *configs, default=224)
+    nested = (part for config in configs if config is not None for part in _sub_configs(config))
+    size = _first("image_size", *configs) or _first("image_size", *nested, default=224)
     return (int(size[0]), int(size[1])) if isinstance(size, (list, tuple)) else (size, size)
+
+
+def _sub_configs(config) -> list:
+    """The configs nested in `config` (backbone_config, vision_config.backbone_config, ...),
+    breadth first."""
+    from transformers import PretrainedConfig
+
+    found, queue = [], [config]
+    while queue:
+        children = [v for c in queue for v in vars(c).values() if isinstance(v, PretrainedConfig)]
+        found += children
+        queue = children
+    return found
 
 
 def _first(key: str, *configs, default=None):
@@ -280,8 +294,8 @@ def extracted_audio(config, accepted: set[str], samples: int | None) -> dict[str
     try:
         extractor = getattr(transformers, name)()
         rate = getattr(extractor, "sampling_rate", 16000)
-        out = extractor(numpy.zeros(samples or rate, dtype=numpy.float32), sampling_rate=rate,
-                        return_tensors="pt")
+        out = extractor([numpy.zeros(samples or rate, dtype=numpy.float32)], sampling_rate=rate,
+                        return_tensors="pt")  # a batch of one: Gemma 4's takes no bare array
     except Exception:  # no extractor, or one needing a missing library (torchaudio)
         return {}
     templates = {k: Template(tuple(v.shape), v.dtype, 0 if v.is_floating_point() else 1)
@@ -326,6 +340,18 @@ def _time_mask(features: Template, config) -> Template:
     mels = mel_bins(config)
     time_axis = 2 if len(features.shape) == 3 and features.shape[1] == mels else 1
     return Template((1, features.shape[time_axis]), torch.long, 1)
+
+
+def hidden_input(name: str, config, seq: int) -> Template | None:
+    """A float input in the model's width (config hidden_size): `*_embeds` as (seq,
+    hidden_size) embeddings (a Q-Former's queries), `latents` as (hidden_size, seq) frames (an
+    audio codec's decoder); None for other names or without hidden_size."""
+    width = getattr(config, "hidden_size", None)
+    if not isinstance(width, int):
+        return None
+    if name.endswith("_embeds"):
+        return Template((1, seq, width))
+    return Template((1, width, seq)) if name == "latents" else None
 
 
 GRID_INPUTS = ("grid_thw", "image_grid_thw")
@@ -411,6 +437,9 @@ def make_input_builder(model_cls, config, options: InputOptions,
         tensors.update(extracted_audio(config, accepted, samples)
                        or {main: _configured_audio(main, config, samples)})
         parts = [f"audio {name} {_shape(t)}" for name, t in tensors.items()]
+    elif (hidden := hidden_input(main, config, seq)) is not None:
+        tensors[main] = hidden
+        parts = [f"{main} {_shape(hidden)}"]
     else:
         tensors["input_ids"] = tokens
         parts = [f"seq {seq}"]
@@ -426,7 +455,8 @@ def make_input_builder(model_cls, config, options: InputOptions,
         parts.append(f"{picture} {_shape(image)}")
     if main not in AUDIO_INPUTS and not _has_any(config, AUDIO_TOKEN_KEYS) and any(
             name in accepted for name in AUDIO_INPUTS):
-        audio = extracted_audio(config, accepted, samples)
+        audio = {name: t for name, t in extracted_audio(config, accepted, samples).items()
+                 if name not in tensors}  # the text's attention_mask stays (CLVP)
         tensors.update(audio)
         parts += [f"audio {name} {_shape(t)}" for name, t in audio.items()]
     for name in required:
@@ -438,12 +468,19 @@ def make_input_builder(model_cls, config, options: InputOptions,
         elif name.endswith("input_ids"):
             tensors[name] = tokens
             parts.append(f"{name} seq {seq}")
+        elif (hidden := hidden_input(name, config, seq)) is not None:
+            tensors[name] = hidden
+            parts.append(f"{name} {_shape(hidden)}")
         elif name.endswith("_mask") and name.removesuffix("_mask") in tensors:
             tensors[name] = _time_mask(tensors[name.removesuffix("_mask")], config)
         elif name.endswith("_padding") and name.removesuffix("_padding") in tensors:
             tensors[name] = tensors[name.removesuffix("_padding")]  # zeros: nothing padded
         elif name == "freq" and main == "past_values":  # TimesFM's frequency class
             tensors[name] = Template((1, 1), torch.long)
+    encoder_width = getattr(config, "encoder_hidden_size", None)
+    if "encoder_hidden_states" in accepted and isinstance(encoder_width, int):
+        tensors["encoder_hidden_states"] = Template((1, seq, encoder_width))  # a Q-Former's image
+        parts.append(f"encoder_hidden_states {_shape(tensors['encoder_hidden_states'])}")
     if main in AUDIO_INPUTS and f"{main}_mask" in accepted and f"{main}_mask" not in tensors:
         tensors[f"{main}_mask"] = _time_mask(tensors[main], config)
     if "bbox" in accepted and "input_ids" in tensors:
@@ -498,6 +535,8 @@ def source(spec: str, options: InputOptions, task: str = "auto") -> ModelSource:
         ) from None
     config, origin = load_config(spec)
     cls = model_class(config, task)
+    if cls.forward is torch.nn.Module.forward:  # Bark, GLM-Image's VQ model: sub-models only
+        raise BuildError(f"{spec}: {cls.__name__} has no forward()")
     dtype = build_dtype(cls, config)
     make_inputs, description = make_input_builder(cls, config, options, dtype)
     if dtype is not None:

@@ -1,0 +1,77 @@
+"""Input rules of `modellens.sources.hf`: each one lets a default-config model be captured, with
+the parameters of the model built normally and a non-zero FLOP count."""
+
+import pytest
+
+from modellens import discover as engine
+from modellens.discover import Candidate, InputSettings
+from modellens.sources import InputOptions, hf
+
+
+def profiled(model_type: str, **inputs):
+    [result] = engine.discover(models=[Candidate("transformers", model_type, f"hf:type:{model_type}")],
+                               jobs=0, inputs=InputSettings(**inputs)).results
+    return result
+
+
+def built_params(model_type: str) -> int:
+    config = hf.default_config(model_type)
+    model = hf.model_class(config)._from_config(config)
+    return sum(p.numel() for p in model.parameters())
+
+
+def description(model_type: str) -> str:
+    return hf.source(f"type:{model_type}", InputOptions()).input_description
+
+
+@pytest.mark.parametrize("model_type, expected", [
+    # required `*_embeds`: embeddings in the config's hidden_size
+    ("nemotron3_5_transcribe_word_timestamp", "inputs_embeds 16x1280"),
+    # `latents`: (hidden_size, frames) for an audio codec's decoder
+    ("pocket_tts_audio_tokenizer_decoder", "latents 512x16"),
+    # a Q-Former's queries and the image features it cross-attends to (encoder_hidden_size)
+    ("blip_2_qformer", "query_embeds 16x768, encoder_hidden_states 16x1408"),
+])
+def test_hidden_state_inputs_from_the_config_width(model_type, expected):
+    result = profiled(model_type, seq_len=16)
+    assert result.status == "ok", result.reason
+    assert expected in result.input_description
+    assert result.params == built_params(model_type)
+    assert result.flops > 0
+
+
+def test_image_size_of_a_nested_backbone_config():
+    """SAM 2 names its image size only in vision_config.backbone_config; at 224 its mask
+    decoder's feature maps do not line up."""
+    result = profiled("sam2")
+    assert result.status == "ok", result.reason
+    assert "image 3x1024x1024" in result.input_description
+    assert result.params == built_params("sam2")
+    assert result.flops > 0
+
+
+def test_audio_extractor_runs_on_a_batch_of_one():
+    """Gemma 4's feature extractor rejects a bare array; its features are 128 mel bins."""
+    assert description("gemma4_audio").startswith(
+        "inputs (batch 1, audio input_features 99x128")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_type", ["gemma4_audio", "clvp"])
+def test_audio_models_capture(model_type):
+    result = profiled(model_type)
+    assert result.status == "ok", result.reason
+    assert result.params == built_params(model_type)
+    assert result.flops > 0
+
+
+def test_audio_beside_text_keeps_the_text_attention_mask():
+    """CLVP: the extractor's sample-level attention_mask must not replace the tokens' one."""
+    assert description("clvp") == (
+        "tokens (batch 1, seq 128, with attention_mask, audio input_features 80x517)")
+
+
+def test_a_class_without_forward_fails_at_build():
+    result = profiled("bark")
+    assert result.status == "failed-at-build"
+    assert "BarkModel has no forward()" in result.reason
