@@ -75,3 +75,14 @@ def test_a_class_without_forward_fails_at_build():
     result = profiled("bark")
     assert result.status == "failed-at-build"
     assert "BarkModel has no forward()" in result.reason
+
+
+def test_a_vision_tower_reads_its_grid_under_fake_tensors():
+    """The grid_thw input is a small constant the fake capture can read (`.tolist()`), so a
+    Qwen-VL-style tower no longer needs real weights."""
+    result = profiled("lfm3_vl_vision")
+    assert result.status == "ok", result.reason
+    assert result.method == "fake"
+    assert "on grid (1, 14, 14)" in result.input_description
+    assert result.params == built_params("lfm3_vl_vision")
+    assert result.flops > 0

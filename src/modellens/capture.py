@@ -31,6 +31,10 @@ FORWARD = "forward"
 BACKWARD = "backward"
 _GRAPH_TAG = "modellens_module"
 DEFAULT_MAX_REAL_BYTES = 4 * 2**30
+# Fake tensors made by torch.tensor(data) keep their values up to this many elements (torch's
+# default: 1), and ops on such constants run for real: a vision tower's grid_thw can be read
+# (`.tolist()`) and sizes derived from it (`repeat_interleave`) stay concrete.
+CONSTANT_NUMEL_LIMIT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,7 +542,7 @@ def capture(
                 result = _run(
                     model,
                     make_inputs,
-                    mode_context=fake_mode,
+                    mode_context=_with_constants(fake_mode),
                     convert=_fake_converter(fake_mode, dtype, backward),
                     backward=backward,
                     dtype=dtype,
@@ -579,6 +583,20 @@ def capture(
             storage_groups=result.storage_groups,
         )
     raise CaptureError(f"could not capture {name or type(model).__name__}: " + "; ".join(failures))
+
+
+@contextlib.contextmanager
+def _with_constants(fake_mode):
+    """`fake_mode`, with small constant tensors kept as values (CONSTANT_NUMEL_LIMIT)."""
+    from torch._subclasses import fake_tensor
+
+    default = fake_tensor.CONSTANT_NUMEL_LIMIT
+    fake_tensor.CONSTANT_NUMEL_LIMIT = CONSTANT_NUMEL_LIMIT
+    try:
+        with fake_mode:
+            yield
+    finally:
+        fake_tensor.CONSTANT_NUMEL_LIMIT = default
 
 
 def _model_device(model: nn.Module) -> torch.device:
