@@ -86,3 +86,17 @@ def test_a_vision_tower_reads_its_grid_under_fake_tensors():
     assert "on grid (1, 14, 14)" in result.input_description
     assert result.params == built_params("lfm3_vl_vision")
     assert result.flops > 0
+
+
+@pytest.mark.parametrize("model_type, expected", [
+    # float inputs whose width the config names (`visual_feat_dim`, `visual_pos_dim`)
+    ("lxmert", "visual_feats 16x2048, visual_pos 16x4"),
+    # X-MOD's language adapters: the config's first language
+    ("xmod", "language en_XX"),
+])
+def test_inputs_named_by_the_config(model_type, expected):
+    result = profiled(model_type, seq_len=16)
+    assert result.status == "ok", result.reason
+    assert expected in result.input_description
+    assert result.params == built_params(model_type)
+    assert result.flops > 0

@@ -354,6 +354,17 @@ def hidden_input(name: str, config, seq: int) -> Template | None:
     return Template((1, width, seq)) if name == "latents" else None
 
 
+def featured_inputs(accepted: set[str], config, seq: int) -> dict[str, Template]:
+    """Float inputs the config gives a width for (`visual_feats` by `visual_feat_dim`,
+    `visual_pos` by `visual_pos_dim`: LXMERT's region features), `seq` rows each."""
+    found = {}
+    for name in sorted(accepted):
+        width = _first(f"{name}_dim", config) or _first(f"{name.removesuffix('s')}_dim", config)
+        if isinstance(width, int):
+            found[name] = Template((1, seq, width))
+    return found
+
+
 GRID_INPUTS = ("grid_thw", "image_grid_thw")
 
 
@@ -477,6 +488,12 @@ def make_input_builder(model_cls, config, options: InputOptions,
             tensors[name] = tensors[name.removesuffix("_padding")]  # zeros: nothing padded
         elif name == "freq" and main == "past_values":  # TimesFM's frequency class
             tensors[name] = Template((1, 1), torch.long)
+    for name, template in featured_inputs(accepted - set(tensors), config, seq).items():
+        tensors[name] = template
+        parts.append(f"{name} {_shape(template)}")
+    if "lang_ids" in accepted and getattr(config, "languages", None):  # X-MOD's adapters
+        tensors["lang_ids"] = Template((1,), torch.long)
+        parts.append(f"language {config.languages[0]}")
     encoder_width = getattr(config, "encoder_hidden_size", None)
     if "encoder_hidden_states" in accepted and isinstance(encoder_width, int):
         tensors["encoder_hidden_states"] = Template((1, seq, encoder_width))  # a Q-Former's image
