@@ -100,3 +100,12 @@ def test_inputs_named_by_the_config(model_type, expected):
     assert expected in result.input_description
     assert result.params == built_params(model_type)
     assert result.flops > 0
+
+
+def test_merge_sizes_beside_the_patch_grid():
+    """VideoLLaMA 3's tower takes a merge size per image beside grid_thw."""
+    result = profiled("video_llama_3_vision", image_size=64)
+    assert result.status == "ok", result.reason
+    assert "on grid (1, 4, 4)" in result.input_description
+    assert result.params == built_params("video_llama_3_vision")
+    assert result.flops > 0

@@ -372,13 +372,17 @@ def patch_grid(config, options: InputOptions) -> tuple[Template, Template]:
     """(flattened patches, grid) for Qwen-VL-style vision towers: one image of image_size
     (default 224) cut into patch_size patches, as (t*h*w, channels*t*patch*patch) rows with grid
     [[t, h, w]], h and w rounded down to a multiple of the spatial merge size."""
-    patch = config.patch_size
-    merge = getattr(config, "spatial_merge_size", None) or getattr(config, "merge_size", 1)
+    patch, merge = config.patch_size, _merge_size(config)
     side = max(merge, _image_size(options)[0] // patch // merge * merge)
     frames = getattr(config, "temporal_patch_size", None) or 1
     channels = getattr(config, "in_channels", None) or getattr(config, "num_channels", 3)
     patches = Template((side * side, channels * frames * patch * patch))
     return patches, Template((1, 3), torch.long, data=((1, side, side),))
+
+
+def _merge_size(config) -> int:
+    """Patches merged per side after a Qwen-VL-style tower (1 where the config names none)."""
+    return getattr(config, "spatial_merge_size", None) or getattr(config, "merge_size", 1)
 
 
 def naflex_patches(config) -> dict[str, Template]:
@@ -488,6 +492,8 @@ def make_input_builder(model_cls, config, options: InputOptions,
             tensors[name] = tensors[name.removesuffix("_padding")]  # zeros: nothing padded
         elif name == "freq" and main == "past_values":  # TimesFM's frequency class
             tensors[name] = Template((1, 1), torch.long)
+        elif name == "merge_sizes" and grid:  # VideoLLaMA 3: a merge size per image
+            tensors[name] = Template((1,), torch.long, _merge_size(config))
     for name, template in featured_inputs(accepted - set(tensors), config, seq).items():
         tensors[name] = template
         parts.append(f"{name} {_shape(template)}")
