@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/coverage.py --rerun-failed   # after changing an input rule
 
 Each model runs in a worker process with a time limit (`--timeout`, YOLO `--yolo-timeout`: its
-capture runs on real CPU tensors at 640x640). Results go to benchmarks/coverage.json (every
+constructor runs a real CPU forward pass). Results go to benchmarks/coverage.json (every
 model, as `modellens discover -o` writes it) and docs/coverage.md (summary, goals, every model).
 `--rerun-failed` re-profiles only the models that were not ok in the JSON and merges them in;
 `--resume` goes on after an interrupted sweep, skipping every model already in the partial log.

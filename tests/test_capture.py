@@ -105,6 +105,25 @@ def test_module_calls_and_shapes_recorded():
     assert cap.method == "fake"
 
 
+class _StridedHead(nn.Module):
+    """Reads a plain tensor attribute with .item() to size its output, as YOLO's head does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.stride = torch.tensor([2, 4])  # not a parameter or buffer
+
+    def forward(self, x):
+        rows = [x.new_full((int(s.item()), 8), 1.0) for s in self.stride]
+        return self.proj(torch.cat([x, *rows]))
+
+
+def test_small_tensor_attributes_keep_their_values_on_fake_tensors():
+    result = profile(_StridedHead(), torch.ones(2, 8))
+    assert result.capture_method == "fake"
+    assert result.flops.forward == 2 * (2 + 2 + 4) * 8 * 8
+
+
 def test_data_dependent_model_falls_back_to_real_tensors():
     from tests.data.tiny_model import get_small_inputs, load_data_dependent
 

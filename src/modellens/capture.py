@@ -300,10 +300,12 @@ class _Recorder(TorchDispatchMode):
 
     supports_higher_order_operators = True
 
-    def __init__(self, tracker: _ModuleTracker, ids: _StorageIds) -> None:
+    def __init__(self, tracker: _ModuleTracker, ids: _StorageIds,
+                 lift: Callable[[Any], Any] | None = None) -> None:
         super().__init__()
         self.tracker = tracker
         self.ids = ids
+        self.lift = lift
         self.phase = FORWARD
         self.ops: list[OpRecord] = []
         self._paused = False
@@ -323,6 +325,8 @@ class _Recorder(TorchDispatchMode):
             out = func(*args, **kwargs)
             name = f"higher_order.{func.name()}.default"
         else:
+            if self.lift is not None:
+                args, kwargs = tree_map(self.lift, (args, kwargs))
             out = func(*args, **kwargs)
             if self._paused or func.namespace == "prim":
                 return out
@@ -406,6 +410,7 @@ def _run(
     backward: bool,
     dtype: torch.dtype | None,
     replay_blocks: bool,
+    lift: Callable[[Any], Any] | None = None,
 ) -> _Run:
     ids = _StorageIds()
     tracker = _ModuleTracker(model, ids, tag_graph=backward)
@@ -426,7 +431,7 @@ def _run(
             named_inputs = [
                 (name, ids.spec(t)) for name, v in inputs.named() for t in iter_tensors(v)
             ]
-            recorder = _Recorder(tracker, ids)
+            recorder = _Recorder(tracker, ids, lift)
             grad = torch.enable_grad() if backward else torch.no_grad()
             replay_on = replay_blocks and not backward
             with grad, recorder, blocks.installed(model, tracker, recorder, ids,
@@ -547,6 +552,7 @@ def capture(
                     backward=backward,
                     dtype=dtype,
                     replay_blocks=replay_blocks,
+                    lift=_constant_lifter(fake_mode),
                 )
             elif method == "real":
                 runnable = _real_model(model, rebuild_real, params, max_real_bytes)
@@ -597,6 +603,22 @@ def _with_constants(fake_mode):
             yield
     finally:
         fake_tensor.CONSTANT_NUMEL_LIMIT = default
+
+
+def _constant_lifter(fake_mode) -> Callable[[Any], Any]:
+    """Small real CPU tensors an op meets (a model's plain tensor attributes, such as YOLO's
+    strides) become fake tensors that keep their values, so `.item()` on them works."""
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    converter = fake_mode.fake_tensor_converter
+
+    def lift(value: Any) -> Any:
+        if (isinstance(value, torch.Tensor) and not isinstance(value, FakeTensor)
+                and value.device.type == "cpu" and value.numel() <= CONSTANT_NUMEL_LIMIT):
+            return converter.from_real_tensor(fake_mode, value, make_constant=True)
+        return value
+
+    return lift
 
 
 def _model_device(model: nn.Module) -> torch.device:
