@@ -6,8 +6,9 @@
 Each model runs in a worker process with a time limit (`--timeout`, YOLO `--yolo-timeout`: its
 constructor runs a real CPU forward pass). Results go to benchmarks/coverage.json (every
 model, as `modellens discover -o` writes it) and docs/coverage.md (summary, goals, every model).
-`--rerun-failed` re-profiles only the models that were not ok in the JSON and merges them in;
-`--resume` goes on after an interrupted sweep, skipping every model already in the partial log.
+Re-running one library (`--library yolo`) re-profiles all of its models and keeps every other
+library's results; `--rerun-failed` re-profiles only the models that were not ok, and `--resume`
+goes on after an interrupted sweep, skipping every model already in its partial log.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def main() -> int:
                         help="skip the models already in the partial log of an interrupted sweep")
     args = parser.parse_args()
     partial = RESULTS.with_suffix(".partial.jsonl")
-    previous = _load(partial) if args.rerun_failed or args.resume else {}
+    previous = _load(partial)
     libraries = engine.LIBRARIES if args.library == "all" else (args.library,)
     started = time.perf_counter()
     results: dict[tuple[str, str], engine.ModelResult] = dict(previous)
@@ -56,15 +57,16 @@ def main() -> int:
                   flush=True)
 
         for library in libraries:
-            todo = [c for c in engine.candidates(library) if (c.library, c.name) not in previous
-                    or not (args.resume or previous[c.library, c.name].ok)]
+            todo = [c for c in engine.candidates(library)
+                    if not _keep(previous.get((c.library, c.name)), args)]
             timeout = args.yolo_timeout if library == "yolo" else args.timeout
             swept = engine.discover(library, models=todo, jobs=args.jobs, timeout=timeout,
                                     on_result=record)
             results.update({(r.library, r.name): r for r in swept.results})
             memory = swept.settings["memory_limit_bytes"] or memory
     order = {(c.library, c.name): i for i, c in enumerate(engine.candidates("all"))}
-    ordered = sorted(results.values(), key=lambda r: order.get((r.library, r.name), len(order)))
+    current = [r for r in results.values() if (r.library, r.name) in order]
+    ordered = sorted(current, key=lambda r: order[r.library, r.name])
     settings = {"library": "all", "jobs": args.jobs, "timeout_s": args.timeout,
                 "yolo_timeout_s": args.yolo_timeout, "inputs": engine.InputSettings().to_dict(),
                 "memory_limit_bytes": memory,
@@ -75,6 +77,11 @@ def main() -> int:
     partial.unlink()
     print(f"wrote {RESULTS.relative_to(ROOT)} and {PAGE.relative_to(ROOT)}")
     return 0
+
+
+def _keep(result: engine.ModelResult | None, args: argparse.Namespace) -> bool:
+    """Whether a model's last result stands (not re-profiled) under --resume / --rerun-failed."""
+    return result is not None and (args.resume or (args.rerun_failed and result.ok))
 
 
 def _load(partial: Path) -> dict[tuple[str, str], engine.ModelResult]:
