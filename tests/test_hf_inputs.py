@@ -20,6 +20,12 @@ def built_params(model_type: str) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def assert_captured(result, model_type: str) -> None:
+    assert result.status == "ok", result.reason
+    assert result.params == built_params(model_type)
+    assert result.flops > 0
+
+
 def description(model_type: str) -> str:
     return hf.source(f"type:{model_type}", InputOptions()).input_description
 
@@ -31,23 +37,23 @@ def description(model_type: str) -> str:
     ("pocket_tts_audio_tokenizer_decoder", "latents 512x16"),
     # a Q-Former's queries and the image features it cross-attends to (encoder_hidden_size)
     ("blip_2_qformer", "query_embeds 16x768, encoder_hidden_states 16x1408"),
+    # float inputs whose width the config names (`visual_feat_dim`, `visual_pos_dim`)
+    ("lxmert", "visual_feats 16x2048, visual_pos 16x4"),
+    # X-MOD's language adapters: the config's first language
+    ("xmod", "language en_XX"),
 ])
-def test_hidden_state_inputs_from_the_config_width(model_type, expected):
+def test_inputs_from_the_config(model_type, expected):
     result = profiled(model_type, seq_len=16)
-    assert result.status == "ok", result.reason
+    assert_captured(result, model_type)
     assert expected in result.input_description
-    assert result.params == built_params(model_type)
-    assert result.flops > 0
 
 
 def test_image_size_of_a_nested_backbone_config():
     """SAM 2 names its image size only in vision_config.backbone_config; at 224 its mask
     decoder's feature maps do not line up."""
     result = profiled("sam2")
-    assert result.status == "ok", result.reason
+    assert_captured(result, "sam2")
     assert "image 3x1024x1024" in result.input_description
-    assert result.params == built_params("sam2")
-    assert result.flops > 0
 
 
 def test_audio_extractor_runs_on_a_batch_of_one():
@@ -60,9 +66,7 @@ def test_audio_extractor_runs_on_a_batch_of_one():
 @pytest.mark.parametrize("model_type", ["gemma4_audio", "clvp"])
 def test_audio_models_capture(model_type):
     result = profiled(model_type)
-    assert result.status == "ok", result.reason
-    assert result.params == built_params(model_type)
-    assert result.flops > 0
+    assert_captured(result, model_type)
 
 
 def test_audio_beside_text_keeps_the_text_attention_mask():
@@ -81,31 +85,13 @@ def test_a_vision_tower_reads_its_grid_under_fake_tensors():
     """The grid_thw input is a small constant the fake capture can read (`.tolist()`), so a
     Qwen-VL-style tower no longer needs real weights."""
     result = profiled("lfm3_vl_vision")
-    assert result.status == "ok", result.reason
+    assert_captured(result, "lfm3_vl_vision")
     assert result.method == "fake"
     assert "on grid (1, 14, 14)" in result.input_description
-    assert result.params == built_params("lfm3_vl_vision")
-    assert result.flops > 0
-
-
-@pytest.mark.parametrize("model_type, expected", [
-    # float inputs whose width the config names (`visual_feat_dim`, `visual_pos_dim`)
-    ("lxmert", "visual_feats 16x2048, visual_pos 16x4"),
-    # X-MOD's language adapters: the config's first language
-    ("xmod", "language en_XX"),
-])
-def test_inputs_named_by_the_config(model_type, expected):
-    result = profiled(model_type, seq_len=16)
-    assert result.status == "ok", result.reason
-    assert expected in result.input_description
-    assert result.params == built_params(model_type)
-    assert result.flops > 0
 
 
 def test_merge_sizes_beside_the_patch_grid():
     """VideoLLaMA 3's tower takes a merge size per image beside grid_thw."""
     result = profiled("video_llama_3_vision", image_size=64)
-    assert result.status == "ok", result.reason
+    assert_captured(result, "video_llama_3_vision")
     assert "on grid (1, 4, 4)" in result.input_description
-    assert result.params == built_params("video_llama_3_vision")
-    assert result.flops > 0
