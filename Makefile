@@ -31,5 +31,8 @@ bench: install
 	$(PIP) install -q -e ".[bench]"
 	$(PY) benchmarks/run.py
 
+coverage: install
+	$(PY) benchmarks/coverage.py
+
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
