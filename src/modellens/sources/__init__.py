@@ -52,7 +52,9 @@ class ModelSource:
     make_inputs: Callable[[], SampleInputs]
     input_description: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
-    builds_on_meta: bool = True  # False: build() returns a model with real weights (user code)
+    # False: build() returns a model with real weights (user code) or needs real tensors (YOLO's
+    # constructor runs a forward pass to find its strides), so it is built on CPU directly
+    builds_on_meta: bool = True
 
 
 def resolve(spec: str, options: InputOptions | None = None) -> ModelSource:
@@ -134,7 +136,7 @@ def unknown_spec_message(spec: str) -> str:
 
 def build_model(source: ModelSource) -> tuple[nn.Module, str]:
     """Build on the meta device (no weight memory); fall back to CPU when the model's
-    constructor needs real values (e.g. YOLO computes strides with a forward pass).
+    constructor needs real values.
     Returns (model, device it was built on)."""
     import torch
 

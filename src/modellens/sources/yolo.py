@@ -64,6 +64,7 @@ def source(name: str, options: InputOptions) -> ModelSource:
         make_inputs=lambda: SampleInputs((torch.zeros(shape),)),
         input_description=f"image (batch {shape[0]}, 3x{size}x{size})",
         metadata={"task": task, "yaml": cfg, "image_size": size, "stages": stages(layout)},
+        builds_on_meta=False,
     )
 
 
