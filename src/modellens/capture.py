@@ -495,8 +495,10 @@ def _fake_converter(fake_mode, dtype, requires_grad: bool) -> Callable[[torch.Te
             fake = tensor
         elif tensor.is_meta:  # a fake CPU tensor, so CPU kernels (e.g. fused SDPA) are chosen
             fake = FakeTensor(fake_mode, tensor.data, cpu)  # .data: no dispatch, no autograd
-        else:
-            fake = fake_mode.from_tensor(tensor.data)
+        else:  # real weights: their values are never read, so wrap a meta twin (no copy, fast)
+            twin = torch.empty_strided(tensor.size(), tensor.stride(), dtype=tensor.dtype,
+                                       device="meta")
+            fake = FakeTensor(fake_mode, twin, tensor.device)
         fake = _cast(fake, dtype)
         if requires_grad and isinstance(tensor, nn.Parameter) and tensor.requires_grad:
             fake = fake.detach().requires_grad_(True)
