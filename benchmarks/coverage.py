@@ -67,7 +67,7 @@ def main() -> int:
     order = {(c.library, c.name): i for i, c in enumerate(engine.candidates("all"))}
     current = [r for r in results.values() if (r.library, r.name) in order]
     ordered = sorted(current, key=lambda r: order[r.library, r.name])
-    settings = {"library": "all", "jobs": args.jobs, "timeout_s": args.timeout,
+    settings = {"library": "all", "last_run": args.library, "jobs": args.jobs, "timeout_s": args.timeout,
                 "yolo_timeout_s": args.yolo_timeout, "inputs": engine.InputSettings().to_dict(),
                 "memory_limit_bytes": memory,
                 "versions": engine.library_versions(), "machine": _machine()}
@@ -128,7 +128,8 @@ def render_page(result: engine.DiscoveryResult) -> str:
         "640x640).",
         "",
         f"Versions: {versions}. Machine: {settings.get('machine', '?')}; "
-        f"{settings.get('jobs', 1)} workers, each limited to "
+        f"the last run (`--library {settings.get('last_run', 'all')}`) used "
+        f"{settings.get('jobs', 1)} worker(s), each limited to "
         f"{(settings.get('memory_limit_bytes') or 0) / 2**30:.1f} GiB; time summed over all "
         f"models {sum(r.seconds for r in result.results) / 3600:.1f} h.",
         "",
