@@ -146,11 +146,14 @@ def top_ops_table(result: ProfileResult, key: str, k: int) -> Table:
     for column, justify in (("Op", "left"), ("Module", "left"), ("×", "right"),
                             ("FLOPs", "right"), ("Bytes", "right"), ("FLOPs/B", "right"),
                             ("Bound", "left"), ("Time each", "right"), ("Input shapes", "left")):
-        table.add_column(column, justify=justify, no_wrap=column != "Input shapes")
+        if column == "Op":  # long kernel names fold rather than squeeze the shapes
+            table.add_column(column, overflow="fold", max_width=28)
+        else:
+            table.add_column(column, justify=justify, no_wrap=column != "Input shapes")
     for group in result.top_ops(key, k):
         row = group.first
         table.add_row(
-            row.name.removeprefix("aten."), group.module_pattern or "(root)", str(group.count),
+            row.name.removeprefix("aten.").removesuffix(".default"), group.module_pattern or "(root)", str(group.count),
             units.count(group.flops), units.size(group.bytes), f"{row.intensity:.1f}",
             row.bound, units.duration(row.time_s), units.shapes(row.input_shapes),
         )
