@@ -20,7 +20,7 @@ def summary(cap):
     return ops, modules, sum(c.bytes for c in costs), peak_live_bytes(cap, costs, (FORWARD,))
 
 
-@pytest.mark.parametrize("spec", ["gpt2", "tv:resnet50"])
+@pytest.mark.parametrize("spec", ["gpt2", "tv:resnet50", "yolo:yolov8n"])
 def test_replay_gives_identical_records(spec):
     source = model_source(spec)
     model, _ = build_model(source)
@@ -58,3 +58,40 @@ def test_identical_blocks_are_replayed_with_exact_counts():
     mms = [op for op in cap.ops if op.packet == "aten.addmm"]
     assert [op.module for op in mms] == [f"{i}.fc" for i in range(5)]
     assert cap.modules["4.fc"].calls == 1 and cap.modules["4.norm"].input_specs[0].shape == (2, 16)
+
+
+class SharedActBlock(nn.Module):
+    """Like ultralytics' Conv: every instance calls one activation module shared by all."""
+
+    act = nn.SiLU()
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+class SharedActModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.act = SharedActBlock.act  # the shared module's one path; the root never calls it
+        self.blocks = nn.ModuleList(SharedActBlock() for _ in range(4))
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+def test_replayed_ops_of_a_shared_module_keep_its_own_path():
+    model = SharedActModel()
+    make_inputs = lambda: SampleInputs((torch.randn(2, 16),))
+    full = capture(model, make_inputs, replay_blocks=False)
+    replayed = capture(model, make_inputs, replay_blocks=True)
+    assert any("replayed" in note for note in replayed.notes)
+    assert summary(full) == summary(replayed)
+    silus = [op.module for op in replayed.ops if op.packet == "aten.silu"]
+    assert silus == ["act"] * 4
+    assert replayed.modules["act"].calls == 4

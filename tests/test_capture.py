@@ -131,3 +131,26 @@ def test_data_dependent_model_falls_back_to_real_tensors():
     assert result.capture_method == "real"
     assert result.flops.forward == 2 * 2 * 8 * 8
     assert any("fake" in note for note in result.notes)
+
+
+class _CachingHead(nn.Module):
+    """Caches a tensor on `self` during forward, as YOLO's Detect caches its anchors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.shape = None
+
+    def forward(self, x):
+        if self.shape != x.shape:
+            self.anchors, self.shape = torch.ones_like(x), x.shape
+        return self.proj(x + self.anchors)
+
+
+def test_attributes_a_forward_assigns_are_undone():
+    model = _CachingHead()
+    before = dict(vars(model))
+    first = capture(model, lambda: SampleInputs((torch.ones(2, 8),)))
+    assert vars(model) == before and not hasattr(model, "anchors")
+    second = capture(model, lambda: SampleInputs((torch.ones(2, 8),)))
+    assert [op.name for op in first.ops] == [op.name for op in second.ops]

@@ -88,19 +88,29 @@ class _Template:
     param_storages: list[int]
     output: Any
     submodules: dict[str, tuple[int, tuple, tuple]]  # relative path -> (calls, inputs, outputs)
+    shared_calls: dict[str, int]  # modules outside the block it calls (shared ones) -> calls
     verified: bool = False
     rejected: bool = False
     replays: int = 0
     signature: list = field(default_factory=list)
 
 
-def _relative(path: str, root: str) -> str:
-    return path[len(root):] if path.startswith(root) else path
+def _relative(path: str, root: str) -> str | None:
+    """`path` relative to the block at `root` ("" or ".sub"); None for a module outside it (a
+    module shared between blocks, such as YOLO's one SiLU, keeps its own path)."""
+    if path == root or path.startswith(root + "."):
+        return path[len(root):]
+    return None
+
+
+def _replayed_path(path: str, template_root: str, root: str) -> str:
+    relative = _relative(path, template_root)
+    return path if relative is None else root + relative
 
 
 def _op_signature(ops: list, root: str) -> list:
     return [
-        (op.name, _relative(op.module, root), op.phase,
+        (op.name, _replayed_path(op.module, root, ""), op.phase,
          tuple((s.shape, s.dtype) for s in op.inputs),
          tuple((s.shape, s.dtype) for s in op.outputs),
          repr(op.attributes()))
@@ -164,10 +174,12 @@ class BlockReplay:
             if template is not None and template.verified:
                 return self._replay(template, module, path, args, kwargs)
             start = len(self.recorder.ops)
+            calls = {p: r.calls for p, r in self.tracker.records.items()} if template is None else {}
             output = original(*args, **kwargs)
             ops = self.recorder.ops[start:]
             if template is None:
-                self.templates[key] = self._template(module, path, args, kwargs, ops, output)
+                self.templates[key] = self._template(module, path, args, kwargs, ops, output,
+                                                     calls)
             elif not (template.verified or template.rejected):
                 same = _op_signature(ops, path) == template.signature
                 template.verified, template.rejected = same, not same
@@ -175,13 +187,15 @@ class BlockReplay:
 
         return forward
 
-    def _template(self, module, path, args, kwargs, ops, output) -> _Template:
+    def _template(self, module, path, args, kwargs, ops, output, calls_before) -> _Template:
         records = self.tracker.records
         prefix = path + "."
         submodules = {
             _relative(p, path): (r.calls, r.input_specs, r.output_specs)
             for p, r in records.items() if p.startswith(prefix)
         }
+        shared_calls = {p: r.calls - calls_before.get(p, 0) for p, r in records.items()
+                        if not p.startswith(prefix) and r.calls != calls_before.get(p, 0)}
         return _Template(
             path=path,
             ops=list(ops),
@@ -189,6 +203,7 @@ class BlockReplay:
             param_storages=[self.ids.spec(t).storage for t in _block_tensors(module)],
             output=output,
             submodules=submodules,
+            shared_calls=shared_calls,
             signature=_op_signature(ops, path),
         )
 
@@ -227,7 +242,7 @@ class BlockReplay:
         for op in template.ops:
             self.recorder.ops.append(dataclasses.replace(
                 op,
-                module=path + _relative(op.module, template.path),
+                module=_replayed_path(op.module, template.path, path),
                 args=map_specs(op.args, remap),
                 kwargs=map_specs(op.kwargs, remap),
                 outputs=tuple(remap(s) for s in op.outputs),
@@ -238,6 +253,8 @@ class BlockReplay:
             target.calls += calls
             if not target.input_specs:
                 target.input_specs, target.output_specs = in_specs, out_specs
+        for shared, calls in template.shared_calls.items():
+            records[shared].calls += calls
         template.replays += 1
         return output
 

@@ -413,8 +413,8 @@ def _run(
     lift: Callable[[Any], Any] | None = None,
 ) -> _Run:
     ids = _StorageIds()
+    attributes = _attribute_snapshot(model)
     tracker = _ModuleTracker(model, ids, tag_graph=backward)
-    was_training = model.training
     model.eval()
     try:
         # outside the mode: wrapping meta tensors must not dispatch through it
@@ -452,9 +452,23 @@ def _run(
             output_specs = [ids.spec(t) for t in outputs]
     finally:
         tracker.remove()
-        model.train(was_training)
+        _restore_attributes(attributes)
     notes = replay.summary() if replay is not None else []
     return _Run(recorder.ops, tracker.records, named_inputs, output_specs, notes, ids.groups)
+
+
+def _attribute_snapshot(model: nn.Module) -> dict[nn.Module, dict[str, Any]]:
+    """Every module's attributes (shallow): what a forward assigns to `self` (YOLO caches its
+    anchors as `self.anchors`) is undone afterwards, so no fake tensor stays on the model."""
+    return {module: dict(vars(module)) for module in model.modules()}
+
+
+def _restore_attributes(snapshot: dict[nn.Module, dict[str, Any]]) -> None:
+    for module, attributes in snapshot.items():
+        current = vars(module)
+        for name in [name for name in current if name not in attributes]:
+            del current[name]
+        current.update(attributes)
 
 
 @dataclass
