@@ -174,7 +174,8 @@ class BlockReplay:
             if template is not None and template.verified:
                 return self._replay(template, module, path, args, kwargs)
             start = len(self.recorder.ops)
-            calls = {p: r.calls for p, r in self.tracker.records.items()} if template is None else {}
+            records = self.tracker.records
+            calls = {p: r.calls for p, r in records.items()} if template is None else {}
             output = original(*args, **kwargs)
             ops = self.recorder.ops[start:]
             if template is None:

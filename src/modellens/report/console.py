@@ -153,7 +153,8 @@ def top_ops_table(result: ProfileResult, key: str, k: int) -> Table:
     for group in result.top_ops(key, k):
         row = group.first
         table.add_row(
-            row.name.removeprefix("aten.").removesuffix(".default"), group.module_pattern or "(root)", str(group.count),
+            row.name.removeprefix("aten.").removesuffix(".default"),
+            group.module_pattern or "(root)", str(group.count),
             units.count(group.flops), units.size(group.bytes), f"{row.intensity:.1f}",
             row.bound, units.duration(row.time_s), units.shapes(row.input_shapes),
         )

@@ -390,7 +390,8 @@ def naflex_patches(config) -> dict[str, Template]:
     with the grid's spatial shape."""
     vision = getattr(config, "vision_config", None) or config
     side = math.isqrt(vision.num_patches)
-    patch = vision.patch_size[0] if isinstance(vision.patch_size, (list, tuple)) else vision.patch_size
+    patch = vision.patch_size
+    patch = patch[0] if isinstance(patch, (list, tuple)) else patch
     width = getattr(vision, "num_channels", 3) * patch * patch
     return {"pixel_values": Template((1, side * side, width)),
             "pixel_attention_mask": Template((1, side * side), torch.long, 1),
@@ -402,10 +403,10 @@ def make_input_builder(model_cls, config, options: InputOptions,
     """(make_inputs, description): sample inputs by rule, from the forward signature and config.
 
     - the main input (`main_input_name`, or the first required argument): token ids, an image
-      (config image_size; NaFlex patches where `spatial_shapes` is taken), a video clip, a time series (context_length), flattened patches and
-      their grid (Qwen-VL-style vision towers, `patch_grid`), or audio: what the model type's
-      feature extractor makes of silence, else a shape from the config (`extracted_audio`,
-      `_configured_audio`);
+      (config image_size; NaFlex patches where `spatial_shapes` is taken), a video clip, a time
+      series (context_length), flattened patches and their grid (Qwen-VL-style vision towers,
+      `patch_grid`), or audio: what the model type's feature extractor makes of silence, else a
+      shape from the config (`extracted_audio`, `_configured_audio`);
     - encoder-decoders also get decoder tokens; text models without image (audio) tokens in
       their text (CLIP, SigLIP, CLAP) also get an image (audio), token-spliced multimodal models
       (LLaVA, Qwen-VL) run on text alone;
