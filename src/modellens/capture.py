@@ -14,6 +14,7 @@ Every analysis in `modellens.analysis` is a pure function of the resulting `Capt
 from __future__ import annotations
 
 import contextlib
+import gc
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -25,7 +26,7 @@ from torch.utils._pytree import tree_map
 
 from . import blocks
 from .errors import BuildError, CaptureError, ModellensError
-from .specs import TensorSpec, dtype_name, iter_specs, iter_tensors
+from .specs import TensorSpec, dtype_name, iter_specs, iter_tensors, map_leaves
 
 FORWARD = "forward"
 BACKWARD = "backward"
@@ -47,15 +48,16 @@ class OpRecord:
     args: tuple  # positional args, tensors replaced by TensorSpec
     kwargs: dict
     outputs: tuple[TensorSpec, ...]
+    # every TensorSpec of args and kwargs, in order; read by every analysis, so found once
+    inputs: tuple[TensorSpec, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", tuple(iter_specs((self.args, self.kwargs))))
 
     @property
     def packet(self) -> str:
         """Overload packet name, e.g. "aten.addmm"."""
         return self.name.rsplit(".", 1)[0]
-
-    @property
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return tuple(iter_specs((self.args, self.kwargs)))
 
     def attributes(self) -> dict[str, Any]:
         """Non-tensor arguments by schema name (stride, padding, groups, ...)."""
@@ -213,6 +215,10 @@ class _ModuleTracker:
                 module.register_forward_hook(self._exit, with_kwargs=True, always_call=True)
             )
 
+    def attributes(self, module: nn.Module) -> dict[str, Any]:
+        """`module_attributes(module)` as read when tracking began."""
+        return self.records[self.names[module]].attributes
+
     def remove(self) -> None:
         for handle in self._handles:
             handle.remove()
@@ -326,7 +332,7 @@ class _Recorder(TorchDispatchMode):
             name = f"higher_order.{func.name()}.default"
         else:
             if self.lift is not None:
-                args, kwargs = tree_map(self.lift, (args, kwargs))
+                args, kwargs = map_leaves((args, kwargs), self.lift)
             out = func(*args, **kwargs)
             if self._paused or func.namespace == "prim":
                 return out
@@ -337,8 +343,8 @@ class _Recorder(TorchDispatchMode):
                 name=name,
                 module=self.tracker.current(self.phase),
                 phase=self.phase,
-                args=tree_map(to_spec, args),
-                kwargs=tree_map(to_spec, kwargs),
+                args=map_leaves(args, to_spec),
+                kwargs=map_leaves(kwargs, to_spec),
                 outputs=tuple(self.ids.spec(t) for t in iter_tensors(out)),
             )
         )
@@ -435,7 +441,7 @@ def _run(
             grad = torch.enable_grad() if backward else torch.no_grad()
             replay_on = replay_blocks and not backward
             with grad, recorder, blocks.installed(model, tracker, recorder, ids,
-                                                  module_attributes, replay_on) as replay:
+                                                  tracker.attributes, replay_on) as replay:
                 if replacements is not None:
                     output = torch.func.functional_call(
                         model, replacements, inputs.args, inputs.kwargs, strict=False
@@ -552,37 +558,14 @@ def capture(
     method when `model` lives on the meta device. `replay_blocks` captures repeated identical
     blocks once and replays them (forward-only fake captures; see `modellens.blocks`).
     """
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
     params = parameter_records(model, dtype)
     failures: list[str] = []
     for method in methods:
         try:
-            if method == "fake":
-                fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
-                result = _run(
-                    model,
-                    make_inputs,
-                    mode_context=_with_constants(fake_mode),
-                    convert=_fake_converter(fake_mode, dtype, backward),
-                    backward=backward,
-                    dtype=dtype,
-                    replay_blocks=replay_blocks,
-                    lift=_constant_lifter(fake_mode),
-                )
-            elif method == "real":
-                runnable = _real_model(model, rebuild_real, params, max_real_bytes)
-                result = _run(
-                    runnable,
-                    make_inputs,
-                    mode_context=contextlib.nullcontext(),
-                    convert=(lambda t: _cast(t, dtype)) if dtype is not None else None,
-                    backward=backward,
-                    dtype=dtype,
-                    replay_blocks=False,
-                )
-            else:
-                raise ValueError(f"unknown capture method {method!r}")
+            with _gc_paused():
+                result = _run_method(method, model, make_inputs, params, backward=backward,
+                                     dtype=dtype, rebuild_real=rebuild_real,
+                                     max_real_bytes=max_real_bytes, replay_blocks=replay_blocks)
         except (CaptureError, BuildError) as exc:
             failures.append(f"{method}: {exc}")
             continue
@@ -605,6 +588,52 @@ def capture(
             storage_groups=result.storage_groups,
         )
     raise CaptureError(f"could not capture {name or type(model).__name__}: " + "; ".join(failures))
+
+
+def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleInputs],
+                params: list[ParamRecord], *, backward: bool, dtype: torch.dtype | None,
+                rebuild_real: Callable[[], nn.Module] | None, max_real_bytes: int,
+                replay_blocks: bool) -> _Run:
+    """One capture attempt: on fake tensors over the model's own weights, or on real ones."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    if method == "fake":
+        fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+        return _run(
+            model,
+            make_inputs,
+            mode_context=_with_constants(fake_mode),
+            convert=_fake_converter(fake_mode, dtype, backward),
+            backward=backward,
+            dtype=dtype,
+            replay_blocks=replay_blocks,
+            lift=_constant_lifter(fake_mode),
+        )
+    if method == "real":
+        return _run(
+            _real_model(model, rebuild_real, params, max_real_bytes),
+            make_inputs,
+            mode_context=contextlib.nullcontext(),
+            convert=(lambda t: _cast(t, dtype)) if dtype is not None else None,
+            backward=backward,
+            dtype=dtype,
+            replay_blocks=False,
+        )
+    raise ValueError(f"unknown capture method {method!r}")
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """The cyclic garbage collector off while a capture runs: a capture allocates many small
+    objects (records, specs, fake tensors) that all live until it ends, and every collection
+    would walk them (and the rest of a large heap such as transformers') for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager

@@ -116,6 +116,19 @@ def iter_specs(tree: Any):
             yield from iter_specs(item)
 
 
+def map_leaves(tree: Any, fn) -> Any:
+    """`tree` with every leaf replaced by fn(leaf); tuples, lists and dicts are rebuilt.
+
+    A small, fast stand-in for pytree's tree_map over aten arguments, which are only these
+    containers (it runs on every op of a capture)."""
+    kind = type(tree)
+    if kind is tuple or kind is list:
+        return kind([map_leaves(item, fn) for item in tree])
+    if kind is dict:
+        return {key: map_leaves(item, fn) for key, item in tree.items()}
+    return fn(tree)
+
+
 def map_specs(tree: Any, fn) -> Any:
     """`tree` with every TensorSpec replaced by fn(spec) (tuples, lists and dicts rebuilt)."""
     if isinstance(tree, TensorSpec):
