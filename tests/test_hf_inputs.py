@@ -56,6 +56,17 @@ def test_image_size_of_a_nested_backbone_config():
     assert "image 3x1024x1024" in result.input_description
 
 
+def test_image_size_of_a_timm_wrapped_tower():
+    """PE Video's vision tower is a timm wrapper around vit_pe_core_large_patch14_336: its size
+    is in timm's pretrained config, and the patch embedding asserts 336."""
+    assert "video 16x3x336x336" in description("pe_video_encoder")
+
+
+def test_audio_video_encoder_gets_a_video_with_its_audio():
+    text = description("pe_audio_video_encoder")
+    assert "audio input_values" in text and "video 16x3x336x336" in text
+
+
 def test_audio_extractor_runs_on_a_batch_of_one():
     """Gemma 4's feature extractor rejects a bare array; its features are 128 mel bins."""
     assert description("gemma4_audio").startswith(

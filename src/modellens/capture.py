@@ -505,7 +505,8 @@ def _as_input(value: Any, convert, dtype) -> Any:
     return _cast(value, dtype)
 
 
-def _fake_converter(fake_mode, dtype, requires_grad: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+def _fake_converter(fake_mode, dtype,
+                    requires_grad: bool) -> Callable[[torch.Tensor], torch.Tensor]:
     from torch._subclasses.fake_tensor import FakeTensor
 
     cpu = torch.device("cpu")

@@ -206,13 +206,28 @@ def max_sequence_length(config) -> int | None:
 
 
 def _image_size(options: InputOptions, *configs) -> tuple[int, int]:
-    """(height, width): --image-size, else the first config's image_size (an int or a pair),
-    else that of a nested sub-config (SAM 2's vision backbone, a DETR's backbone), else 224."""
+    """(height, width): --image-size, else the first config's image size (an int or a pair),
+    else that of a nested sub-config (SAM 2's vision backbone, a DETR's backbone, PE Video's timm
+    tower), else 224."""
     if options.image_size:
         return options.image_size, options.image_size
     nested = (part for config in configs if config is not None for part in _sub_configs(config))
-    size = _first("image_size", *configs) or _first("image_size", *nested, default=224)
+    size = (next(filter(None, map(_configured_image_size, configs)), None)
+            or next(filter(None, map(_configured_image_size, nested)), 224))
     return (int(size[0]), int(size[1])) if isinstance(size, (list, tuple)) else (size, size)
+
+
+def _configured_image_size(config) -> int | tuple[int, int] | None:
+    """A config's image_size; for a timm wrapper (PE Video's vision tower), the input size of
+    its timm architecture's pretrained config."""
+    if config is None:
+        return None
+    if getattr(config, "model_type", None) == "timm_wrapper":
+        import timm
+
+        pretrained = timm.get_pretrained_cfg(config.architecture)
+        return tuple(pretrained.input_size[1:]) if pretrained is not None else None
+    return getattr(config, "image_size", None)
 
 
 def _sub_configs(config) -> list:
@@ -409,7 +424,7 @@ def make_input_builder(model_cls, config, options: InputOptions,
       shape from the config (`extracted_audio`, `_configured_audio`);
     - encoder-decoders also get decoder tokens; text models without image (audio) tokens in
       their text (CLIP, SigLIP, CLAP) also get an image (audio), token-spliced multimodal models
-      (LLaVA, Qwen-VL) run on text alone;
+      (LLaVA, Qwen-VL) run on text alone, audio-video encoders get a video with their audio;
     - required `*input_ids` get tokens, required `X_mask` (and an audio main input's mask) an
       all-valid mask over X, required `X_padding` zeros like X, a time series' required `freq`
       class 0; `bbox` (LayoutLM-style) gets zero boxes; `use_cache=False`;
@@ -469,6 +484,9 @@ def make_input_builder(model_cls, config, options: InputOptions,
                                                                                IMAGE_TOKEN_KEYS):
         tensors.update(pixels)
         parts.append(f"{picture} {_shape(image)}")
+    if main in AUDIO_INPUTS and "pixel_values_videos" in accepted:  # an audio-video encoder
+        tensors["pixel_values_videos"] = visual(config, options, frames=16)
+        parts.append(f"video {_shape(tensors['pixel_values_videos'])}")
     if main not in AUDIO_INPUTS and not _has_any(config, AUDIO_TOKEN_KEYS) and any(
             name in accepted for name in AUDIO_INPUTS):
         audio = {name: t for name, t in extracted_audio(config, accepted, samples).items()
