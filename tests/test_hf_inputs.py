@@ -67,6 +67,19 @@ def test_audio_video_encoder_gets_a_video_with_its_audio():
     assert "audio input_values" in text and "video 16x3x336x336" in text
 
 
+def test_unset_placeholder_token_gets_the_last_text_id():
+    """BLIP-2's default config leaves image_token_index unset: `input_ids == None` is False
+    and the model cannot run; the last id of its OPT vocabulary (50272) stands in."""
+    assert description("blip-2").endswith("image_token_id=50271 (unset in the config)")
+    assert "audio_token_id=131071" in description("voxtral")
+    assert "unset in the config" not in description("llava")  # a set id is kept
+
+
+@pytest.mark.slow
+def test_unset_placeholder_model_captures():
+    assert_captured(profiled("blip-2", seq_len=16), "blip-2")
+
+
 def test_audio_extractor_runs_on_a_batch_of_one():
     """Gemma 4's feature extractor rejects a bare array; its features are 128 mel bins."""
     assert description("gemma4_audio").startswith(

@@ -561,6 +561,22 @@ def build_dtype(model_cls, config) -> torch.dtype | None:
     return torch.bfloat16 if uses_grouped_mm else None
 
 
+def set_unset_placeholders(config) -> list[str]:
+    """Give a token-spliced multimodal config whose placeholder token id is unset (BLIP-2's and
+    Voxtral's default configs) the last id of its text vocabulary, as published checkpoints add
+    one token for it; without an id the model cannot run even on text alone. Returns `key=id`
+    for each id set."""
+    text = getattr(config, "text_config", None) or config
+    vocab = getattr(text, "vocab_size", None)
+    done = []
+    for keys in (IMAGE_TOKEN_KEYS, AUDIO_TOKEN_KEYS):
+        key = next((k for k in keys if hasattr(config, k)), None)
+        if key is not None and not _has_any(config, keys) and isinstance(vocab, int):
+            setattr(config, key, vocab - 1)
+            done.append(f"{key}={vocab - 1}")
+    return done
+
+
 def _concrete_or_none(config):
     try:
         return model_class(config)
@@ -580,7 +596,10 @@ def source(spec: str, options: InputOptions, task: str = "auto") -> ModelSource:
     if cls.forward is torch.nn.Module.forward:  # Bark, GLM-Image's VQ model: sub-models only
         raise BuildError(f"{spec}: {cls.__name__} has no forward()")
     dtype = build_dtype(cls, config)
+    placeholders = set_unset_placeholders(config)
     make_inputs, description = make_input_builder(cls, config, options, dtype)
+    if placeholders:
+        description += f"; {', '.join(placeholders)} (unset in the config)"
     if dtype is not None:
         description += f"; weights {str(dtype).removeprefix('torch.')} (grouped-mm experts)"
 
