@@ -41,6 +41,8 @@ def description(model_type: str) -> str:
     ("lxmert", "visual_feats 16x2048, visual_pos 16x4"),
     # X-MOD's language adapters: the config's first language
     ("xmod", "language en_XX"),
+    # a Perceiver without a preprocessor reads (seq, d_model) inputs
+    ("perceiver", "inputs 16x768"),
 ])
 def test_inputs_from_the_config(model_type, expected):
     result = profiled(model_type, seq_len=16)
@@ -78,6 +80,21 @@ def test_unset_placeholder_token_gets_the_last_text_id():
 @pytest.mark.slow
 def test_unset_placeholder_model_captures():
     assert_captured(profiled("blip-2", seq_len=16), "blip-2")
+
+
+def test_extractor_outputs_under_the_model_names():
+    """Gemma 3n's audio encoder takes its extractor's features as audio_mel, and a mask that
+    marks padding (all False) where the extractor's marks valid frames."""
+    assert description("gemma3n_audio").endswith(
+        "audio audio_mel 97x128, audio audio_mel_mask 97)")
+    source = hf.source("type:gemma3n_audio", InputOptions())
+    assert not source.make_inputs().kwargs["audio_mel_mask"].any()
+
+
+def test_segmentation_prompt_pair_halves_the_canvas():
+    """SegGPT's image_size (896, 448) is the canvas that stacks prompt over image."""
+    assert description("seggpt").endswith(
+        "image 3x448x448, prompt_pixel_values 3x448x448, prompt_masks 3x448x448)")
 
 
 def test_audio_extractor_runs_on_a_batch_of_one():

@@ -261,7 +261,11 @@ def visual(config, options: InputOptions, frames: int | None = None) -> Template
     return Template((1, frames, channels, *size))
 
 
-AUDIO_INPUTS = ("input_features", "input_values")
+AUDIO_INPUTS = ("input_features", "input_values", "audio_mel")
+# feature-extractor outputs a model takes under another name (Gemma 3n's audio encoder, whose
+# mask marks padding where the extractor's marks valid frames)
+_EXTRACTOR_SYNONYMS = {"input_features": "audio_mel", "input_features_mask": "audio_mel_mask"}
+_PADDING_MASKS = {"audio_mel_mask"}
 AUDIO_TOKEN_KEYS = ("audio_token_id", "audio_token_index")
 _SUBMODEL_SUFFIXES = ("_encoder", "_audio")  # qwen3_asr_encoder -> qwen3_asr's feature extractor
 
@@ -314,13 +318,15 @@ def extracted_audio(config, accepted: set[str], samples: int | None) -> dict[str
     except Exception:  # no extractor, or one needing a missing library (torchaudio)
         return {}
     templates = {k: Template(tuple(v.shape), v.dtype, 0 if v.is_floating_point() else 1)
-                 for k, v in out.items() if k in accepted and isinstance(v, torch.Tensor)}
+                 for k, v in out.items() if isinstance(v, torch.Tensor)}
     mels, size = mel_bins(config), getattr(extractor, "feature_size", None)
     features = templates.get("input_features")
     if features is not None and mels and size and mels != size and size in features.shape[1:]:
         shape = tuple(mels if d == size else d for d in features.shape)
         templates["input_features"] = features._replace(shape=shape)
-    return templates
+    named = {k if k in accepted else _EXTRACTOR_SYNONYMS.get(k): t for k, t in templates.items()}
+    return {k: t._replace(fill=0) if k in _PADDING_MASKS else t
+            for k, t in named.items() if k in accepted}
 
 
 def mel_bins(config) -> int | None:
@@ -360,7 +366,10 @@ def _time_mask(features: Template, config) -> Template:
 def hidden_input(name: str, config, seq: int) -> Template | None:
     """A float input in the model's width (config hidden_size): `*_embeds` as (seq,
     hidden_size) embeddings (a Q-Former's queries), `latents` as (hidden_size, seq) frames (an
-    audio codec's decoder); None for other names or without hidden_size."""
+    audio codec's decoder), a Perceiver's preprocessed `inputs` as (seq, d_model); None for
+    other names or without the width."""
+    if name == "inputs" and isinstance(getattr(config, "d_model", None), int):
+        return Template((1, seq, config.d_model))  # Perceiver without a preprocessor
     width = getattr(config, "hidden_size", None)
     if not isinstance(width, int):
         return None
@@ -509,6 +518,16 @@ def make_input_builder(model_cls, config, options: InputOptions,
             tensors[name] = _time_mask(tensors[name.removesuffix("_mask")], config)
         elif name.endswith("_padding") and name.removesuffix("_padding") in tensors:
             tensors[name] = tensors[name.removesuffix("_padding")]  # zeros: nothing padded
+        elif name.startswith("prompt_") and "pixel_values" in tensors:  # SegGPT's prompt
+            # prompt image and mask, like the image; the configured size is the canvas that
+            # stacks prompt over image, so each is half its height
+            first = not any(n.startswith("prompt_") for n in tensors)
+            if first and not options.image_size and len(tensors["pixel_values"].shape) == 4:
+                _, channels, height, width = tensors["pixel_values"].shape
+                tensors["pixel_values"] = Template((1, channels, height // 2, width))
+                parts[0] = f"{picture} {_shape(tensors['pixel_values'])}"
+            tensors[name] = tensors["pixel_values"]
+            parts.append(f"{name} {_shape(tensors[name])}")
         elif name == "freq" and main == "past_values":  # TimesFM's frequency class
             tensors[name] = Template((1, 1), torch.long)
         elif name == "merge_sizes" and grid:  # VideoLLaMA 3: a merge size per image
