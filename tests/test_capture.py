@@ -124,6 +124,28 @@ def test_small_tensor_attributes_keep_their_values_on_fake_tensors():
     assert result.flops.forward == 2 * (2 + 2 + 4) * 8 * 8
 
 
+class _WindowedTower(nn.Module):
+    """Selects rows by an index it builds itself, as Qwen-VL's vision tower builds its window
+    index (arange, pad with -100, keep what is not -100): a boolean-mask select whose size is
+    data-dependent, but only on tensors the forward created."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        index = torch.nn.functional.pad(torch.arange(x.shape[0]), (0, 3), value=-100)
+        return self.proj(x[index[index != -100]])
+
+
+def test_data_dependent_on_created_tensors_stays_fake():
+    result = profile(_WindowedTower(), torch.ones(5, 8))
+    assert result.capture_method == "fake"
+    assert result.flops.forward == 2 * 5 * 8 * 8
+    assert any("created tensors kept concrete (a data-dependent aten.nonzero" in note
+               for note in result.notes)
+
+
 def test_data_dependent_model_falls_back_to_real_tensors():
     from tests.data.tiny_model import get_small_inputs, load_data_dependent
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -36,6 +37,10 @@ DEFAULT_MAX_REAL_BYTES = 4 * 2**30
 # default: 1), and ops on such constants run for real: a vision tower's grid_thw can be read
 # (`.tolist()`) and sizes derived from it (`repeat_interleave`) stay concrete.
 CONSTANT_NUMEL_LIMIT = 64
+# A fake capture that meets a data-dependent op is retried once with small tensors the forward
+# creates itself (arange, zeros, full) made for real and kept, with everything derived from
+# them alone, up to this many elements (a vision tower's padded window index).
+CREATED_CONSTANT_NUMEL_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,11 +312,11 @@ class _Recorder(TorchDispatchMode):
     supports_higher_order_operators = True
 
     def __init__(self, tracker: _ModuleTracker, ids: _StorageIds,
-                 lift: Callable[[Any], Any] | None = None) -> None:
+                 constants: _FakeConstants | None = None) -> None:
         super().__init__()
         self.tracker = tracker
         self.ids = ids
-        self.lift = lift
+        self.constants = constants
         self.phase = FORWARD
         self.ops: list[OpRecord] = []
         self._paused = False
@@ -331,9 +336,12 @@ class _Recorder(TorchDispatchMode):
             out = func(*args, **kwargs)
             name = f"higher_order.{func.name()}.default"
         else:
-            if self.lift is not None:
-                args, kwargs = map_leaves((args, kwargs), self.lift)
-            out = func(*args, **kwargs)
+            out = None
+            if self.constants is not None:
+                args, kwargs = map_leaves((args, kwargs), self.constants.lift)
+                out = self.constants.create(func, args, kwargs)
+            if out is None:
+                out = func(*args, **kwargs)
             if self._paused or func.namespace == "prim":
                 return out
             name = str(func)
@@ -416,7 +424,7 @@ def _run(
     backward: bool,
     dtype: torch.dtype | None,
     replay_blocks: bool,
-    lift: Callable[[Any], Any] | None = None,
+    constants: _FakeConstants | None = None,
 ) -> _Run:
     ids = _StorageIds()
     attributes = _attribute_snapshot(model)
@@ -437,7 +445,7 @@ def _run(
             named_inputs = [
                 (name, ids.spec(t)) for name, v in inputs.named() for t in iter_tensors(v)
             ]
-            recorder = _Recorder(tracker, ids, lift)
+            recorder = _Recorder(tracker, ids, constants)
             grad = torch.enable_grad() if backward else torch.no_grad()
             replay_on = replay_blocks and not backward
             with grad, recorder, blocks.installed(model, tracker, recorder, ids,
@@ -599,17 +607,31 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     if method == "fake":
-        fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
-        return _run(
-            model,
-            make_inputs,
-            mode_context=_with_constants(fake_mode),
-            convert=_fake_converter(fake_mode, dtype, backward),
-            backward=backward,
-            dtype=dtype,
-            replay_blocks=replay_blocks,
-            lift=_constant_lifter(fake_mode),
+        from torch._subclasses.fake_tensor import (
+            DataDependentOutputException,
+            DynamicOutputShapeException,
         )
+
+        def attempt(limit: int, create: bool) -> _Run:
+            fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+            return _run(
+                model,
+                make_inputs,
+                mode_context=_with_constants(fake_mode, limit),
+                convert=_fake_converter(fake_mode, dtype, backward),
+                backward=backward,
+                dtype=dtype,
+                replay_blocks=replay_blocks,
+                constants=_FakeConstants(fake_mode, limit, create),
+            )
+
+        try:
+            return attempt(CONSTANT_NUMEL_LIMIT, create=False)
+        except (DataDependentOutputException, DynamicOutputShapeException) as exc:
+            result = attempt(CREATED_CONSTANT_NUMEL_LIMIT, create=True)
+            result.notes.append(f"fake capture retried with small created tensors kept "
+                                f"concrete (a data-dependent {exc.func})")
+            return result
     if method == "real":
         return _run(
             _real_model(model, rebuild_real, params, max_real_bytes),
@@ -638,12 +660,12 @@ def _gc_paused():
 
 
 @contextlib.contextmanager
-def _with_constants(fake_mode):
-    """`fake_mode`, with small constant tensors kept as values (CONSTANT_NUMEL_LIMIT)."""
+def _with_constants(fake_mode, limit: int):
+    """`fake_mode`, with constant tensors of up to `limit` elements kept as values."""
     from torch._subclasses import fake_tensor
 
     default = fake_tensor.CONSTANT_NUMEL_LIMIT
-    fake_tensor.CONSTANT_NUMEL_LIMIT = CONSTANT_NUMEL_LIMIT
+    fake_tensor.CONSTANT_NUMEL_LIMIT = limit
     try:
         with fake_mode:
             yield
@@ -651,20 +673,49 @@ def _with_constants(fake_mode):
         fake_tensor.CONSTANT_NUMEL_LIMIT = default
 
 
-def _constant_lifter(fake_mode) -> Callable[[Any], Any]:
-    """Small real CPU tensors an op meets (a model's plain tensor attributes, such as YOLO's
-    strides) become fake tensors that keep their values, so `.item()` on them works."""
-    from torch._subclasses.fake_tensor import FakeTensor
+class _FakeConstants:
+    """Small tensors whose values a forward reads stay concrete under fake tensors:
 
-    converter = fake_mode.fake_tensor_converter
+    - `lift`: small real CPU tensors an op meets (a model's plain tensor attributes, such as
+      YOLO's strides) become fake tensors that keep their values;
+    - `create` (on the retry only): small CPU tensors a forward creates from nothing (`torch.arange`, `torch.zeros`,
+      `torch.full`) are made for real and kept as constants, so what is derived from them alone
+      (a Qwen-VL vision tower's window index: arange, pad, boolean-mask select) can be read.
+    """
 
-    def lift(value: Any) -> Any:
+    FACTORIES = frozenset({torch.ops.aten.arange.default, torch.ops.aten.arange.start,
+                           torch.ops.aten.arange.start_step, torch.ops.aten.zeros.default,
+                           torch.ops.aten.ones.default, torch.ops.aten.full.default,
+                           torch.ops.aten.scalar_tensor.default})
+
+    def __init__(self, fake_mode, limit: int, create: bool) -> None:
+        self.fake_mode = fake_mode
+        self.converter = fake_mode.fake_tensor_converter
+        self.limit = limit
+        self.creates = create
+
+    def lift(self, value: Any) -> Any:
+        from torch._subclasses.fake_tensor import FakeTensor
+
         if (isinstance(value, torch.Tensor) and not isinstance(value, FakeTensor)
-                and value.device.type == "cpu" and value.numel() <= CONSTANT_NUMEL_LIMIT):
-            return converter.from_real_tensor(fake_mode, value, make_constant=True)
+                and value.device.type == "cpu" and value.numel() <= self.limit):
+            return self.converter.from_real_tensor(self.fake_mode, value, make_constant=True)
         return value
 
-    return lift
+    def create(self, func, args: tuple, kwargs: dict) -> torch.Tensor | None:
+        """The constant `func(*args, **kwargs)` makes, or None (not a small CPU factory call)."""
+        from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+        device = kwargs.get("device")
+        if not self.creates or func not in self.FACTORIES or (device is not None and
+                                              torch.device(device).type != "cpu"):
+            return None
+        with unset_fake_temporarily():
+            shape = func(*args, **{**kwargs, "device": "meta"}).shape
+            if math.prod(shape) > self.limit:
+                return None
+            real = func(*args, **{**kwargs, "device": "cpu"})
+        return self.converter.from_real_tensor(self.fake_mode, real, make_constant=True)
 
 
 def _model_device(model: nn.Module) -> torch.device:
