@@ -91,6 +91,22 @@ def test_extractor_outputs_under_the_model_names():
     assert not source.make_inputs().kwargs["audio_mel_mask"].any()
 
 
+def test_patch_positions_on_a_pooled_grid():
+    """Gemma 4's vision tower takes patches with (x, y) positions; 224 / 16 = 14 patches a side,
+    rounded down to 12 for its 3x3 pooling."""
+    inputs = hf.source("type:gemma4_vision", InputOptions()).make_inputs().kwargs
+    assert inputs["pixel_values"].shape == (1, 144, 768)
+    positions = inputs["pixel_position_ids"]
+    assert positions.shape == (1, 144, 2)
+    assert positions[0, 13].tolist() == [1, 1] and positions[0, 143].tolist() == [11, 11]
+
+
+def test_temporal_patch_named_patch_temporal():
+    """Muse Glimmer's vision tower names its temporal patch `patch_temporal` (2): each
+    flattened patch is 3 x 2 x 14 x 14."""
+    assert "image patches 256x1176" in description("muse_glimmer_vision")
+
+
 def test_segmentation_prompt_pair_halves_the_canvas():
     """SegGPT's image_size (896, 448) is the canvas that stacks prompt over image."""
     assert description("seggpt").endswith(

@@ -292,7 +292,8 @@ class Template(NamedTuple):
         """`batch` items; floating-point ones in `float_dtype` when given (the model's)."""
         dtype = float_dtype if float_dtype and self.dtype.is_floating_point else self.dtype
         if self.data is not None:
-            return torch.tensor(self.data, dtype=dtype).repeat(batch, 1)
+            rows = torch.tensor(self.data, dtype=dtype)
+            return rows.repeat(batch, *[1] * (rows.dim() - 1))
         return torch.full((batch * self.shape[0], *self.shape[1:]), self.fill, dtype=dtype)
 
 
@@ -398,7 +399,7 @@ def patch_grid(config, options: InputOptions) -> tuple[Template, Template]:
     [[t, h, w]], h and w rounded down to a multiple of the spatial merge size."""
     patch, merge = config.patch_size, _merge_size(config)
     side = max(merge, _image_size(options)[0] // patch // merge * merge)
-    frames = getattr(config, "temporal_patch_size", None) or 1
+    frames = _first("temporal_patch_size", config) or _first("patch_temporal", config, default=1)
     channels = getattr(config, "in_channels", None) or getattr(config, "num_channels", 3)
     patches = Template((side * side, channels * frames * patch * patch))
     return patches, Template((1, 3), torch.long, data=((1, side, side),))
@@ -420,6 +421,16 @@ def naflex_patches(config) -> dict[str, Template]:
     return {"pixel_values": Template((1, side * side, width)),
             "pixel_attention_mask": Template((1, side * side), torch.long, 1),
             "spatial_shapes": Template((1, 2), torch.long, data=((side, side),))}
+
+
+def positioned_patches(config, options: InputOptions) -> dict[str, Template]:
+    """Gemma 4 vision input: the image's flattened patches with their (x, y) grid positions,
+    the side rounded down to a multiple of the pooling kernel."""
+    patch, pool = config.patch_size, getattr(config, "pooling_kernel_size", None) or 1
+    side = max(pool, _image_size(options, config)[0] // patch // pool * pool)
+    positions = tuple((x, y) for y in range(side) for x in range(side))
+    return {"pixel_values": Template((1, side * side, 3 * patch * patch)),
+            "pixel_position_ids": Template((1, side * side, 2), torch.long, data=(positions,))}
 
 
 def make_input_builder(model_cls, config, options: InputOptions,
@@ -454,8 +465,12 @@ def make_input_builder(model_cls, config, options: InputOptions,
     tokens = Template((1, seq), torch.long)
     image = visual(config, options)
     picture = "video" if len(image.shape) == 5 else "image"
-    pixels = naflex_patches(config) if "spatial_shapes" in accepted else {"pixel_values": image}
+    pixels = {"pixel_values": image}
     if "spatial_shapes" in accepted:
+        pixels = naflex_patches(config)
+    elif "pixel_position_ids" in required:
+        pixels = positioned_patches(config, options)
+    if len(pixels) > 1:
         picture, image = "image patches", pixels["pixel_values"]
     grid = next((name for name in required if name in GRID_INPUTS), None)
     if grid and main in ("hidden_states", "pixel_values") and getattr(config, "patch_size", None):
@@ -544,6 +559,13 @@ def make_input_builder(model_cls, config, options: InputOptions,
         parts.append(f"encoder_hidden_states {_shape(tensors['encoder_hidden_states'])}")
     if main in AUDIO_INPUTS and f"{main}_mask" in accepted and f"{main}_mask" not in tensors:
         tensors[f"{main}_mask"] = _time_mask(tensors[main], config)
+    queries = getattr(config, "latent_query_num", None)
+    if ("image_embeds_position_mask" in accepted and "pixel_values" in tensors
+            and "input_ids" in tensors and isinstance(queries, int) and queries < seq):
+        # Kosmos-2: the image's latent queries take the text positions after <image>
+        tensors["image_embeds_position_mask"] = Template(
+            (1, seq), torch.long, data=((0,) + (1,) * queries + (0,) * (seq - queries - 1),))
+        parts.append(f"{queries} image positions")
     if "bbox" in accepted and "input_ids" in tensors:
         tensors["bbox"] = Template((1, seq, 4), torch.long)
         parts.append("zero bbox")
