@@ -152,3 +152,28 @@ def test_merge_sizes_beside_the_patch_grid():
     result = profiled("video_llama_3_vision", image_size=64)
     assert_captured(result, "video_llama_3_vision")
     assert "on grid (1, 4, 4)" in result.input_description
+
+
+@pytest.mark.parametrize("model_type", sorted(hf.DEFAULT_CONFIG_REPAIRS))
+def test_default_config_repair_is_needed_and_enough(model_type):
+    """Each repair keeps a default config that fails in plain PyTorch from failing: a one-layer
+    real CPU model (small vocabulary and MLP) raises without it and runs with it. A repair that
+    transformers no longer needs fails here."""
+    import torch
+
+    small = {"num_hidden_layers": 1, "vocab_size": 64, "pad_token_id": 0, "intermediate_size": 64,
+             "moe_intermediate_size": 64, "n_routed_experts": 4, "first_k_dense_replace": 1}
+
+    def run(repaired: bool):
+        config = hf.default_config(model_type)
+        for key, value in small.items():
+            if hasattr(config, key):
+                setattr(config, key, value)
+        if repaired:
+            assert hf.repair_default_config(config)
+        model = hf.model_class(config)._from_config(config)
+        return model(input_ids=torch.ones(1, 8, dtype=torch.long)).last_hidden_state
+
+    with pytest.raises(RuntimeError):
+        run(repaired=False)
+    assert run(repaired=True).shape[:2] == (1, 8)

@@ -602,6 +602,32 @@ def build_dtype(model_cls, config) -> torch.dtype | None:
     return torch.bfloat16 if uses_grouped_mm else None
 
 
+# transformers default configs that fail in plain PyTorch (checked with one layer on CPU) and the
+# value of the published checkpoint that makes them run, by (sub-)config model_type
+DEFAULT_CONFIG_REPAIRS: dict[str, dict[str, Any]] = {
+    # the code's M-RoPE sections [8, 12, 12] cover 64 of the 128 head dims (GLM-4.1V's config)
+    "glm4v_text": {"rope_parameters.partial_rotary_factor": 0.5},
+    "glm_image_text": {"rope_parameters.partial_rotary_factor": 0.5},
+    # 4096 / 96 heads leaves 42 dims, too few for those sections; GLM-4.5V sets head_dim 128
+    "glm4v_moe_text": {"head_dim": 128},
+}
+
+
+def repair_default_config(config) -> list[str]:
+    """Apply DEFAULT_CONFIG_REPAIRS to `config` and its sub-configs; returns `key=value` for
+    each value set (said in the input description)."""
+    done = []
+    for part in (config, *_sub_configs(config)):
+        for key, value in DEFAULT_CONFIG_REPAIRS.get(getattr(part, "model_type", ""), {}).items():
+            holder, _, name = key.rpartition(".")
+            if holder:
+                getattr(part, holder)[name] = value
+            else:
+                setattr(part, name, value)
+            done.append(f"{part.model_type} {key}={value}")
+    return done
+
+
 def set_unset_placeholders(config) -> list[str]:
     """Give a token-spliced multimodal config whose placeholder token id is unset (BLIP-2's and
     Voxtral's default configs) the last id of its text vocabulary, as published checkpoints add
@@ -638,9 +664,12 @@ def source(spec: str, options: InputOptions, task: str = "auto") -> ModelSource:
         raise BuildError(f"{spec}: {cls.__name__} has no forward()")
     dtype = build_dtype(cls, config)
     placeholders = set_unset_placeholders(config)
+    repairs = repair_default_config(config) if origin == "default config" else []
     make_inputs, description = make_input_builder(cls, config, options, dtype)
     if placeholders:
         description += f"; {', '.join(placeholders)} (unset in the config)"
+    if repairs:
+        description += f"; default config repaired: {', '.join(repairs)}"
     if dtype is not None:
         description += f"; weights {str(dtype).removeprefix('torch.')} (grouped-mm experts)"
 
