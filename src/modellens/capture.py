@@ -175,7 +175,7 @@ class _StorageIds:
         if sid is None:
             sid = self._ids[key] = self.fresh()
             self._alive.append(tensor)
-        return TensorSpec(tuple(int(d) for d in tensor.shape), dtype_name(tensor.dtype), sid)
+        return TensorSpec(tuple(map(int, tensor.shape)), dtype_name(tensor.dtype), sid)
 
     def fresh(self, like: int | None = None) -> int:
         """A new id for a storage that exists only in replayed records; it joins the group of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ _DTYPE_BY_NAME: dict[str, torch.dtype] = {
 }
 
 
+@functools.cache
 def dtype_name(dtype: torch.dtype) -> str:
     """'torch.float32' -> 'float32'."""
     return str(dtype).removeprefix("torch.")
