@@ -352,11 +352,12 @@ class _Recorder(TorchDispatchMode):
             name = f"higher_order.{func.name()}.default"
         else:
             out = None
-            if self.constants is not None:
+            if self.constants is not None and self.constants.thorough:
                 args, kwargs = map_leaves((args, kwargs), self.constants.lift)
                 out = self.constants.create(func, args, kwargs)
-                if out is None and func is torch.ops.aten.native_batch_norm.default:  # fake only
-                    out = self._eval_batch_norm(*args, **kwargs)
+            if (out is None and self.constants is not None  # a fake capture
+                    and func is torch.ops.aten.native_batch_norm.default):
+                out = self._eval_batch_norm(*args, **kwargs)
             if out is None:
                 out = func(*args, **kwargs)
             if self._paused or func.namespace == "prim":
@@ -448,6 +449,8 @@ def _run(
     tracker = _ModuleTracker(model, ids, tag_graph=backward)
     model.eval()
     try:
+        if constants is not None:
+            constants.lift_attributes(model)
         # outside the mode: wrapping meta tensors must not dispatch through it
         replacements = _replacement_tensors(model, convert) if convert else None
         with mode_context:
@@ -639,7 +642,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
                 backward=backward,
                 dtype=dtype,
                 replay_blocks=replay_blocks,
-                constants=_FakeConstants(fake_mode, limit, create),
+                constants=_FakeConstants(fake_mode, limit, thorough=create),
             )
 
         try:
@@ -691,13 +694,16 @@ def _with_constants(fake_mode, limit: int):
 
 
 class _FakeConstants:
-    """Small tensors whose values a forward reads stay concrete under fake tensors:
+    """Small tensors whose values a forward reads stay concrete under fake tensors.
 
-    - `lift`: small real CPU tensors an op meets (a model's plain tensor attributes, such as
-      YOLO's strides) become fake tensors that keep their values;
-    - `create` (on the retry only): small CPU tensors a forward creates from nothing (`torch.arange`, `torch.zeros`,
-      `torch.full`) are made for real and kept as constants, so what is derived from them alone
-      (a Qwen-VL vision tower's window index: arange, pad, boolean-mask select) can be read.
+    Always: the model's small plain tensor attributes (YOLO's `stride`, read with `.item()`)
+    become constant fakes before the forward (`lift_attributes`; restored with every other
+    attribute after it). On the retry after a data-dependent op (`thorough`), also every small
+    real CPU tensor an op meets (`lift`: constants held outside the model), and small CPU tensors
+    the forward creates from nothing (`create`: `torch.arange`, `zeros`, `full`) are made for real
+    and kept, so what is derived from them alone (a Qwen-VL vision tower's window index: arange,
+    pad, boolean-mask select) can be read. Not on the first attempt: those two run on every op,
+    and kept constants make ops on them run for real.
     """
 
     FACTORIES = frozenset({torch.ops.aten.arange.default, torch.ops.aten.arange.start,
@@ -705,27 +711,33 @@ class _FakeConstants:
                            torch.ops.aten.ones.default, torch.ops.aten.full.default,
                            torch.ops.aten.scalar_tensor.default})
 
-    def __init__(self, fake_mode, limit: int, create: bool) -> None:
+    def __init__(self, fake_mode, limit: int, thorough: bool) -> None:
         self.fake_mode = fake_mode
         self.converter = fake_mode.fake_tensor_converter
         self.limit = limit
-        self.creates = create
+        self.thorough = thorough
 
     def lift(self, value: Any) -> Any:
         from torch._subclasses.fake_tensor import FakeTensor
 
-        if (isinstance(value, torch.Tensor) and not isinstance(value, FakeTensor)
+        if (type(value) is not FakeTensor and isinstance(value, torch.Tensor)
                 and value.device.type == "cpu" and value.numel() <= self.limit):
             return self.converter.from_real_tensor(self.fake_mode, value, make_constant=True)
         return value
+
+    def lift_attributes(self, model: nn.Module) -> None:
+        for module in model.modules():
+            for name, value in list(vars(module).items()):
+                if type(value) is torch.Tensor:  # not parameters or buffers (kept elsewhere)
+                    setattr(module, name, self.lift(value))
 
     def create(self, func, args: tuple, kwargs: dict) -> torch.Tensor | None:
         """The constant `func(*args, **kwargs)` makes, or None (not a small CPU factory call)."""
         from torch._subclasses.fake_tensor import unset_fake_temporarily
 
         device = kwargs.get("device")
-        if not self.creates or func not in self.FACTORIES or (device is not None and
-                                              torch.device(device).type != "cpu"):
+        if func not in self.FACTORIES or (device is not None
+                                          and torch.device(device).type != "cpu"):
             return None
         with unset_fake_temporarily():
             shape = func(*args, **{**kwargs, "device": "meta"}).shape

@@ -5,6 +5,7 @@ Nothing is downloaded: the architecture yaml ships inside the ultralytics packag
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -40,8 +41,7 @@ def source(name: str, options: InputOptions) -> ModelSource:
         raise SpecError("YOLO models need ultralytics: pip install 'modellens[yolo]'") from None
     cfg = yaml_name(name)
     try:
-        task = tasks.guess_model_task(cfg)
-        layout = tasks.yaml_model_load(cfg)
+        task, layout = _parsed(cfg)
     except (FileNotFoundError, SyntaxError) as exc:
         raise SpecError(f"unknown YOLO model {name!r}: ultralytics has no {cfg} ({exc})") from None
     model_cls = {
@@ -66,6 +66,15 @@ def source(name: str, options: InputOptions) -> ModelSource:
         metadata={"task": task, "yaml": cfg, "image_size": size, "stages": stages(layout)},
         builds_on_meta=False,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(cfg: str) -> tuple[str, dict]:
+    """(task, layout) of an architecture yaml; parsing it takes ~7 ms, so once per process.
+    The layout is only read."""
+    from ultralytics.nn import tasks
+
+    return tasks.guess_model_task(cfg), tasks.yaml_model_load(cfg)
 
 
 def stages(layout: dict) -> dict[str, list[int]]:
