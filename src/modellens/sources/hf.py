@@ -223,8 +223,10 @@ def _configured_image_size(config) -> int | tuple[int, int] | None:
     if config is None:
         return None
     if getattr(config, "model_type", None) == "timm_wrapper":
-        import timm
-
+        try:
+            import timm
+        except ImportError:  # the model cannot be built either; its error says so
+            return None
         pretrained = timm.get_pretrained_cfg(config.architecture)
         return tuple(pretrained.input_size[1:]) if pretrained is not None else None
     return getattr(config, "image_size", None)
