@@ -1,5 +1,6 @@
 """The capture: module attribution, backward as autograd does it, no side effects."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -178,19 +179,22 @@ def test_attributes_a_forward_assigns_are_undone():
     assert [op.name for op in first.ops] == [op.name for op in second.ops]
 
 
-def test_fake_batch_norm_records_what_the_real_kernel_returns():
+@pytest.mark.parametrize("backward", [False, True])
+def test_fake_batch_norm_records_what_the_real_kernel_returns(backward):
     """Inference batch norm skips torch's slow fake kernel; its records (ops, input and output
-    shapes and dtypes) equal a real-tensor capture's."""
+    shapes and dtypes, forward and backward) equal a real-tensor capture's."""
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.BatchNorm2d(4))
 
     def inputs() -> SampleInputs:
         return SampleInputs(args=(torch.ones(2, 3, 8, 8),))
 
     def records(method: str) -> list:
-        ops = capture(model, inputs, methods=(method,)).ops
-        return [(op.name, op.module, [(s.shape, s.dtype) for s in op.inputs + op.outputs])
+        ops = capture(model, inputs, methods=(method,), backward=backward).ops
+        return [(op.name, op.module, op.phase,
+                 [(s.shape, s.dtype) for s in op.inputs + op.outputs])
                 for op in ops]
 
     fake = records("fake")
     assert [name for name, *_ in fake].count("aten.native_batch_norm.default") == 2
+    assert backward == any(name == "aten.native_batch_norm_backward.default" for name, *_ in fake)
     assert fake == records("real")
