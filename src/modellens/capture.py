@@ -632,7 +632,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
             DynamicOutputShapeException,
         )
 
-        def attempt(limit: int, create: bool) -> _Run:
+        def attempt(limit: int, thorough: bool) -> _Run:
             fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
             return _run(
                 model,
@@ -642,13 +642,13 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
                 backward=backward,
                 dtype=dtype,
                 replay_blocks=replay_blocks,
-                constants=_FakeConstants(fake_mode, limit, thorough=create),
+                constants=_FakeConstants(fake_mode, limit, thorough),
             )
 
         try:
-            return attempt(CONSTANT_NUMEL_LIMIT, create=False)
+            return attempt(CONSTANT_NUMEL_LIMIT, thorough=False)
         except (DataDependentOutputException, DynamicOutputShapeException) as exc:
-            result = attempt(CREATED_CONSTANT_NUMEL_LIMIT, create=True)
+            result = attempt(CREATED_CONSTANT_NUMEL_LIMIT, thorough=True)
             result.notes.append(f"fake capture retried with small created tensors kept "
                                 f"concrete (a data-dependent {exc.func})")
             return result
@@ -712,15 +712,16 @@ class _FakeConstants:
                            torch.ops.aten.scalar_tensor.default})
 
     def __init__(self, fake_mode, limit: int, thorough: bool) -> None:
+        from torch._subclasses.fake_tensor import FakeTensor
+
         self.fake_mode = fake_mode
         self.converter = fake_mode.fake_tensor_converter
         self.limit = limit
         self.thorough = thorough
+        self._fake_type = FakeTensor  # imported once: `lift` runs on every argument of every op
 
     def lift(self, value: Any) -> Any:
-        from torch._subclasses.fake_tensor import FakeTensor
-
-        if (type(value) is not FakeTensor and isinstance(value, torch.Tensor)
+        if (type(value) is not self._fake_type and isinstance(value, torch.Tensor)
                 and value.device.type == "cpu" and value.numel() <= self.limit):
             return self.converter.from_real_tensor(self.fake_mode, value, make_constant=True)
         return value

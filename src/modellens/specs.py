@@ -133,15 +133,7 @@ def map_leaves(tree: Any, fn) -> Any:
 
 def map_specs(tree: Any, fn) -> Any:
     """`tree` with every TensorSpec replaced by fn(spec) (tuples, lists and dicts rebuilt)."""
-    if isinstance(tree, TensorSpec):
-        return fn(tree)
-    if isinstance(tree, tuple):
-        return tuple(map_specs(item, fn) for item in tree)
-    if isinstance(tree, list):
-        return [map_specs(item, fn) for item in tree]
-    if isinstance(tree, dict):
-        return {key: map_specs(item, fn) for key, item in tree.items()}
-    return tree
+    return map_leaves(tree, lambda leaf: fn(leaf) if isinstance(leaf, TensorSpec) else leaf)
 
 
 def iter_tensors(tree: Any):

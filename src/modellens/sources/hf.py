@@ -474,6 +474,10 @@ def make_input_builder(model_cls, config, options: InputOptions,
         pixels = positioned_patches(config, options)
     if len(pixels) > 1:
         picture, image = "image patches", pixels["pixel_values"]
+    elif (any(n.startswith("prompt_") for n in required) and not options.image_size
+          and len(image.shape) == 4):  # SegGPT: the configured size stacks prompt over image
+        image = image._replace(shape=(1, image.shape[1], image.shape[2] // 2, image.shape[3]))
+        pixels = {"pixel_values": image}
     grid = next((name for name in required if name in GRID_INPUTS), None)
     if grid and main in ("hidden_states", "pixel_values") and getattr(config, "patch_size", None):
         tensors[main], tensors[grid] = patch_grid(config, options)
@@ -536,14 +540,7 @@ def make_input_builder(model_cls, config, options: InputOptions,
         elif name.endswith("_padding") and name.removesuffix("_padding") in tensors:
             tensors[name] = tensors[name.removesuffix("_padding")]  # zeros: nothing padded
         elif name.startswith("prompt_") and "pixel_values" in tensors:  # SegGPT's prompt
-            # prompt image and mask, like the image; the configured size is the canvas that
-            # stacks prompt over image, so each is half its height
-            first = not any(n.startswith("prompt_") for n in tensors)
-            if first and not options.image_size and len(tensors["pixel_values"].shape) == 4:
-                _, channels, height, width = tensors["pixel_values"].shape
-                tensors["pixel_values"] = Template((1, channels, height // 2, width))
-                parts[0] = f"{picture} {_shape(tensors['pixel_values'])}"
-            tensors[name] = tensors["pixel_values"]
+            tensors[name] = tensors["pixel_values"]  # prompt image and mask, like the image
             parts.append(f"{name} {_shape(tensors[name])}")
         elif name == "freq" and main == "past_values":  # TimesFM's frequency class
             tensors[name] = Template((1, 1), torch.long)
