@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from modellens import discover as engine
-from modellens.report.files import write_json, write_text
+from modellens.io import write_json, write_text
+from modellens.tasks import discover as engine
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "coverage.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+
 from torch import nn
 
 
@@ -49,9 +50,9 @@ class Subject:
 
     @cached_property
     def source(self):
-        from modellens.profiler import model_source
+        from modellens.sources import resolve
 
-        return model_source(self.model_info.spec, **self.model_info.kwargs)
+        return resolve(self.model_info.spec, **self.model_info.kwargs)
 
     @cached_property
     def module(self) -> nn.Module:

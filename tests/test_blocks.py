@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from modellens.analysis.costs import op_costs
 from modellens.analysis.memory import peak_live_bytes
 from modellens.analysis.modules import module_stats
 from modellens.capture import FORWARD, SampleInputs, capture
-from modellens.profiler import model_source
-from modellens.sources import build_model
+from modellens.costing.cost import op_costs
+from modellens.sources import resolve
+from modellens.sources.base import build_model
 
 
 def summary(cap):
@@ -22,7 +22,7 @@ def summary(cap):
 
 @pytest.mark.parametrize("spec", ["gpt2", "tv:resnet50", "yolo:yolov8n"])
 def test_replay_gives_identical_records(spec):
-    source = model_source(spec)
+    source = resolve(spec)
     model, _ = build_model(source)
     full = capture(model, source.make_inputs, replay_blocks=False)
     replayed = capture(model, source.make_inputs, replay_blocks=True)

@@ -5,9 +5,9 @@ import torch
 from torch import nn
 
 from modellens import profile
-from modellens.capture import BACKWARD, FORWARD, SampleInputs, capture
-from modellens.analysis.costs import op_costs
 from modellens.analysis.modules import module_stats
+from modellens.capture import BACKWARD, FORWARD, SampleInputs, capture
+from modellens.costing.cost import op_costs
 
 
 def linear_stack(widths=(32, 64, 48, 16)):

@@ -5,9 +5,9 @@ import torch
 from torch import nn
 
 from modellens import profile, register_bytes_formula
-from modellens.analysis.costs import unregister_bytes_formula
 from modellens.analysis.flops import looks_like_matmul
-from modellens.sweep import fit_quadratic, profile_sweep
+from modellens.costing.cost import unregister_bytes_formula
+from modellens.tasks.sweep import fit_quadratic, profile_sweep
 
 
 @pytest.mark.parametrize("spec", ["gpt2", "tv:resnet50", "bert-base-uncased", "t5-small"])

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from modellens import discover as engine
 from modellens.cli import main
-from modellens.discover import Candidate, DiscoveryResult, InputSettings, ModelResult
+from modellens.tasks import discover as engine
+from modellens.tasks.discover import Candidate, DiscoveryResult, InputSettings, ModelResult
 
 SMALL = InputSettings(seq_len=32, image_size=64)
 
@@ -55,8 +55,12 @@ def test_small_sweep_is_all_ok(sweep):
 def test_params_equal_the_model_built_normally(sweep):
     import timm
     import torchvision
-    from transformers import T5ForConditionalGeneration, T5Config, WhisperConfig
-    from transformers import WhisperForConditionalGeneration
+    from transformers import (
+        T5Config,
+        T5ForConditionalGeneration,
+        WhisperConfig,
+        WhisperForConditionalGeneration,
+    )
 
     by_name, _ = sweep
     assert by_name["mobilenet_v3_small"].params == numel(torchvision.models.mobilenet_v3_small())

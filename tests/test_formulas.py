@@ -6,8 +6,16 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from modellens import profile
-from modellens.analysis import formulas
-from modellens.analysis.op_classes import ELEMENTWISE, MATMUL, MEMORY, SOFTMAX, UNSUPPORTED, VIEW, category
+from modellens.costing import registry as formulas
+from modellens.costing.elementwise import (
+    ELEMENTWISE,
+    MATMUL,
+    MEMORY,
+    SOFTMAX,
+    UNSUPPORTED,
+    VIEW,
+    category,
+)
 
 
 def torch_count(model, *args):
@@ -17,7 +25,7 @@ def torch_count(model, *args):
 
 
 def test_mm_and_addmm_follow_two_flops_per_mac():
-    from modellens.specs import TensorSpec as S
+    from modellens.capture.records import TensorSpec as S
 
     a, b = S((4, 5), "float32"), S((5, 6), "float32")
     assert formulas.matmul_flops("aten.mm", (a, b), {}, (S((4, 6), "float32"),)) == 2 * 4 * 5 * 6
@@ -27,7 +35,7 @@ def test_mm_and_addmm_follow_two_flops_per_mac():
 
 def test_cpu_flash_attention_is_counted():
     """torch counts this CPU kernel as 0; QKᵀ and AV are 2·B·H·S·S·D each."""
-    from modellens.specs import TensorSpec as S
+    from modellens.capture.records import TensorSpec as S
 
     q = S((2, 4, 16, 8), "float32")
     out = S((2, 4, 16, 8), "float32")

@@ -3,9 +3,10 @@ the parameters of the model built normally and a non-zero FLOP count."""
 
 import pytest
 
-from modellens import discover as engine
-from modellens.discover import Candidate, InputSettings
-from modellens.sources import InputOptions, hf
+from modellens.sources import hf
+from modellens.sources.base import InputOptions
+from modellens.tasks import discover as engine
+from modellens.tasks.discover import Candidate, InputSettings
 
 
 def profiled(model_type: str, **inputs):

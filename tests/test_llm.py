@@ -4,7 +4,7 @@ import pytest
 
 from modellens.analysis.training import tokens_per_day, training_memory
 from modellens.hardware import get_chip
-from modellens.llm import llm_cost
+from modellens.tasks.llm import llm_cost
 
 
 @pytest.fixture(scope="module")

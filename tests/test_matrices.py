@@ -8,7 +8,7 @@ import pytest
 
 from modellens.cli import main
 from modellens.errors import ConfigError, SpecError
-from modellens.matrices import extract_matrices
+from modellens.tasks.matrices import extract_matrices
 
 TINY = Path(__file__).parent / "data" / "tiny_model.py"
 SEED_MATRIX_KEYS = ["layer_name", "input_shape", "weight_shape", "has_bias", "bias_shape",

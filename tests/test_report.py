@@ -22,9 +22,10 @@ from modellens import profile
 from modellens.analysis.roofline import bottleneck
 from modellens.cli import main
 from modellens.hardware import get_chip
-from modellens.profiler import capture_source, model_source
 from modellens.report import html as html_report
 from modellens.report import plots, view
+from modellens.sources import resolve
+from modellens.tasks.profile import capture_source
 
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny_model.py"
@@ -100,7 +101,7 @@ def test_chip_times_match_the_roofline_analysis(blocks_result):
     """Every chip's predicted time equals roofline.bottleneck on the capture, phase by phase."""
     chips = [get_chip(name) for name in ("h100", "l4", "mi300x")]
     data = embedded(html_report.render_html(blocks_result, chips))
-    captured = capture_source(model_source(Blocks(), torch.randn(2, 8, 16)), backward=True)
+    captured = capture_source(resolve(Blocks(), torch.randn(2, 8, 16)), backward=True)
     for chip, entry in zip(chips, data["chips"]):
         for phase in ("forward", "backward"):
             summary, _ = bottleneck(captured.capture, captured.costs, chip, phase=phase)

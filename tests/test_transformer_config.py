@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from modellens.errors import ConfigError, ModellensError
-from modellens.transformer_config import profile_transformer_config
+from modellens.tasks.transformer import profile_transformer_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "examples" / "configs"
 # GPT-3's capture with autograd runs 96 blocks of fake ops (~10 s of CPU): slow.
@@ -244,7 +244,7 @@ def test_int8_times_forward_with_quantized_linear(tmp_path):
 
 
 def test_timing_refused_when_memory_is_short(tmp_path, monkeypatch):
-    from modellens.analysis import timing
+    from modellens.measure import timing
 
     monkeypatch.setattr(timing, "available_bytes", lambda device: 64 * 2**20)
     with pytest.raises(ModellensError, match="--no-timing"):
@@ -284,8 +284,8 @@ def test_time_parts_skips_a_whole_model_that_does_not_fit():
     import torch
     from torch import nn
 
-    from modellens.analysis.timing import TimedPart, time_parts
     from modellens.capture import SampleInputs
+    from modellens.measure.timing import TimedPart, time_parts
 
     def part(name, count, needed):
         return TimedPart(name, count, lambda: nn.Linear(8, 8),

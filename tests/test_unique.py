@@ -7,12 +7,15 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from modellens.capture.records import iter_tensors
 from modellens.cli import main
 from modellens.commands.unique import tt_main
 from modellens.errors import ConfigError, SpecError
-from modellens.specs import iter_tensors
-from modellens.unique import (
-    analyze_unique, extract_pytorch_ops, extract_unique_modules, read_modules_json,
+from modellens.tasks.unique import (
+    analyze_unique,
+    extract_pytorch_ops,
+    extract_unique_modules,
+    read_modules_json,
 )
 from tests.data import tiny_model, unique_models
 

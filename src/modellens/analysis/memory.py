@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..capture import FORWARD, Capture
-from .costs import OpCost
-from .op_classes import VIEW
+from ..costing.cost import OpCost
+from ..costing.elementwise import VIEW
 from .params import ParamCounts
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..capture import FORWARD, Capture
-from .costs import OpCost
+from ..costing.cost import OpCost
 
 
 @lru_cache(maxsize=65536)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..capture import FORWARD, Capture, OpRecord
+from ..costing.cost import OpCost
+from ..costing.elementwise import MATMUL
 from ..hardware import Chip
-from .costs import OpCost
-from .op_classes import MATMUL
 
 COMPUTE = "compute"
 MEMORY = "memory"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..capture import Capture, ModuleRecord, OpRecord
-from ..specs import TensorSpec
+from ..capture.records import TensorSpec
 from .op_names import INTERNAL, leaf_function, signature_names, torch_name
 
 LEVELS = ("torch", "aten")

@@ -38,8 +38,8 @@ class Output:
 
     def emit(self, *, table: Callable[[Any], None], data: Callable[[], Any],
              rows: Callable[[], list[dict]], html: Callable[[], str] | None = None) -> None:
+        from ..io import to_json, write_text
         from ..report.csv_io import to_csv
-        from ..report.files import to_json, write_text
 
         if self.format == "table":
             console = self.console()

@@ -25,8 +25,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..model_info import compare_checkpoints
     from ..report.weights_console import diff_renderables
+    from ..tasks.model_info import compare_checkpoints
 
     out = Output(args)
     with tensor_progress(out, "comparing tensors") as progress:

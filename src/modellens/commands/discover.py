@@ -42,8 +42,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import discover as engine
     from ..errors import ConfigError
+    from ..tasks import discover as engine
 
     if args.output and args.output.endswith(".json") and args.format == "table":
         args.format = "json"
@@ -57,11 +57,11 @@ def run(args: argparse.Namespace) -> int:
     todo = engine.candidates(args.library, args.limit)
     result = _sweep(args, out, todo, inputs)
     if args.markdown:
-        from ..report.files import write_text
+        from ..io import write_text
 
         write_text(args.markdown, engine.render_markdown(result))
     if args.generate_examples not in (None, "-"):
-        from ..report.files import write_text
+        from ..io import write_text
 
         write_text(args.generate_examples, "#!/bin/sh\n# modellens discover: models that profile "
                    "cleanly\n" + "".join(f"{c}\n" for c in result.examples()))
@@ -76,7 +76,7 @@ def _sweep(args, out: Output, todo, inputs):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .. import discover as engine
+    from ..tasks import discover as engine
 
     stderr = Console(stderr=True, quiet=out.quiet)
     progress = Progress(TextColumn("discover {task.description}"), BarColumn(),
@@ -97,7 +97,7 @@ def _sweep(args, out: Output, todo, inputs):
 
 
 def _line(model) -> str:
-    from ..report import units
+    from .. import units
 
     if model.ok:
         return (f"ok      {model.spec}: {model.method}, {units.count(model.params)} params, "
@@ -108,8 +108,8 @@ def _line(model) -> str:
 def _render(console, result, verbose: bool, examples: bool) -> None:
     from rich.table import Table
 
-    from .. import discover as engine
-    from ..report import units
+    from .. import units
+    from ..tasks import discover as engine
 
     summary = Table(title="discover: models per library")
     for column in engine.SUMMARY_HEADER:
@@ -154,8 +154,8 @@ def _csv_row(model) -> dict:
 
 
 def _test_model(args, out: Output, inputs) -> int:
-    from .. import discover as engine
     from ..report import console as console_report
+    from ..tasks import discover as engine
 
     candidate = engine.find_candidate(args.test_model, args.library)
     with out.progress(f"profiling {candidate.spec}"):

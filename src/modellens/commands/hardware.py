@@ -16,7 +16,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..hardware import load_chips
-    from ..report.units import count, size
+    from ..units import count, size
 
     out = Output(args)
     chips = load_chips(args.file) if args.file else load_chips()

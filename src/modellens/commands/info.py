@@ -52,8 +52,8 @@ def tensor_progress(out: Output, label: str) -> Iterator[Callable[[int, int, str
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ModellensError
-    from ..model_info import collect_model_info, open_target, plot_model_info
     from ..report.weights_console import info_renderables
+    from ..tasks.model_info import collect_model_info, open_target, plot_model_info
 
     out = Output(args)
     with out.progress(f"opening {args.model}"):

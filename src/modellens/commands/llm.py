@@ -40,8 +40,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..llm import llm_cost
     from ..report.llm_view import decode_rows, plot_decode_throughput, render_llm
+    from ..tasks.llm import llm_cost
 
     out = Output(args)
     with out.progress(f"capturing prefill, decode and training of {args.model}"):

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..matrices import extract_matrices
+    from ..tasks.matrices import extract_matrices
 
     if isinstance(args.seq_len, list) or isinstance(args.image_size, list):
         raise ConfigError("matrices takes one --seq-len and --image-size; sweeps are for `profile`")
@@ -54,7 +54,7 @@ def _table(result, console) -> None:
     from rich import box
     from rich.table import Table
 
-    from ..report import units
+    from .. import units
 
     table = Table(box=box.SIMPLE_HEAD, title_justify="left", title_style="bold cyan",
                   title=f"WEIGHT MATRICES (stream time at {result.bandwidth_source})")

@@ -30,8 +30,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..profiler import profile
     from ..report import console as console_report
+    from ..tasks.profile import profile
 
     out = Output(args)
     if isinstance(args.seq_len, list) or isinstance(args.image_size, list):
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_sweep(args: argparse.Namespace, out: Output) -> int:
     from ..report.console import sweep_table
-    from ..sweep import profile_sweep
+    from ..tasks.sweep import profile_sweep
 
     as_list = lambda v: v if isinstance(v, list) else None
     with out.progress(f"profiling {args.model} at several sizes"):

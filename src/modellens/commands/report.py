@@ -79,7 +79,8 @@ def chip_table(result, chips):
     from rich import box
     from rich.table import Table
 
-    from ..report import units, view
+    from .. import units
+    from ..report import view
 
     table = Table(title="PREDICTED TIME PER CHIP (roofline, ops run one after another)",
                   title_justify="left", title_style="bold cyan", box=box.SIMPLE_HEAD)
@@ -95,9 +96,9 @@ def chip_table(result, chips):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..profiler import profile
     from ..report import console as console_report
     from ..report.html import render_html, report_data
+    from ..tasks.profile import profile
 
     out = Output(args)
     for option, value in (("--seq-len", args.seq_len), ("--image-size", args.image_size)):

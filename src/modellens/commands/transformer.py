@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from ..transformer_config import profile_transformer_config
+    from ..tasks.transformer import profile_transformer_config
 
     out = Output(args)
     if out.format == "html":  # refuse before minutes of timing, not after
@@ -96,7 +96,7 @@ def _render(result, console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..report.units import count, duration, size
+    from ..units import count, duration, size
 
     def kv(title: str, pairs: list[tuple[str, str]]) -> Table:
         table = Table(title=title, title_justify="left", title_style="bold cyan",

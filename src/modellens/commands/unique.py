@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ModellensError, SpecError
-    from ..unique import analyze_unique, read_supported, write_report
+    from ..tasks.unique import analyze_unique, read_supported, write_report
 
     if args.format == "html":
         raise ModellensError("unique has no HTML view; use --format table|json|csv")

@@ -7,8 +7,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..results import ProfileResult
-from . import units
+from .. import units
+from ..analysis.results import ProfileResult
 
 
 def _kv_table(title: str, rows: list[tuple[str, str]]) -> Table:

@@ -11,8 +11,8 @@ from collections import Counter
 from importlib import resources
 from typing import Any
 
+from ..analysis.results import OpGroup, ProfileResult
 from ..hardware import Chip
-from ..results import OpGroup, ProfileResult
 from . import view
 
 MAX_OP_ROWS = 2000  # op groups embedded (slowest first on the first chip)

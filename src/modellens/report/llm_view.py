@@ -6,7 +6,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from . import units
+from .. import units
 
 
 def _table(title: str) -> Table:

@@ -11,11 +11,11 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter
 
-from ..analysis.op_classes import MATMUL
+from ..analysis.results import ProfileResult
+from ..costing.elementwise import MATMUL
 from ..hardware import Chip
-from ..results import ProfileResult
+from ..io import write_bytes
 from . import view
-from .files import write_bytes
 
 COLORS = ("#4c5fd5", "#e0832f", "#1b9e77", "#d6457a", "#8e5bd6", "#b8a10f", "#2b8cbe", "#7f7f7f")
 _DECIMAL = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))

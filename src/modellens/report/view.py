@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..analysis.modules import ModuleStats
-from ..analysis.op_classes import MATMUL
+from ..analysis.results import OpGroup, OpRow, ProfileResult, group_ops
 from ..analysis.roofline import COMPUTE, MEMORY, roofline_time
+from ..costing.elementwise import MATMUL
 from ..hardware import Chip
-from ..results import OpGroup, OpRow, ProfileResult, group_ops
 
 
 def peak_for(row: OpRow, chip: Chip) -> float:

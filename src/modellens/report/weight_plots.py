@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
-    from ..analysis.weights import Histogram
-    from ..model_info import LayerInfo
+    from ..measure.weights import Histogram
+    from ..tasks.model_info import LayerInfo
 
 MAX_COLUMNS = 4
 NAME_CHARS = 48

@@ -11,8 +11,8 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..model_info import CheckpointDiff, LayerInfo, ModelInfo, largest_layers
-from . import units
+from .. import units
+from ..tasks.model_info import CheckpointDiff, LayerInfo, ModelInfo, largest_layers
 
 TEXT_WIDTH = 1000  # plain text: every table at its natural width, trailing blanks stripped
 LIST_LIMIT = 20  # names shown per list of missing / extra / mismatched tensors

@@ -13,53 +13,64 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
-from ..capture import SampleInputs
 from ..errors import SpecError
+from .base import InputOptions, ModelSource, build_model
 
 PREFIXES = ("hf", "tv", "torchvision", "timm", "yolo")
 
 
-@dataclass(frozen=True)
-class InputOptions:
-    """Sample-input settings; None means the model's natural default."""
+ModelLike = str | nn.Module
 
-    batch_size: int = 1
-    seq_len: int | None = None
-    image_size: int | None = None
-
-    def __post_init__(self) -> None:
-        from ..errors import ConfigError
-
-        for name in ("batch_size", "seq_len", "image_size"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value <= 0):
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+__all__ = ["InputOptions", "ModelLike", "ModelSource", "build_model", "resolve"]
 
 
-@dataclass
-class ModelSource:
-    """How to build one model (on whatever device is current) and a sample input for it."""
+def resolve(
+    target: ModelLike,
+    inputs: Any = None,
+    options: InputOptions | None = None,
+    *,
+    batch_size: int = 1,
+    seq_len: int | None = None,
+    image_size: int | None = None,
+    task: str = "auto",
+    name: str | None = None,
+) -> ModelSource:
+    """THE dispatcher: what model was given -> a ModelSource.
 
-    name: str
-    kind: str  # "hf", "torchvision", "timm", "yolo", "pyfile", "transformer-config"
-    build: Callable[[], nn.Module]
-    make_inputs: Callable[[], SampleInputs]
-    input_description: str = ""
-    metadata: dict[str, Any] = field(default_factory=dict)
-    # False: build() returns a model with real weights (user code) or needs real tensors (YOLO's
-    # constructor runs a forward pass to find its strides), so it is built on CPU directly
-    builds_on_meta: bool = True
+    `target` is a spec string (catalog id, hub id, directory, config path, `tv:`/`timm:`/`yolo:`/
+    `hf:` name, `file.py::fn`) or an nn.Module; `inputs` is the module's sample input (a tensor,
+    tuple, dict or a function returning one) or a `file.py::fn` reference for a file-based model.
+    `options` (or batch_size/seq_len/image_size) set the sample inputs of a spec."""
+    options = options or InputOptions(batch_size=batch_size, seq_len=seq_len,
+                                      image_size=image_size)
+    if isinstance(target, nn.Module):
+        from .pyfile import as_sample_inputs, from_functions
+
+        if inputs is None:
+            raise SpecError("profiling an nn.Module needs inputs= (a tensor, tuple or dict)")
+        make = inputs if callable(inputs) else (lambda: inputs)
+        label = name or type(target).__name__
+        return from_functions(label, lambda: target, lambda: as_sample_inputs(make(), label))
+    if not isinstance(target, str):
+        raise SpecError(f"a model is a spec string or an nn.Module, got {type(target).__name__}")
+    if isinstance(inputs, str):
+        from . import pyfile
+
+        return pyfile.source(target, options, inputs_ref=inputs)
+    if task != "auto":
+        from . import hf
+
+        return hf.source(target.removeprefix("hf:"), options, task=task)
+    return _resolve_spec(target, options)
 
 
-def resolve(spec: str, options: InputOptions | None = None) -> ModelSource:
-    """Turn a spec string into a ModelSource, or raise SpecError with the closest names."""
-    options = options or InputOptions()
+def _resolve_spec(spec: str, options: InputOptions) -> ModelSource:
+    """A spec string -> ModelSource, or SpecError with the closest names."""
     spec = spec.strip()
     if not spec:
         raise SpecError("empty model spec")
@@ -117,7 +128,7 @@ def _from_json_file(path: Path, options: InputOptions) -> ModelSource:
         from . import hf
 
         return hf.source(str(path), options)
-    from . import transformer_config
+    from . import transformer as transformer_config
 
     return transformer_config.source(path, data, options)
 
@@ -132,33 +143,3 @@ def unknown_spec_message(spec: str) -> str:
         f"unknown model {spec!r}: not in the offline catalog, not a file or directory.{hint} "
         "Use tv:NAME, timm:NAME, yolo:NAME, file.py::fn, or `modellens models` to list the catalog."
     )
-
-
-def build_model(source: ModelSource) -> tuple[nn.Module, str]:
-    """Build on the meta device (no weight memory); fall back to CPU when the model's
-    constructor needs real values.
-    Returns (model, device it was built on)."""
-    import torch
-
-    from ..errors import BuildError, ModellensError
-
-    meta_failure = ""
-    if source.builds_on_meta:
-        try:
-            with torch.device("meta"):
-                return source.build(), "meta"
-        except ModellensError:
-            raise
-        except Exception as exc:
-            meta_failure = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
-    try:
-        with torch.device("cpu"):
-            model = source.build()
-    except ModellensError:
-        raise
-    except Exception as exc:
-        detail = f" (meta build also failed: {meta_failure})" if meta_failure else ""
-        raise BuildError(
-            f"could not build {source.name}: {type(exc).__name__}: {str(exc).strip()[:300]}{detail}"
-        ) from exc
-    return model, "cpu"

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..capture import SampleInputs
 from ..errors import SpecError
-from . import InputOptions, ModelSource
+from .base import InputOptions, ModelSource
 
 DEFAULT_INPUT_FUNCTIONS = ("get_inputs", "example_inputs", "get_sample_input", "sample_inputs")
 

@@ -8,7 +8,7 @@ import torch
 
 from ..capture import SampleInputs
 from ..errors import SpecError
-from . import InputOptions, ModelSource
+from .base import InputOptions, ModelSource
 
 
 def source(name: str, options: InputOptions) -> ModelSource:

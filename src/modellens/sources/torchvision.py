@@ -8,7 +8,7 @@ import torch
 
 from ..capture import SampleInputs
 from ..errors import SpecError
-from . import InputOptions, ModelSource
+from .base import InputOptions, ModelSource
 
 # Models whose default input differs from a 3x224x224 image.
 _IMAGE_SIZE = {"inception_v3": 299}  # vit_h_14 is 224 untrained (518 only with SWAG weights)

@@ -13,7 +13,7 @@ import torch
 
 from ..capture import SampleInputs
 from ..errors import SpecError
-from . import InputOptions, ModelSource
+from .base import InputOptions, ModelSource
 
 _NAME = re.compile(r"^(yolov5|yolov8|yolo11|yolov6|yolov9|yolov10|yolo12)([nsmlxtcec]?)(u?)(-[a-z]+)?$")
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..capture import SampleInputs
 from ..errors import ModellensError
-from ..report.units import size
+from ..units import size
 
 # Headroom kept free beyond a part's own estimate (allocator slack, the Python process, the OS).
 SAFETY_FACTOR = 1.25

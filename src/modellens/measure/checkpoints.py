@@ -24,8 +24,8 @@ from typing import Any, Iterator, Mapping
 import torch
 from torch import nn
 
-from .errors import CheckpointError
-from .specs import dtype_name, dtype_size
+from ..dtypes import dtype_name, dtype_size
+from ..errors import CheckpointError
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 SAFETENSORS_SUFFIX = ".safetensors"

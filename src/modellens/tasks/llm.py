@@ -19,16 +19,22 @@ from typing import Any
 
 import torch
 
-from .analysis.costs import op_costs
-from .analysis.inference import (BatchScaling, StepCost, matmul_weight_storages, step_cost,
-                                 with_storage_formats)
-from .analysis.memory import peak_live_bytes
-from .analysis.training import TrainingMemory, tokens_per_day, training_memory
-from .capture import BACKWARD, FORWARD, Capture, SampleInputs, capture
-from .errors import ConfigError, SpecError
-from .hardware import Chip, get_chip
-from .results import SCHEMA_VERSION
-from .specs import TensorSpec, dtype_name, dtype_size, parse_dtype, quantized_format
+from ..analysis.inference import (
+    BatchScaling,
+    StepCost,
+    matmul_weight_storages,
+    step_cost,
+    with_storage_formats,
+)
+from ..analysis.memory import peak_live_bytes
+from ..analysis.results import SCHEMA_VERSION
+from ..analysis.training import TrainingMemory, tokens_per_day, training_memory
+from ..capture import BACKWARD, FORWARD, Capture, SampleInputs, capture
+from ..capture.records import TensorSpec
+from ..costing.cost import op_costs
+from ..dtypes import dtype_name, dtype_size, parse_dtype, quantized_format
+from ..errors import ConfigError, SpecError
+from ..hardware import Chip, get_chip
 
 MEMORY_HEADROOM = 0.9  # usable fraction of device memory (allocator, CUDA context, fragmentation)
 
@@ -191,8 +197,8 @@ def llm_cost(
     decode_points: int = 3,
 ) -> LLMReport:
     """Prefill, decode and training cost of a Hugging Face causal LM on a chip."""
-    from .profiler import model_source
-    from .sources import build_model
+    from ..sources import resolve
+    from ..sources.base import build_model
 
     for name, value in (("prompt_len", prompt_len), ("gen_len", gen_len),
                         ("batch_size", batch_size), ("gpus", gpus), ("tp", tp), ("pp", pp)):
@@ -204,7 +210,7 @@ def llm_cost(
         raise ConfigError(f"mfu must be in (0, 1], got {mfu}")
     chip = get_chip(hardware)
     torch_dtype = parse_dtype(dtype)
-    source = model_source(model, seq_len=prompt_len, batch_size=batch_size)
+    source = resolve(model, seq_len=prompt_len, batch_size=batch_size)
     needs = (f"{model}: `llm` needs a Hugging Face decoder-only causal LM (catalog id, hub id, "
              "directory or config.json)")
     if source.kind != "hf":
@@ -241,7 +247,7 @@ def llm_cost(
     active = params
     moe = source.metadata.get("moe")
     if moe:
-        from .analysis.moe import moe_report
+        from ..analysis.moe import moe_report
 
         active = moe_report(prefill_capture, op_costs(prefill_capture), *moe).active_params
     weights_bytes = sum(p.nbytes for p in prefill_capture.params if not p.is_buffer)
@@ -307,9 +313,9 @@ def _add_training(report: LLMReport, module, model: str, config, chip: Chip,
                   dtype: torch.dtype, optimizer: str, mfu: float, seq_len: int, gpus: int,
                   tp: int, pp: int) -> None:
     """Training FLOPs per token and memory from a forward+backward capture of one sequence."""
-    from .profiler import model_source
+    from ..sources import resolve
 
-    source = model_source(model, seq_len=seq_len, batch_size=1)
+    source = resolve(model, seq_len=seq_len, batch_size=1)
     cap = capture(module, source.make_inputs, name=model, dtype=dtype, backward=True)
     costs = op_costs(cap)
     step_flops = sum(c.flops for c in costs)

@@ -13,9 +13,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .analysis.weights import (CHUNK_ELEMENTS, DiffStats, Histogram, TensorStats, diff_stats,
-                               finite_or_none, histogram, json_dict, tensor_stats)
-from .checkpoints import TensorEntry, TensorStore, as_store, is_checkpoint, module_store
+from ..measure.checkpoints import TensorEntry, TensorStore, as_store, is_checkpoint, module_store
+from ..measure.weights import (
+    CHUNK_ELEMENTS,
+    DiffStats,
+    Histogram,
+    TensorStats,
+    diff_stats,
+    finite_or_none,
+    histogram,
+    json_dict,
+    tensor_stats,
+)
 
 SCHEMA_VERSION = 1
 MB = 1024**2
@@ -160,10 +169,10 @@ def open_target(target: Any, *, trust_checkpoint: bool = False, task: str = "aut
     """The tensors of a checkpoint path, a model spec (built on meta: no values), an
     nn.Module or a state dict."""
     if isinstance(target, (str, Path)) and not is_checkpoint(target):
-        from .profiler import model_source
-        from .sources import build_model
+        from ..sources import resolve
+        from ..sources.base import build_model
 
-        source = model_source(str(target), task=task)
+        source = resolve(str(target), task=task)
         model, device = build_model(source)
         store = module_store(model, label=source.name)
         if device != "meta" and source.kind != "pyfile":
@@ -193,7 +202,7 @@ def layer_histograms(store: TensorStore, layers: list[LayerInfo], bins: int = 60
 def plot_model_info(info: ModelInfo, store: TensorStore, path: str | Path, *,
                     top: int | None = None, per_page: int = 16, bins: int = 60) -> list[str]:
     """Histogram grids of the parameters (the `top` largest, or all, paged); the files written."""
-    from .report import weight_plots
+    from ..report import weight_plots
 
     weight_plots.require_matplotlib()
     pairs = layer_histograms(store, largest_layers(info.layers, top), bins)
@@ -236,7 +245,7 @@ def dump_model_info(model: Any, logger: logging.Logger | None = None,
 def _emit(info: ModelInfo, logger: logging.Logger | None) -> None:
     say = logger.info if logger else print
     try:
-        from .report.weights_console import info_text
+        from ..report.weights_console import info_text
 
         text = info_text(info)
     except Exception as exc:  # rendering must not break the caller either

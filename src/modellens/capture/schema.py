@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .specs import TensorSpec
+from .records import TensorSpec
 
 if TYPE_CHECKING:
-    from .capture import OpRecord
+    from . import OpRecord
 
 
 @lru_cache(maxsize=None)

@@ -6,24 +6,21 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
-from .analysis.costs import OpCost, op_costs
-from .analysis.flops import by_operator, looks_like_matmul, totals, unsupported_ops
-from .analysis.memory import estimate_memory
-from .analysis.moe import moe_report
-from .analysis.modules import module_stats
-from .analysis.params import count_params
-from .analysis.roofline import bottleneck, op_dtype
-from .capture import BACKWARD, Capture, capture
-from .errors import SpecError
-from .hardware import get_chip
-from .results import OpRow, ProfileResult
-from .sources import InputOptions, ModelSource, build_model, resolve
-from .specs import parse_dtype
-
-ModelLike = str | nn.Module
+from ..analysis.flops import by_operator, looks_like_matmul, totals, unsupported_ops
+from ..analysis.memory import estimate_memory
+from ..analysis.modules import module_stats
+from ..analysis.moe import moe_report
+from ..analysis.params import count_params
+from ..analysis.results import OpRow, ProfileResult
+from ..analysis.roofline import bottleneck, op_dtype
+from ..capture import BACKWARD, Capture, capture
+from ..costing.cost import OpCost, op_costs
+from ..dtypes import parse_dtype
+from ..hardware import get_chip
+from ..sources import ModelLike, resolve
+from ..sources.base import ModelSource, build_model
 
 
 @dataclass
@@ -35,37 +32,6 @@ class Captured:
     costs: list[OpCost]
     model: nn.Module
     seconds: dict[str, float]
-
-
-def model_source(
-    model: ModelLike,
-    inputs: Any = None,
-    *,
-    batch_size: int = 1,
-    seq_len: int | None = None,
-    image_size: int | None = None,
-    task: str = "auto",
-    name: str | None = None,
-) -> ModelSource:
-    """A ModelSource from a spec string, or from an nn.Module plus its inputs."""
-    options = InputOptions(batch_size=batch_size, seq_len=seq_len, image_size=image_size)
-    if isinstance(model, nn.Module):
-        from .sources.pyfile import as_sample_inputs, from_functions
-
-        if inputs is None:
-            raise SpecError("profiling an nn.Module needs inputs= (a tensor, tuple or dict)")
-        make = inputs if callable(inputs) else (lambda: inputs)
-        label = name or type(model).__name__
-        return from_functions(label, lambda: model, lambda: as_sample_inputs(make(), label))
-    if isinstance(inputs, str):
-        from .sources import pyfile
-
-        return pyfile.source(model, options, inputs_ref=inputs)
-    if task != "auto":
-        from .sources import hf
-
-        return hf.source(model.removeprefix("hf:"), options, task=task)
-    return resolve(model, options)
 
 
 def capture_source(
@@ -120,11 +86,11 @@ def profile(
     `model` is a spec string ("gpt2", "tv:resnet50", "file.py::fn", ...) or an nn.Module with
     `inputs` (a tensor, tuple, dict, or a function returning one). `inputs` may also be a
     "file.py::fn" reference for a file-based model. `replay_blocks=False` runs every repeated
-    block instead of capturing one and replaying it (see `modellens.blocks`).
+    block instead of capturing one and replaying it (see `modellens.capture.replay`).
     """
     started = time.perf_counter()
     chip = get_chip(hardware)
-    source = model_source(model, inputs, batch_size=batch_size, seq_len=seq_len,
+    source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
                           image_size=image_size, task=task, name=name)
     captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks)
     result = analyze(captured, chip_name=chip.id if hardware is None else hardware)

@@ -22,7 +22,7 @@ import torch
 import torch.utils.flop_counter as torch_flops
 from torch.utils._pytree import tree_map
 
-from ..specs import TensorSpec
+from ..capture.records import TensorSpec
 
 Formula = Callable[..., int]
 

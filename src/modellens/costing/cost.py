@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..capture import Capture, OpRecord
-from ..specs import TensorSpec
-from . import formulas
-from .op_classes import MATMUL, VIEW, bias_add_flops, category, elementwise_flops
+from ..capture.records import TensorSpec
+from . import registry as formulas
+from .elementwise import MATMUL, VIEW, bias_add_flops, category, elementwise_flops
 
 FLOPS_PER_MAC = 2
 

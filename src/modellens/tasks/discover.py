@@ -201,7 +201,7 @@ def candidates(library: str = "all", limit: int | None = None) -> list[Candidate
     found: list[Candidate] = []
     for lib in libraries:
         if lib not in LIBRARIES:
-            from .errors import ConfigError
+            from ..errors import ConfigError
 
             raise ConfigError(f"unknown library {lib!r}; expected all or {', '.join(LIBRARIES)}")
         found += _LISTERS[lib]()[:limit]
@@ -209,19 +209,19 @@ def candidates(library: str = "all", limit: int | None = None) -> list[Candidate
 
 
 def _catalog() -> list[Candidate]:
-    from .sources import hf
+    from ..sources import hf
 
     return [Candidate("catalog", name, name) for name in hf.catalog_names()]
 
 
 def _transformers() -> list[Candidate]:
-    from .sources import hf
+    from ..sources import hf
 
     return [Candidate("transformers", t, f"hf:{hf.TYPE_PREFIX}{t}") for t in hf.model_types()]
 
 
 def _torchvision() -> list[Candidate]:
-    from .sources import torchvision
+    from ..sources import torchvision
 
     return [Candidate("torchvision", n, f"tv:{n}") for n in torchvision.list_names()]
 
@@ -281,8 +281,9 @@ def test_model(candidate: Candidate, inputs: InputSettings = InputSettings()):
 
 def _profile(candidate: Candidate, inputs: InputSettings, on_phase: Callable[[str], None],
              reason_limit: int | None = 300):
-    from .errors import BuildError, CaptureError
-    from .profiler import analyze, capture_source, model_source
+    from ..errors import BuildError, CaptureError
+    from ..sources import resolve
+    from .profile import analyze, capture_source
 
     started = time.perf_counter()
     result = ModelResult(candidate.library, candidate.name, candidate.spec, FAILED_BUILD, 0.0)
@@ -295,7 +296,7 @@ def _profile(candidate: Candidate, inputs: InputSettings, on_phase: Callable[[st
         on_phase(phase)
 
     try:
-        source = model_source(candidate.spec, **inputs.to_dict())
+        source = resolve(candidate.spec, **inputs.to_dict())
         result.input_description = source.input_description
         captured = capture_source(_notify_when_built(source, built))
         profiled = analyze(captured)
@@ -340,7 +341,7 @@ def _notify_when_built(source, built: Callable[[], None]):
 def one_line(exc: BaseException, limit: int | None = 300) -> str:
     """'Type: first line of the message', cut to `limit` characters (None: whole line)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    from .errors import ModellensError
+    from ..errors import ModellensError
 
     line = text if isinstance(exc, ModellensError) else f"{type(exc).__name__}: {text}"
     return line if limit is None or len(line) <= limit else line[: limit - 3] + "..."
@@ -558,7 +559,7 @@ def _worker_main(conn, inputs: InputSettings, threads: int, preload: list[str],
     resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, memory_limit))
     import torch
 
-    from . import profiler  # noqa: F401 - imported here, not inside the first model's time
+    from . import profile as profiler  # noqa: F401 - imported here, not inside the first model's time
 
     warnings.filterwarnings("ignore")
     logging.getLogger("torch._subclasses.fake_tensor").setLevel(logging.CRITICAL)
@@ -589,9 +590,10 @@ def _warm_up() -> None:
     """One tiny capture, so the first model's time does not include torch's lazy set-up."""
     import torch
 
-    from .profiler import capture_source, model_source
+    from ..sources import resolve
+    from .profile import capture_source
 
-    capture_source(model_source(torch.nn.Linear(2, 2), torch.zeros(1, 2), name="warm-up"))
+    capture_source(resolve(torch.nn.Linear(2, 2), torch.zeros(1, 2), name="warm-up"))
 
 
 def _receive(conn) -> Candidate | None:
@@ -618,7 +620,7 @@ SUMMARY_HEADER = ("library", "tried", "ok", "built", "ok of built", "runnable", 
 
 def summary_cells(s: LibrarySummary) -> list[str]:
     """One summary row as text, in SUMMARY_HEADER order (for the markdown and console tables)."""
-    from .report.units import percent
+    from ..units import percent
 
     return [s.library, str(s.tried), str(s.ok), str(s.built), percent(s.ok, s.built),
             str(s.runnable), percent(s.ok, s.runnable), str(s.by_method.get("fake", 0)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .results import SCHEMA_VERSION
+from ..analysis.results import SCHEMA_VERSION
 
 QUANTITIES = ("flops", "flops_all", "bytes", "peak_activations_bytes")
 
@@ -76,10 +76,10 @@ def fit_quadratic(sizes: list[int], values: list[float], quantity: str) -> Scali
 def profile_sweep(model: Any, *, seq_lens: list[int] | None = None,
                   image_sizes: list[int] | None = None, **profile_options: Any) -> SweepResult:
     """`profile` at each sequence length (or image size), plus quadratic fits of the growth."""
-    from .profiler import profile
+    from .profile import profile
 
     if bool(seq_lens) == bool(image_sizes):
-        from .errors import ConfigError
+        from ..errors import ConfigError
 
         raise ConfigError("give several sequence lengths or several image sizes (not both)")
     dimension = "seq_len" if seq_lens else "image_size"

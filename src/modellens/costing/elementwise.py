@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..ops import resolve
-from ..specs import TensorSpec
-from . import formulas
+from ..capture.records import TensorSpec
+from ..capture.schema import resolve
+from . import registry as formulas
 
 if TYPE_CHECKING:
     from ..capture import OpRecord

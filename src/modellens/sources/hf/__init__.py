@@ -11,12 +11,12 @@ from typing import Any, NamedTuple
 
 import torch
 
-from ..analysis.moe import moe_settings
-from ..capture import SampleInputs
-from ..errors import BuildError, ConfigError, SpecError
-from . import InputOptions, ModelSource
+from ...analysis.moe import moe_settings
+from ...capture import SampleInputs
+from ...errors import BuildError, ConfigError, SpecError
+from ..base import InputOptions, ModelSource
 
-CATALOG_DIR = Path(__file__).with_name("catalog")
+CATALOG_DIR = Path(__file__).parent.parent / "catalog"
 DEFAULT_SEQ_LEN = 128
 TASKS = ("auto", "base", "causal-lm", "seq2seq-lm", "masked-lm", "image-classification",
          "architecture")
@@ -80,7 +80,7 @@ def load_config(spec: str):
     try:
         return AutoConfig.from_pretrained(spec), "hub"
     except Exception as exc:  # offline, unknown repo, gated repo
-        from . import unknown_spec_message
+        from .. import unknown_spec_message
 
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise SpecError(

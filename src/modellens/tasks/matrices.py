@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .analysis.matrices import ModelMatrices, model_matrices
-from .errors import ConfigError, ModellensError
-from .hardware import get_chip
-from .profiler import capture_source, model_source
-from .report.files import write_json
-from .sources import ModelSource
+from ..analysis.matrices import ModelMatrices, model_matrices
+from ..errors import ConfigError, ModellensError
+from ..hardware import get_chip
+from ..io import write_json
+from ..sources import resolve
+from ..sources.base import ModelSource
+from .profile import capture_source
 
 SCHEMA_VERSION = 1
 GB = 1e9  # --bandwidth is in GB/s, decimal like the chip data sheets
@@ -96,11 +97,11 @@ def _source(spec: str, seq_len: int | None, batch_size: int, image_size: int | N
             inputs: str | None) -> ModelSource:
     """The spec's source; a text model without --seq-len runs at its max_sequence_length."""
     ref = inputs if "::" in spec else None
-    source = model_source(spec, ref, batch_size=batch_size, seq_len=seq_len,
+    source = resolve(spec, ref, batch_size=batch_size, seq_len=seq_len,
                           image_size=image_size, task=task)
     limit = source.metadata.get("max_sequence_length")
     if seq_len is None and limit and "input_ids" in source.make_inputs().kwargs:
-        source = model_source(spec, ref, batch_size=batch_size, seq_len=limit,
+        source = resolve(spec, ref, batch_size=batch_size, seq_len=limit,
                               image_size=image_size, task=task)
     return source
 

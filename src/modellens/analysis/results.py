@@ -6,13 +6,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .analysis.flops import FlopTotals, OperatorStats, UnsupportedOp
-from .analysis.memory import MemoryEstimate
-from .analysis.moe import MoEReport
-from .analysis.modules import ModuleStats
-from .analysis.params import ParamCounts
-from .analysis.roofline import Bottleneck
-from .hardware import Chip
+from ..hardware import Chip
+from .flops import FlopTotals, OperatorStats, UnsupportedOp
+from .memory import MemoryEstimate
+from .modules import ModuleStats
+from .moe import MoEReport
+from .params import ParamCounts
+from .roofline import Bottleneck
 
 SCHEMA_VERSION = 1
 _LAYER_INDEX = re.compile(r"(?<=\.)\d+(?=\.|$)|^\d+(?=\.|$)")

@@ -24,10 +24,9 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten, tree_map
 
-from .specs import TensorSpec, iter_tensors, map_specs
+from .records import TensorSpec, iter_tensors, map_specs
+from .structure import structural_signatures
 
-# Attributes that only number a layer; code that branches on them is caught by verification.
-_INDEX_ATTRIBUTES = {"layer_idx", "layer_id", "layer_index", "layer_number", "block_idx", "idx"}
 MIN_REPEATS = 3
 # Objects a block may receive and still be replayed: the same object is passed to every layer,
 # and each layer only reads and writes its own slot of it (a KV cache). Matched by class name
@@ -37,30 +36,6 @@ STATEFUL_ARGUMENTS = {"transformers.cache_utils.Cache"}
 
 def _is_stateful_argument(value: Any) -> bool:
     return any(f"{c.__module__}.{c.__qualname__}" in STATEFUL_ARGUMENTS for c in type(value).__mro__)
-
-
-def structural_signatures(model: nn.Module, attributes: Callable[[nn.Module], dict]) -> dict:
-    """Module -> hashable signature of its structure (recursively)."""
-    signatures: dict[nn.Module, Any] = {}
-
-    def signature(module: nn.Module):
-        if module in signatures:
-            return signatures[module]
-        tensors = tuple(
-            (name, tuple(t.shape), str(t.dtype), bool(t.requires_grad))
-            for name, t in list(module._parameters.items()) + list(module._buffers.items())
-            if t is not None
-        )
-        attrs = tuple(sorted(
-            (k, repr(v)) for k, v in attributes(module).items() if k not in _INDEX_ATTRIBUTES
-        ))
-        children = tuple((name, signature(child)) for name, child in module._modules.items()
-                         if child is not None)
-        signatures[module] = hash((type(module), tensors, attrs, children))
-        return signatures[module]
-
-    signature(model)
-    return signatures
 
 
 def call_signature(args: tuple, kwargs: dict) -> tuple | None:

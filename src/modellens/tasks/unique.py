@@ -24,16 +24,24 @@ from typing import Any, Callable, Iterable
 
 from torch import nn
 
-from .analysis.unique import (
-    LEVELS, ROOT, MissingOp, UniqueModule, UniqueOp, missing_ops, op_calls, unique_modules,
+from ..analysis.unique import (
+    LEVELS,
+    ROOT,
+    MissingOp,
+    UniqueModule,
+    UniqueOp,
+    missing_ops,
+    op_calls,
+    unique_modules,
     unique_ops,
 )
-from .capture import Capture
-from .errors import ConfigError, SpecError
-from .profiler import capture_source, model_source
-from .report.files import to_json, write_text
-from .sources.pyfile import as_sample_inputs, call_user, default_inputs_ref, load_function
-from .specs import iter_tensors
+from ..capture import Capture
+from ..capture.records import iter_tensors
+from ..errors import ConfigError, SpecError
+from ..io import to_json, write_text
+from ..sources import resolve
+from ..sources.pyfile import as_sample_inputs, call_user, default_inputs_ref, load_function
+from .profile import capture_source
 
 SCHEMA_VERSION = 1
 MODULES_FILE = "unique_modules.json"
@@ -253,7 +261,7 @@ def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
              dtype: str | None = None, task: str = "auto") -> tuple[Capture, str, str | None]:
     """(capture, where the model came from, its function's name)."""
     if isinstance(load_fn, str) and "::" not in load_fn:  # a model spec
-        source = model_source(load_fn, get_sample_input, batch_size=batch_size, seq_len=seq_len,
+        source = resolve(load_fn, get_sample_input, batch_size=batch_size, seq_len=seq_len,
                               image_size=image_size, task=task)
         return capture_source(source, dtype=dtype).capture, load_fn, None
     if isinstance(load_fn, str):
@@ -278,7 +286,7 @@ def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
     if not isinstance(model, nn.Module):
         raise SpecError(f"{label}: returned {type(model).__name__}, not a torch.nn.Module")
     inputs = _sample_inputs(get_sample_input, label)
-    source = model_source(model, inputs, name=fn_name or type(model).__name__)
+    source = resolve(model, inputs, name=fn_name or type(model).__name__)
     return capture_source(source, dtype=dtype).capture, location, fn_name
 
 
