@@ -1,56 +1,148 @@
-"""Atomic file output: write to a temporary file beside the target, then rename over it."""
+"""Writing results: THE JSON policy and safe output files.
+
+JSON: every result is turned into plain data by `to_jsonable` (a dataclass becomes a dict of its
+fields, or whatever its own `to_dict()` returns; tuples and sets become lists; NaN and ±Inf
+become null, since JSON has neither), and every document carries `SCHEMA_VERSION`.
+
+Files: a regular file (or a new path) is written atomically (a temporary file beside it, then a
+rename), keeping an existing file's permission bits; a symlink's target is what gets replaced,
+so the link stays a link; devices, FIFOs, sockets and `/dev/std*`-style paths are written
+straight through, never replaced; `-` is standard output.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
+import math
 import os
+import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` so readers see either the old file or the whole new one, never a part.
-    The file gets the usual permissions (0666 less the umask), not mkstemp's private 0600."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+SCHEMA_VERSION = 1
+STDOUT = "-"
+# Paths that name open streams or kernel objects: always written through, never renamed over.
+_STREAM_PREFIXES = ("/dev/", "/proc/")
 
 
-def write_text(path: str | os.PathLike, text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
+def to_jsonable(value: Any) -> Any:
+    """`value` as JSON-ready data under the one policy (see the module docstring)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict) and not isinstance(value, type):
+        return to_jsonable(to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value)
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def fields_dict(record: Any, **overrides: Any) -> dict[str, Any]:
+    """A dataclass's fields as JSON-ready data, with some fields replaced or added (for the
+    `to_dict` of a result whose document differs from its fields in a few keys)."""
+    data = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    data.update(overrides)
+    return to_jsonable(data)
+
+
+class JsonRecord:
+    """Mixin for result dataclasses: `to_dict()` is the fields under the JSON policy."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return fields_dict(self)
+
+
+def document(record: Any) -> dict[str, Any]:
+    """A top-level JSON document: the record's data with `schema_version` first."""
+    data = to_jsonable(record)
+    data.pop("schema_version", None)
+    return {"schema_version": SCHEMA_VERSION, **data}
 
 
 def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2, default=_default) + "\n"
+    return json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n"
 
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:
     return write_text(path, to_json(data))
 
 
-def _default(value: Any) -> Any:
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if isinstance(value, float) and value != value:
-        return None
-    return str(value)
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` under the file policy of the module docstring."""
+    if str(path) == STDOUT:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return Path(STDOUT)
+    target = Path(path)
+    if is_stream(target):
+        with open(target, "wb") as handle:
+            handle.write(data)
+        return target
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    _write_atomic(target, data)
+    return Path(path)
+
+
+def is_stream(path: Path) -> bool:
+    """True for what must be written through: a device, FIFO or socket, or a /dev or /proc path."""
+    if str(path).startswith(_STREAM_PREFIXES) or str(path.resolve()).startswith(_STREAM_PREFIXES):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    """Readers see the old file or the whole new one, never a part. A new file gets the usual
+    permissions (0666 less the umask), an existing one keeps its mode (and owner where allowed)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        existing = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if existing is None:
+            os.chmod(tmp, 0o666 & ~_umask())
+        else:
+            os.chmod(tmp, stat.S_IMODE(existing.st_mode))
+            try:
+                os.chown(tmp, existing.st_uid, existing.st_gid)
+            except OSError:  # not ours to give away; the mode is still kept
+                pass
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

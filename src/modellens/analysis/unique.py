@@ -18,12 +18,12 @@ attributes and input/output shapes and dtypes.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..capture import Capture, ModuleRecord, OpRecord
 from ..capture.records import TensorSpec
+from ..io import to_jsonable
 from .op_names import INTERNAL, leaf_function, signature_names, torch_name
 
 LEVELS = ("torch", "aten")
@@ -62,7 +62,7 @@ class UniqueModule:
     weights: dict[str, dict[str, str]] = field(default_factory=dict)  # own params and buffers
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: json_safe(v) for k, v in vars(self).items()}
+        return {k: to_jsonable(v) for k, v in vars(self).items()}
 
 
 def display_path(path: str) -> str:
@@ -128,7 +128,7 @@ def module_keys(capture: Capture) -> dict[str, int]:
             record.type_name,
             _specs_key(record.input_specs),
             _specs_key(record.output_specs),
-            json.dumps(json_safe(config_parameters(record)), sort_keys=True),
+            json.dumps(to_jsonable(config_parameters(record)), sort_keys=True),
             tuple((n, s.shape, s.dtype) for n, s in weights.get(path, [])),
             tuple((c.rpartition(".")[2], keys[c]) for c in children.get(path, [])),
         )
@@ -261,7 +261,7 @@ class UniqueOp:
     aten_ops: list[str] = field(default_factory=list)  # what it runs as
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: json_safe(v) for k, v in vars(self).items()}
+        return {k: to_jsonable(v) for k, v in vars(self).items()}
 
 
 def unique_ops(calls: list[OpCall], module_ids: dict[str, str],
@@ -278,7 +278,7 @@ def unique_ops(calls: list[OpCall], module_ids: dict[str, str],
                       "node_name": short if count == 0 else f"{short}_{count}",
                       "module_path": display_path(call.module)}
         types = tensor_types(call)
-        attributes = json_safe(call.attributes)
+        attributes = to_jsonable(call.attributes)
         key = json.dumps([call.name, attributes, types], sort_keys=True)
         entry = by_key.get(key)
         if entry is None:
@@ -370,14 +370,3 @@ def missing_ops(ops: list[UniqueOp], supported: Iterable[str],
             if module_id not in known:
                 entry.modules.append({"id": module_id, "class_name": module_classes[module_id]})
     return sorted(missing.values(), key=lambda m: -m.occurrences)
-
-
-def json_safe(value: Any) -> Any:
-    """Non-finite floats -> 'inf' / '-inf' / 'nan' strings, so files are strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value

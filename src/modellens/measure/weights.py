@@ -15,27 +15,18 @@ counted separately.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 import torch
+
+from ..io import JsonRecord
 
 CHUNK_ELEMENTS = 1 << 20  # 8 MiB of float64 per piece
 
 
-def finite_or_none(value: float | None) -> float | None:
-    """JSON has no NaN or Infinity: such values become null."""
-    return value if value is None or math.isfinite(value) else None
-
-
-def json_dict(record: Any) -> dict[str, Any]:
-    """A dataclass as a dict for JSON: NaN and ±Inf become None, tuples become lists."""
-    return {k: finite_or_none(v) if isinstance(v, float) else list(v) if isinstance(v, tuple)
-            else v for k, v in asdict(record).items()}
-
-
 @dataclass(frozen=True)
-class TensorStats:
+class TensorStats(JsonRecord):
     """Statistics of one tensor's values."""
 
     numel: int
@@ -51,8 +42,6 @@ class TensorStats:
     nan_count: int = 0
     inf_count: int = 0
 
-    def to_dict(self) -> dict:
-        return json_dict(self)
 
 
 class Float64Pieces:
@@ -183,7 +172,7 @@ def histogram(chunks: Iterable[torch.Tensor], lo: float, hi: float, bins: int = 
 
 
 @dataclass(frozen=True)
-class DiffStats:
+class DiffStats(JsonRecord):
     """How tensor B differs from tensor A (same shape)."""
 
     relative_change: float  # ||B - A|| / ||A||; inf if A is all zeros and B is not
@@ -193,8 +182,6 @@ class DiffStats:
     l2_b: float
     l2_diff: float
 
-    def to_dict(self) -> dict:
-        return json_dict(self)
 
 
 def diff_stats(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections import Counter
 from importlib import resources
@@ -13,6 +12,7 @@ from typing import Any
 
 from ..analysis.results import OpGroup, ProfileResult
 from ..hardware import Chip
+from ..io import to_jsonable
 from . import view
 
 MAX_OP_ROWS = 2000  # op groups embedded (slowest first on the first chip)
@@ -77,20 +77,9 @@ def report_data(result: ProfileResult, chips: list[Chip]) -> dict[str, Any]:
     return data
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinities as null: JSON.parse rejects them."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def script_json(data: Any) -> str:
     """JSON safe inside <script>: no '<', '>' or '&' can end the element or open a comment."""
-    text = json.dumps(_finite(data), separators=(",", ":"), ensure_ascii=False, default=str)
+    text = json.dumps(to_jsonable(data), separators=(",", ":"), ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

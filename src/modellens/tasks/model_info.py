@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..io import JsonRecord, to_jsonable
 from ..measure.checkpoints import TensorEntry, TensorStore, as_store, is_checkpoint, module_store
 from ..measure.weights import (
     CHUNK_ELEMENTS,
@@ -20,9 +21,7 @@ from ..measure.weights import (
     Histogram,
     TensorStats,
     diff_stats,
-    finite_or_none,
     histogram,
-    json_dict,
     tensor_stats,
 )
 
@@ -33,7 +32,7 @@ Progress = Callable[[int, int, str], None]  # (done, total, tensor name)
 
 
 @dataclass
-class LayerInfo:
+class LayerInfo(JsonRecord):
     """One parameter (or buffer) tensor: the seed's fields, then the extra statistics."""
 
     name: str
@@ -60,8 +59,6 @@ class LayerInfo:
     def has_stats(self) -> bool:
         return self.mean is not None
 
-    def to_dict(self) -> dict[str, Any]:
-        return json_dict(self)
 
 
 @dataclass
@@ -257,7 +254,7 @@ def _emit(info: ModelInfo, logger: logging.Logger | None) -> None:
 
 
 @dataclass
-class TensorDiff:
+class TensorDiff(JsonRecord):
     """How one tensor changed from checkpoint A to checkpoint B."""
 
     name: str
@@ -271,18 +268,13 @@ class TensorDiff:
     l2_b: float
     l2_diff: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return json_dict(self)
 
 
 @dataclass(frozen=True)
-class ShapeMismatch:
+class ShapeMismatch(JsonRecord):
     name: str
     shape_a: tuple[int, ...]
     shape_b: tuple[int, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "shape_a": list(self.shape_a), "shape_b": list(self.shape_b)}
 
 
 @dataclass
@@ -317,7 +309,7 @@ class CheckpointDiff:
             "b": self.b,
             "compared": len(self.tensors),
             "identical": self.identical,
-            "overall_relative_change": finite_or_none(self.overall_relative_change),
+            "overall_relative_change": to_jsonable(self.overall_relative_change),
             "tensors": [t.to_dict() for t in self.tensors],
             "missing": list(self.missing),
             "extra": list(self.extra),

@@ -1,0 +1,1 @@
+"""Per-op cost under stated conventions: FLOP and byte formulas and op categories, one registry."""

@@ -1,0 +1,1 @@
+"""The only code that touches real weights or real time: checkpoints, weight statistics, timing."""

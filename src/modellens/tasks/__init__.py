@@ -1,0 +1,1 @@
+"""One recipe per product question: resolve -> capture -> analyses -> a typed result."""
