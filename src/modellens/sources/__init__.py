@@ -15,12 +15,14 @@ import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from torch import nn
-
-from ..capture import SampleInputs
 from ..errors import SpecError
+
+if TYPE_CHECKING:  # torch stays unimported until a model is built (`modellens models` needs none)
+    from torch import nn
+
+    from ..capture import SampleInputs
 
 PREFIXES = ("hf", "tv", "torchvision", "timm", "yolo")
 
