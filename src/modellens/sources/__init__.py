@@ -16,15 +16,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from ..errors import SpecError
 from .base import InputOptions, ModelSource, build_model
 
 PREFIXES = ("hf", "tv", "torchvision", "timm", "yolo")
 
 
-ModelLike = str | nn.Module
+ModelLike = "str | torch.nn.Module"  # torch is imported only when a model is resolved
 
 __all__ = ["InputOptions", "ModelLike", "ModelSource", "build_model", "resolve"]
 
@@ -48,6 +46,8 @@ def resolve(
     `options` (or batch_size/seq_len/image_size) set the sample inputs of a spec."""
     options = options or InputOptions(batch_size=batch_size, seq_len=seq_len,
                                       image_size=image_size)
+    from torch import nn
+
     if isinstance(target, nn.Module):
         from .pyfile import as_sample_inputs, from_functions
 

@@ -4,11 +4,12 @@ the sample-input options, and building it on meta with a CPU fallback."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from torch import nn
+if TYPE_CHECKING:  # importing sources stays torch-free (`modellens models` lists the catalog)
+    from torch import nn
 
-from ..capture import SampleInputs
+    from ..capture import SampleInputs
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -14,9 +13,10 @@ import torch
 from ...analysis.moe import moe_settings
 from ...capture import SampleInputs
 from ...errors import BuildError, ConfigError, SpecError
+from .. import catalog_index
 from ..base import InputOptions, ModelSource
+from ..catalog_index import CATALOG_DIR  # noqa: F401  (re-exported)
 
-CATALOG_DIR = Path(__file__).parent.parent / "catalog"
 DEFAULT_SEQ_LEN = 128
 TASKS = ("auto", "base", "causal-lm", "seq2seq-lm", "masked-lm", "image-classification",
          "architecture")
@@ -26,23 +26,13 @@ _BUILD_MAPPINGS = ("MODEL_MAPPING_NAMES", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
                    "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES")
 
 
-@lru_cache(maxsize=1)
-def _aliases() -> dict[str, str]:
-    file = CATALOG_DIR / "_aliases.json"
-    return json.loads(file.read_text()) if file.is_file() else {}
-
-
 def catalog_names() -> list[str]:
     """Model ids shipped in the offline catalog."""
-    return sorted(
-        p.stem.replace("--", "/") for p in CATALOG_DIR.glob("*.json") if not p.stem.startswith("_")
-    )
+    return catalog_index.catalog_names()
 
 
 def _catalog_file(model_id: str) -> Path | None:
-    model_id = _aliases().get(model_id, model_id)
-    file = CATALOG_DIR / (model_id.replace("/", "--") + ".json")
-    return file if file.is_file() else None
+    return catalog_index.catalog_file(model_id)
 
 
 def in_catalog(model_id: str) -> bool:
