@@ -1,17 +1,22 @@
-"""Chips as data: peak FLOP/s per dtype, memory bandwidth and capacity (see chips.yaml)."""
+"""Chips as data: peak FLOP/s per dtype, memory bandwidth and capacity, the calibrated op-time
+model and the interconnect (see chips.yaml and `timemodel`)."""
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
 from ..errors import HardwareError
+from .timemodel import MATRIX_CLASSES_NAMES, OpTime, TimeModel, parse_time_model
 
 CHIPS_FILE = Path(__file__).with_name("chips.yaml")
+# calibrated time models and interconnects of shipped chips (generated; merged by chip id)
+TIME_MODELS_FILE = Path(__file__).with_name("time_models.yaml")
 DEFAULT_CHIP = "a100"
 
 # Which peak applies to tensors of a dtype, most specific first.
@@ -36,6 +41,8 @@ class Chip:
     source: str = ""
     vendor: str = ""
     aliases: tuple[str, ...] = field(default=())
+    time_model: TimeModel = TimeModel.ROOFLINE
+    interconnect: Interconnect | None = None
 
     def peak(self, dtype: str, matmul: bool = True) -> float:
         """Peak FLOP/s for work on `dtype` tensors. Matmuls use the matrix units; other ops
@@ -51,15 +58,60 @@ class Chip:
         """Arithmetic intensity (FLOPs/byte) above which matmuls on `dtype` are compute-bound."""
         return self.peak(dtype) / self.memory_bandwidth
 
+    def op_time(self, op_class: str, flops: float, nbytes: float, dtype: str,
+                gemm: tuple[int, int] | None = None) -> OpTime:
+        """Predicted time of one op on this chip under its time model (see `timemodel`):
+        matrix-unit peak for matmul, conv and attention, vector peak for the rest."""
+        peak = self.peak(dtype, matmul=op_class in MATRIX_CLASSES_NAMES)
+        return self.time_model.op_time(op_class, flops, nbytes, peak, self.memory_bandwidth, gemm)
+
+    def with_time_model(self, model: TimeModel) -> Chip:
+        """This chip under another time model (e.g. `TimeModel.ROOFLINE`, the lower bound)."""
+        return replace(self, time_model=model)
+
     def to_dict(self) -> dict:
-        return {
+        data = {
             "id": self.id,
             "name": self.name,
             "peak_flops": dict(self.peak_flops),
             "memory_bandwidth": self.memory_bandwidth,
             "memory_bytes": self.memory_bytes,
             "source": self.source,
+            "time_model": "roofline" if self.time_model.is_roofline else "calibrated",
+            "time_model_source": self.time_model.source,
         }
+        if self.interconnect is not None:
+            data["interconnect"] = self.interconnect.to_dict()
+        return data
+
+
+@dataclass(frozen=True)
+class Interconnect:
+    """The links between chips that tensor parallelism talks over (NVLink, PCIe, ...)."""
+
+    name: str
+    bus_bandwidth: float  # B/s, as nccl-tests' busbw: what a ring all-reduce moves per second
+    latency_s: float  # fixed cost of one collective
+    source: str = ""
+
+    def all_reduce_time(self, nbytes: float, devices: int) -> float:
+        """A ring all-reduce of `nbytes` over `devices`: latency + 2(n-1)/n · bytes / busbw."""
+        if devices <= 1 or nbytes <= 0:
+            return 0.0
+        return self.latency_s + 2 * (devices - 1) / devices * nbytes / self.bus_bandwidth
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "bus_bandwidth": self.bus_bandwidth,
+                "latency_s": self.latency_s, "source": self.source}
+
+
+def _interconnect(data, where: str) -> Interconnect | None:
+    if data is None:
+        return None
+    bandwidth, latency = float(data["bus_bandwidth"]), float(data["latency_s"])
+    if bandwidth <= 0 or latency < 0 or not math.isfinite(bandwidth):
+        raise ValueError(f"{where}: interconnect needs bus_bandwidth > 0 and latency_s >= 0")
+    return Interconnect(str(data.get("name", "")), bandwidth, latency, str(data.get("source", "")))
 
 
 def _parse(data: dict, origin: str) -> dict[str, Chip]:
@@ -79,6 +131,9 @@ def _parse(data: dict, origin: str) -> dict[str, Chip]:
                 source=str(entry.get("source", "")),
                 vendor=str(entry.get("vendor", "")),
                 aliases=tuple(str(a).lower() for a in entry.get("aliases", ()) or ()),
+                time_model=(parse_time_model(entry["time_model"], f"{chip_id}.time_model")
+                            if entry.get("time_model") else TimeModel.ROOFLINE),
+                interconnect=_interconnect(entry.get("interconnect"), f"{chip_id}.interconnect"),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise HardwareError(
@@ -95,13 +150,22 @@ def _parse(data: dict, origin: str) -> dict[str, Chip]:
 def load_chips(path: str | None = None) -> dict[str, Chip]:
     """The shipped table, or a user's YAML in the same schema."""
     file = Path(path) if path else CHIPS_FILE
+    data = _read_yaml(file)
+    if path is None and isinstance(data, dict) and isinstance(data.get("chips"), dict):
+        calibrated = _read_yaml(TIME_MODELS_FILE).get("chips", {})
+        for chip_id, extra in calibrated.items():
+            if chip_id in data["chips"]:
+                data["chips"][chip_id] = {**data["chips"][chip_id], **extra}
+    return _parse(data, str(file))
+
+
+def _read_yaml(file: Path):
     try:
-        data = yaml.safe_load(file.read_text())
+        return yaml.safe_load(file.read_text())
     except FileNotFoundError:
         raise HardwareError(f"hardware file not found: {file}") from None
     except yaml.YAMLError as exc:
         raise HardwareError(f"{file}: not valid YAML ({exc.__class__.__name__})") from None
-    return _parse(data, str(file))
 
 
 def get_chip(name: str | None) -> Chip:

@@ -1,0 +1,157 @@
+"""The calibrated op-time model: a roofline with measured efficiencies and a fixed cost per op.
+
+    time = overhead(class) + max(FLOPs / (peak · η_compute(class, FLOPs) · waves),
+                                 bytes / (bandwidth · η_memory(class, bytes)))
+
+`class` is the op class (matmul, conv, attention, elementwise, reduction, softmax, norm, pool,
+memory, view); each efficiency is a curve over problem size, held as points
+`[[size, eta], ...]` and interpolated in log(size) (clamped at the ends). `waves` is the GEMM
+tile/wave quantization of GPUs: an (m × n) output split into tiles of `tile` runs in
+ceil(tiles / units) waves, so a 4097-row GEMM pays for a wave it barely uses.
+
+The curves are data (chips.yaml, or a `hardware --measure` YAML), each with its source; they
+are fitted by `modellens.hardware.fit`. The plain roofline (η = 1, no overhead) stays
+available as the lower bound: `TimeModel.ROOFLINE`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+OP_CLASSES = ("matmul", "conv", "attention", "elementwise", "reduction", "softmax", "norm",
+              "pool", "memory", "view")
+MATRIX_CLASSES_NAMES = frozenset({"matmul", "conv", "attention"})  # run on the matrix units
+DEFAULT = "default"  # the curve used by op classes that have none of their own
+Curve = tuple[tuple[float, float], ...]  # ((size, eta), ...) sorted by size
+
+
+def interpolate(curve: Curve, size: float) -> float:
+    """η at `size`, linear in log(size) between the curve's points, flat beyond its ends."""
+    if not curve:
+        return 1.0
+    sizes = [point[0] for point in curve]
+    if size <= sizes[0]:
+        return curve[0][1]
+    if size >= sizes[-1]:
+        return curve[-1][1]
+    i = bisect.bisect_right(sizes, size)
+    (x0, y0), (x1, y1) = curve[i - 1], curve[i]
+    t = (math.log(size) - math.log(x0)) / (math.log(x1) - math.log(x0))
+    return y0 + t * (y1 - y0)
+
+
+def wave_efficiency(m: int, n: int, tile: tuple[int, int], units: int) -> float:
+    """Fraction of the issued GEMM work that is useful: tile padding of an (m × n) output and
+    the last, partly filled wave of tiles across `units` processors (SMs)."""
+    tiles_m, tiles_n = math.ceil(m / tile[0]), math.ceil(n / tile[1])
+    tiles = tiles_m * tiles_n
+    waves = math.ceil(tiles / units)
+    padding = (m * n) / (tiles_m * tile[0] * tiles_n * tile[1])
+    return padding * tiles / (waves * units)
+
+
+@dataclass(frozen=True)
+class OpTime:
+    """A predicted op time and its parts."""
+
+    time_s: float
+    compute_time_s: float
+    memory_time_s: float
+    overhead_s: float
+
+    @property
+    def bound(self) -> str:
+        return "compute" if self.compute_time_s >= self.memory_time_s else "memory"
+
+
+@dataclass(frozen=True)
+class TimeModel:
+    """Efficiency curves and fixed costs of one chip (see the module docstring)."""
+
+    compute: dict[str, Curve] = field(default_factory=dict)
+    memory: dict[str, Curve] = field(default_factory=dict)
+    overhead_s: dict[str, float] = field(default_factory=dict)
+    tile: tuple[int, int] | None = None  # GEMM output tile for wave quantization
+    units: int = 0  # processors a GEMM's tiles are spread over (SMs); 0: no quantization
+    source: str = ""
+
+    ROOFLINE: Any = None  # set below: η = 1 everywhere, no overhead
+
+    @property
+    def is_roofline(self) -> bool:
+        return not (self.compute or self.memory or self.overhead_s)
+
+    def eta_compute(self, op_class: str, flops: float) -> float:
+        return interpolate(_curve(self.compute, op_class), flops)
+
+    def eta_memory(self, op_class: str, nbytes: float) -> float:
+        return interpolate(_curve(self.memory, op_class), nbytes)
+
+    def overhead(self, op_class: str) -> float:
+        return self.overhead_s.get(op_class, self.overhead_s.get(DEFAULT, 0.0))
+
+    def op_time(self, op_class: str, flops: float, nbytes: float, peak: float,
+                bandwidth: float, gemm: tuple[int, int] | None = None) -> OpTime:
+        """Predicted time of one op of `op_class` doing `flops` and moving `nbytes` on a chip
+        with `peak` FLOP/s (for its dtype and units) and `bandwidth` B/s; `gemm` is the
+        (m, n) of a matmul's output for wave quantization."""
+        eta_c = self.eta_compute(op_class, flops)
+        if gemm is not None and self.tile and self.units:
+            eta_c *= wave_efficiency(gemm[0], gemm[1], self.tile, self.units)
+        compute = flops / (peak * eta_c) if flops else 0.0
+        memory = nbytes / (bandwidth * self.eta_memory(op_class, nbytes)) if nbytes else 0.0
+        overhead = self.overhead(op_class)
+        return OpTime(overhead + max(compute, memory), compute, memory, overhead)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "source": self.source,
+            "overhead_s": dict(self.overhead_s),
+            "compute": {k: [list(p) for p in v] for k, v in self.compute.items()},
+            "memory": {k: [list(p) for p in v] for k, v in self.memory.items()},
+        }
+        if self.tile and self.units:
+            data["waves"] = {"tile": list(self.tile), "units": self.units}
+        return data
+
+
+TimeModel.ROOFLINE = TimeModel(source="plain roofline: datasheet peaks, no overhead")
+
+
+def _curve(curves: dict[str, Curve], op_class: str) -> Curve:
+    return curves.get(op_class) or curves.get(DEFAULT) or ()
+
+
+def parse_time_model(data: Any, where: str) -> TimeModel:
+    """A `time_model:` entry of a chip YAML -> TimeModel; ValueError naming the problem."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: time_model must be a mapping")
+    waves = data.get("waves") or {}
+    return TimeModel(
+        compute=_parse_curves(data.get("compute"), f"{where}.compute"),
+        memory=_parse_curves(data.get("memory"), f"{where}.memory"),
+        overhead_s={str(k): float(v) for k, v in (data.get("overhead_s") or {}).items()},
+        tile=tuple(int(v) for v in waves["tile"]) if waves.get("tile") else None,
+        units=int(waves.get("units", 0)),
+        source=str(data.get("source", "")),
+    )
+
+
+def _parse_curves(data: Any, where: str) -> dict[str, Curve]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected op class -> [[size, eta], ...]")
+    curves: dict[str, Curve] = {}
+    for op_class, points in data.items():
+        if op_class not in OP_CLASSES and op_class != DEFAULT:
+            raise ValueError(f"{where}: unknown op class {op_class!r}; known: "
+                             + ", ".join(OP_CLASSES + (DEFAULT,)))
+        curve = tuple(sorted((float(size), float(eta)) for size, eta in points))
+        if not curve or any(size <= 0 or not 0 < eta <= 4 for size, eta in curve):
+            raise ValueError(f"{where}.{op_class}: sizes must be > 0 and efficiencies in (0, 4]")
+        curves[str(op_class)] = curve
+    return curves
