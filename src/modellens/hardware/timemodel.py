@@ -151,7 +151,7 @@ def _parse_curves(data: Any, where: str) -> dict[str, Curve]:
             raise ValueError(f"{where}: unknown op class {op_class!r}; known: "
                              + ", ".join(OP_CLASSES + (DEFAULT,)))
         curve = tuple(sorted((float(size), float(eta)) for size, eta in points))
-        if not curve or any(size <= 0 or not 0 < eta <= 4 for size, eta in curve):
-            raise ValueError(f"{where}.{op_class}: sizes must be > 0 and efficiencies in (0, 4]")
+        if not curve or any(size <= 0 or not 0 < eta <= 16 for size, eta in curve):
+            raise ValueError(f"{where}.{op_class}: sizes must be > 0 and efficiencies in (0, 16]")
         curves[str(op_class)] = curve
     return curves

@@ -1,0 +1,174 @@
+"""`hardware --measure`: characterize the device this runs on and write a chip YAML.
+
+Small probe modules (a grid of GEMMs from skinny to square, convolutions of common CNN
+shapes, attention, elementwise ops, norms, softmax, reductions, pooling and data movement at
+sizes from in-cache to beyond the last-level cache) are captured like any model, every unique
+op configuration is timed alone on the device (`measure.ops`), and its FLOPs and bytes come from
+the same cost registry the predictions use. From those samples: the peak matmul FLOP/s, the
+memory bandwidth (largest streaming op), the fixed cost of an op and of a view, and the
+efficiency curves of the time model (`hardware.fit`). The probes are never the models a
+prediction is validated on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import statistics
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..analysis.timeclass import gemm_dims, time_class
+from ..capture import FORWARD
+from ..costing.cost import op_cost
+from ..dtypes import dtype_name
+from ..hardware import Chip
+from ..hardware.fit import Sample, fit_time_model
+from ..hardware.timemodel import DEFAULT, TimeModel
+from ..measure.ops import OpConfig, time_config, unique_configs
+from ..sources import resolve
+from .profile import capture_source
+
+GEMMS = [(m, k, n) for m in (1, 8, 32, 128, 512, 2048)
+         for k, n in ((256, 256), (768, 768), (768, 3072), (3072, 768), (1024, 4096),
+                      (4096, 1024), (2048, 2048))]
+CONVS = [  # (batch, in, out, kernel, stride, side, groups)
+    (1, 3, 64, 7, 2, 224, 1), (1, 64, 64, 3, 1, 56, 1), (1, 64, 256, 1, 1, 56, 1),
+    (1, 256, 64, 1, 1, 56, 1), (1, 128, 128, 3, 1, 28, 1), (1, 256, 256, 3, 1, 14, 1),
+    (1, 512, 512, 3, 1, 7, 1), (1, 96, 96, 7, 1, 56, 96), (1, 32, 32, 3, 1, 112, 32),
+    (1, 16, 16, 3, 2, 160, 1), (1, 3, 16, 3, 2, 640, 1), (1, 64, 128, 3, 2, 80, 1),
+    (1, 768, 768, 3, 1, 14, 768), (1, 3, 768, 16, 16, 224, 1)]
+SIZES = [2**p for p in range(10, 25, 2)]  # elements: 1 Ki .. 16 Mi
+ATTENTION = [(1, 12, s, 64) for s in (16, 64, 128, 256, 512, 1024)]  # batch, heads, seq, dim
+MAX_FLOPS = 4e10  # larger GEMMs take too long on a laptop CPU and teach nothing new
+
+
+class _Probe(nn.Module):
+    def __init__(self, fn: Callable[..., torch.Tensor], weight: tuple[int, ...] | None = None):
+        super().__init__()
+        self.fn = fn
+        self.weight = nn.Parameter(torch.empty(weight)) if weight else None
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.fn(*inputs, self.weight) if self.weight is not None else self.fn(*inputs)
+
+
+def probes(dtype: torch.dtype) -> list[tuple[nn.Module, Callable[[], tuple]]]:
+    """(module, make_inputs) pairs covering every op class at many sizes."""
+    made: list[tuple[nn.Module, Callable[[], tuple]]] = []
+
+    def add(fn, shapes, weight=None):
+        made.append((_Probe(fn, weight),
+                     lambda shapes=shapes: tuple(torch.randn(s, dtype=dtype) for s in shapes)))
+
+    for m, k, n in GEMMS:
+        if 2 * m * k * n <= MAX_FLOPS:
+            add(lambda x, w: F.linear(x, w), [(m, k)], (n, k))
+    for batch, cin, cout, kernel, stride, side, groups in CONVS:
+        add(lambda x, w, s=stride, g=groups: F.conv2d(x, w, stride=s, padding=w.shape[-1] // 2
+                                                      if s == 1 else 0, groups=g),
+            [(batch, cin, side, side)], (cout, cin // groups, kernel, kernel))
+    for b, h, s, d in ATTENTION:
+        add(lambda q, k, v: F.scaled_dot_product_attention(q, k, v), [(b, h, s, d)] * 3)
+        add(lambda a, b: torch.matmul(a, b.transpose(-1, -2)), [(b, h, s, d)] * 2)
+    for n in SIZES:
+        rows = max(1, n // 768)
+        add(lambda x, y: x + y, [(n,), (n,)])
+        add(lambda x: F.gelu(x) * torch.sigmoid(x), [(n,)])
+        add(lambda x: F.layer_norm(x, x.shape[-1:]), [(rows, 768)])
+        add(lambda x: torch.softmax(x, -1), [(rows, 768)])
+        add(lambda x: x.sum(-1), [(rows, 768)])
+        add(lambda x: torch.cat([x, x], 0).transpose(0, 1).contiguous(), [(rows, 768)])
+        side = max(4, int((n // 64) ** 0.5))
+        add(lambda x: F.max_pool2d(x, 3, 2, 1) + F.batch_norm(x, None, None, training=True)
+            .mean((2, 3), keepdim=True)[..., :1, :1], [(1, 64, side, side)])
+    add(lambda x: x.view(-1), [(4, 4)])
+    return made
+
+
+@dataclass
+class Characterization:
+    chip: Chip
+    samples: list[Sample]
+    failures: list[str]
+
+
+def characterize(device: torch.device, dtype: torch.dtype = torch.float32,
+                 max_s_per_op: float = 0.15,
+                 progress: Callable[[int, int, str], None] | None = None) -> Characterization:
+    """Measure the probes on `device` and fit its chip (see the module docstring)."""
+    configs: list[OpConfig] = []
+    for module, make in probes(dtype):
+        captured = capture_source(resolve(module, make), replay_blocks=False).capture
+        configs.extend(unique_configs([op for op in captured.ops if op.phase == FORWARD]))
+    timed, failures = [], []
+    for i, config in enumerate(configs):
+        result = time_config(config, device, max_s=max_s_per_op)
+        if progress:
+            progress(i + 1, len(configs), config.name)
+        if result.seconds is None:
+            failures.append(f"{config.name}: {result.error}")
+        else:
+            timed.append((config, result.seconds.median_s))
+    return _fit(device, dtype, timed, failures)
+
+
+def _fit(device: torch.device, dtype: torch.dtype, timed: list[tuple[OpConfig, float]],
+         failures: list[str]) -> Characterization:
+    rows = []
+    for config, seconds in timed:
+        op = config.records[0]
+        cost = op_cost(op)
+        rows.append((time_class(op, cost), cost, gemm_dims(op, time_class(op, cost)), seconds))
+    peak = max(c.flops_all / s for cls, c, _, s in rows if cls == "matmul")
+    streaming = [c.bytes / s for cls, c, _, s in rows if cls == "elementwise" and c.bytes > 2**26]
+    bandwidth = max(streaming) if streaming else max(c.bytes / s for _, c, _, s in rows)
+    views = [s for cls, _, _, s in rows if cls == "view"]
+    smallest = sorted(s for cls, c, _, s in rows if cls == "elementwise")[:3]
+    overhead = {DEFAULT: statistics.median(smallest) / 2, "view": statistics.median(views)}
+    samples = [Sample(cls, c.flops_all, c.bytes, peak, bandwidth, s, gemm)
+               for cls, c, gemm, s in rows if cls != "view"]
+    name = _device_name(device)
+    source = (f"measured by `modellens hardware --measure` on {datetime.date.today()}, "
+              f"torch {torch.__version__}, {torch.get_num_threads()} threads, {dtype_name(dtype)}")
+    model: TimeModel = fit_time_model(samples, overhead_s=overhead, source=source)
+    chip = Chip(id=_device_id(device), name=name, peak_flops={_peak_key(dtype): peak},
+                memory_bandwidth=bandwidth, memory_bytes=_memory_bytes(device), source=source,
+                vendor="measured", time_model=model)
+    return Characterization(chip, samples, failures)
+
+
+def _peak_key(dtype: torch.dtype) -> str:
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return f"{cpu} ({torch.get_num_threads()} threads)"
+
+
+def _device_id(device: torch.device) -> str:
+    return "measured-" + ("cuda" if device.type == "cuda" else "cpu")
+
+
+def _memory_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    try:
+        import os
+
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
