@@ -8,7 +8,7 @@ import importlib
 
 # Order shown in `modellens --help`.
 COMMANDS = ("profile", "report", "matrices", "transformer", "unique", "info", "diff", "llm",
-            "discover", "models", "hardware")
+            "discover", "models", "hardware", "time")
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:

@@ -182,3 +182,23 @@ def get_chip(name: str | None) -> Chip:
     close = difflib.get_close_matches(key, names, n=4, cutoff=0.4)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(chips))}"
     raise HardwareError(f"unknown hardware {name!r}{hint}")
+
+
+def chips_document(chips: list[Chip]) -> dict:
+    """Chips in the schema `load_chips` reads (what `hardware --measure -o x.yaml` writes)."""
+    entries = {}
+    for chip in chips:
+        entry = {"name": chip.name, "vendor": chip.vendor, "peak_flops": dict(chip.peak_flops),
+                 "memory_bandwidth": chip.memory_bandwidth, "memory_bytes": chip.memory_bytes,
+                 "source": chip.source}
+        if not chip.time_model.is_roofline:
+            entry["time_model"] = chip.time_model.to_dict()
+        if chip.interconnect is not None:
+            entry["interconnect"] = chip.interconnect.to_dict()
+        entries[chip.id] = entry
+    return {"schema_version": 1, "chips": entries}
+
+
+def chips_yaml(chips: list[Chip]) -> str:
+    return yaml.safe_dump(chips_document(chips), sort_keys=False, width=100,
+                          default_flow_style=None)

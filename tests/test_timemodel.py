@@ -1,0 +1,128 @@
+"""The calibrated op-time model, its fit, the interconnect, and the shipped GPU curves."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modellens.hardware import Interconnect, chips_yaml, get_chip, load_chips
+from modellens.hardware.fit import Sample, errors, fit_time_model, mape
+from modellens.hardware.timemodel import TimeModel, interpolate, parse_time_model, wave_efficiency
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_interpolation_is_linear_in_log_size_and_flat_beyond_the_ends():
+    curve = ((1e3, 0.2), (1e5, 0.6))
+    assert interpolate(curve, 1e4) == pytest.approx(0.4)
+    assert interpolate(curve, 10) == 0.2
+    assert interpolate(curve, 1e9) == 0.6
+    assert interpolate((), 123) == 1.0
+
+
+def test_wave_quantization_of_a_gemm():
+    # 108 SMs, 128x128 tiles: a 4096x4096 output is 1024 tiles = 9.48 waves -> 10 waves
+    assert wave_efficiency(4096, 4096, (128, 128), 108) == pytest.approx(1024 / 1080)
+    # one row more pads a whole row of tiles: 33 x 32 tiles, 1056 / 1080, times 4097/4224 rows
+    assert wave_efficiency(4097, 4096, (128, 128), 108) == pytest.approx(
+        (4097 / (33 * 128)) * 1056 / 1080)
+    assert wave_efficiency(1, 4096, (128, 128), 108) == pytest.approx(1 / 128 * 32 / 108)
+
+
+def test_op_time_is_overhead_plus_the_slower_side():
+    model = TimeModel(compute={"matmul": ((1e9, 0.5),)}, memory={"default": ((1e6, 0.25),)},
+                      overhead_s={"default": 2e-6, "view": 1e-6})
+    # compute: 1e9 / (1e12 * 0.5) = 2 ms; memory: 1e6 / (1e9 * 0.25) = 4 ms
+    timing = model.op_time("matmul", 1e9, 1e6, peak=1e12, bandwidth=1e9)
+    assert timing.compute_time_s == pytest.approx(2e-3)
+    assert timing.memory_time_s == pytest.approx(4e-3)
+    assert timing.time_s == pytest.approx(4e-3 + 2e-6)
+    assert timing.bound == "memory"
+    assert model.op_time("view", 0, 0, 1e12, 1e9).time_s == 1e-6
+    roofline = TimeModel.ROOFLINE.op_time("matmul", 1e9, 2e6, peak=1e12, bandwidth=1e9)
+    assert roofline.time_s == pytest.approx(2e-3) and roofline.bound == "memory"
+
+
+def test_chip_uses_matrix_peak_for_matrix_classes_only():
+    chip = get_chip("a100").with_time_model(TimeModel.ROOFLINE)
+    assert chip.op_time("matmul", 312e12, 0, "bfloat16").time_s == pytest.approx(1.0)
+    assert chip.op_time("conv", 312e12, 0, "bfloat16").time_s == pytest.approx(1.0)
+    assert chip.op_time("elementwise", 19.5e12, 0, "bfloat16").time_s == pytest.approx(1.0)
+    assert chip.ridge_point("bfloat16") == pytest.approx(312e12 / 2.039e12)
+
+
+def _synthetic(model: TimeModel, op_class: str, sizes, peak=1e12, bandwidth=1e11):
+    samples = []
+    for flops, nbytes in sizes:
+        seconds = model.op_time(op_class, flops, nbytes, peak, bandwidth).time_s
+        samples.append(Sample(op_class, flops, nbytes, peak, bandwidth, seconds))
+    return samples
+
+
+def test_fit_recovers_a_known_model_on_held_out_sizes():
+    truth = TimeModel(compute={"matmul": ((1e6, 0.1), (1e9, 0.6), (1e12, 0.9))},
+                      memory={"elementwise": ((1e3, 0.05), (1e6, 0.5), (1e9, 0.8))},
+                      overhead_s={"default": 3e-6})
+    grid = [10 ** (e / 4) for e in range(24, 49)]
+    train = (_synthetic(truth, "matmul", [(f, f / 1000) for f in grid[::2]])
+             + _synthetic(truth, "elementwise", [(b / 8, b) for b in [g / 1e3 for g in grid[::2]]]))
+    held_out = (_synthetic(truth, "matmul", [(f, f / 1000) for f in grid[1::2]])
+                + _synthetic(truth, "elementwise", [(b / 8, b) for b in [g / 1e3 for g in grid[1::2]]]))
+    fitted = fit_time_model(train, overhead_s={"default": 3e-6}, points_per_decade=4)
+    assert mape(fitted, held_out) < 0.05
+    assert mape(TimeModel.ROOFLINE, held_out) > 0.3  # the plain roofline is far off
+
+
+def test_time_model_round_trips_through_yaml(tmp_path):
+    chip = get_chip("h100")
+    assert not chip.time_model.is_roofline
+    path = tmp_path / "chip.yaml"
+    path.write_text(chips_yaml([chip]))
+    loaded = next(iter(load_chips(str(path)).values()))
+    assert loaded.time_model == chip.time_model
+    assert loaded.interconnect == chip.interconnect
+
+
+def test_bad_time_model_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown op class 'gemm'"):
+        parse_time_model({"compute": {"gemm": [[1, 0.5]]}}, "x")
+    with pytest.raises(ValueError, match="efficiencies"):
+        parse_time_model({"memory": {"norm": [[1, 0]]}}, "x")
+
+
+def test_ring_all_reduce_time():
+    link = Interconnect("nvlink", bus_bandwidth=100e9, latency_s=10e-6)
+    # 2 (n - 1) / n of the bytes cross each link: 4 GPUs, 100 MB -> 1.5 ms + latency
+    assert link.all_reduce_time(100e6, 4) == pytest.approx(10e-6 + 1.5 * 100e6 / 100e9)
+    assert link.all_reduce_time(100e6, 1) == 0.0
+
+
+def test_shipped_gpu_curves_are_what_the_public_measurements_fit():
+    """The A100/H100 curves are regenerated from benchmarks/calibration/data and match the
+    shipped file; the script also prints the validation errors (docs/validation.md)."""
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks/calibration/fit_gpu.py"),
+                          "--check"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    matmul = [line for line in run.stdout.splitlines() if " matmul " in line]
+    assert len(matmul) == 2
+    for line in matmul:  # validation (held-out models) MAPE of GEMMs
+        assert float(line.split("MAPE")[1].split("%")[0]) <= 10.0
+
+
+def test_calibrated_gemm_times_on_shipped_chips_are_near_measured_ones():
+    """Held-out vidur rows (Llama-2-70B shapes on A100, fp16 kernel times)."""
+    a100 = get_chip("a100")
+    up_proj = a100.op_time("matmul", 2 * 4096 * 57344 * 8192,
+                           2 * (4096 * 8192 + 8192 * 57344 + 4096 * 57344), "float16",
+                           (4096, 57344))
+    assert up_proj.time_s == pytest.approx(0.0159, rel=0.1)  # measured 15.9 ms
+    decode = a100.op_time("matmul", 2 * 1 * 57344 * 8192,
+                          2 * (8192 + 8192 * 57344 + 57344), "float16", (1, 57344))
+    assert decode.bound == "memory"
+    assert decode.time_s == pytest.approx(580e-6, rel=0.1)  # measured 0.58 ms (1.6 TB/s)
+
+
+def test_errors_are_signed_relative():
+    sample = Sample("matmul", 1e12, 0, 1e12, 1e9, 2.0)
+    assert errors(TimeModel.ROOFLINE, [sample]) == [pytest.approx(-0.5)]
