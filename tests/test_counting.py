@@ -6,7 +6,7 @@ from torch import nn
 
 from modellens import profile, register_bytes_formula
 from modellens.analysis.flops import looks_like_matmul
-from modellens.costing.cost import unregister_bytes_formula
+from modellens.costing.registry import unregister_bytes_formula
 from modellens.tasks.sweep import fit_quadratic, profile_sweep
 
 

@@ -23,7 +23,7 @@ _EXPORTS = {
     "resolve": "modellens.sources",
     # extending the counting
     "register_flop_formula": "modellens.costing.registry",
-    "register_bytes_formula": "modellens.costing.cost",
+    "register_bytes_formula": "modellens.costing.registry",
     "get_chip": "modellens.hardware",
     # the other jobs
     "extract_matrices": "modellens.tasks.matrices",

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..capture import BACKWARD, FORWARD, Capture
 from ..costing.cost import FLOPS_PER_MAC, OpCost
-from ..costing.elementwise import UNSUPPORTED
+from ..costing.registry import UNSUPPORTED
 
 
 @dataclass(frozen=True)

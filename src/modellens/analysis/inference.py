@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ..capture import FORWARD, Capture
 from ..capture.records import TensorSpec, map_specs
 from ..costing.cost import OpCost, op_costs
-from ..costing.elementwise import MATMUL
+from ..costing.registry import MATMUL
 from ..hardware import Chip
 from .roofline import COMPUTE, MEMORY, op_timing, roofline_time
 
@@ -18,7 +18,7 @@ def matmul_weight_storages(capture: Capture) -> set[int]:
     """Parameters read by matmul-class ops (what weight-only quantization compresses);
     embeddings, norms and biases are left out."""
     params = capture.storages("params")
-    from ..costing.elementwise import category
+    from ..costing.registry import category
 
     found: set[int] = set()
     for op in capture.ops:

@@ -30,7 +30,7 @@ from torch import nn
 from ..capture import FORWARD, Capture, ModuleRecord, ParamRecord
 from ..capture.records import TensorSpec
 from ..costing.cost import FLOPS_PER_MAC
-from ..costing.elementwise import MATMUL, category
+from ..costing.registry import MATMUL, category
 from ..dtypes import dtype_name, dtype_size
 from .params import count_params
 

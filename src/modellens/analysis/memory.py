@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..capture import FORWARD, Capture
 from ..costing.cost import OpCost
-from ..costing.elementwise import VIEW
+from ..costing.registry import VIEW
 from .params import ParamCounts
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..capture import FORWARD, Capture, OpRecord
 from ..costing.cost import OpCost
-from ..costing.elementwise import MATMUL
+from ..costing.registry import MATMUL
 from ..hardware import Chip
 
 COMPUTE = "compute"

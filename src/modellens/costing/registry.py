@@ -1,32 +1,81 @@
-"""The matmul-class FLOP formula registry: one dict from aten op packet name to formula.
+"""THE cost registry: per aten op packet, its category, FLOP formula, bytes formula and
+per-element convention, all declared through `register_op`.
 
-It starts from `torch.utils.flop_counter`'s formulas (mm, bmm, addmm, convolution, SDPA, ...)
-and adds the ones torch lacks (CPU flash attention, fused multi-head attention, grouped mm,
-vector products). Formulas follow torch's convention: they receive the op's arguments with
-tensors replaced by shapes, plus ``out_shape``; they return FLOPs (1 MAC = 2 FLOPs).
+Conventions (every built-in entry follows them; `matmul`, `elementwise` and `bytes` hold them):
+- 1 MAC = 2 FLOPs (`cost.FLOPS_PER_MAC`, the only place that says so).
+- `flops` is matmul-class work only: ops with a FLOP formula, which are exactly the ops of
+  category "matmul". Each has a kind -- "matmul", "conv" or "attention" -- returned by `kind`.
+- `flops_all` adds each op's per-element convention (softmax 5 FLOPs per element, 4 backward;
+  norms; pooling; the bias adds matmul formulas leave out) or, without one, its category's
+  (elementwise 1 per output element, reduction 1 per input element).
+- Bytes default to the op's distinct inputs plus its outputs; a bytes formula says otherwise.
+- An op with no category, declared or from torch's tags, is "unsupported": listed in results,
+  never counted as a silent zero.
 
-Register your own with `register_flop_formula`:
+A per-element convention is data, overridable like any formula, e.g. softmax at 6 FLOPs:
 
-    @modellens.register_flop_formula("mylib.fused_gemm")
-    def fused_gemm(a_shape, b_shape, *args, out_shape=None, **kwargs):
-        return 2 * a_shape[0] * a_shape[1] * b_shape[1]
+    from modellens.costing.elementwise import PerElement
+    from modellens.costing.registry import entry, register_op
+    saved = entry("aten._softmax").per_element
+    register_op("aten._softmax", per_element=PerElement(6), replace=True)
+    ...
+    register_op("aten._softmax", per_element=saved, replace=True)  # restore
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass, fields, replace as with_fields
 from functools import lru_cache
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import torch
-import torch.utils.flop_counter as torch_flops
-from torch.utils._pytree import tree_map
 
 from ..capture.records import TensorSpec
+from ..capture.schema import resolve
 
-Formula = Callable[..., int]
+if TYPE_CHECKING:
+    from ..capture import OpRecord
 
-_FORMULAS: dict[str, tuple[Formula, bool]] = {}  # packet name -> (formula, takes_shapes)
+# categories (the "category" of every op in results)
+MATMUL = "matmul"
+ELEMENTWISE = "elementwise"
+REDUCTION = "reduction"
+SOFTMAX = "softmax"
+NORM = "norm"
+POOL = "pool"
+MEMORY = "memory"
+VIEW = "view"
+UNSUPPORTED = "unsupported"
+ARITHMETIC = (MATMUL, ELEMENTWISE, REDUCTION, SOFTMAX, NORM, POOL)
+# kinds of matmul-class ops (kind() of any other op is its category)
+CONV = "conv"
+ATTENTION = "attention"
+
+FlopFormula = Callable[..., int]  # torch's convention: shapes and out_shape -> FLOPs
+BytesFormula = Callable[[tuple[TensorSpec, ...], tuple[TensorSpec, ...]], tuple[int, int]]
+PerElementFormula = Callable[["OpRecord"], int]  # FLOPs that flops_all adds to flops
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class OpEntry:
+    """What the registry knows of one op packet; None where it declares nothing."""
+
+    category: str | None = None
+    kind: str | None = None  # matmul-class ops: MATMUL (the default), CONV or ATTENTION
+    flops: FlopFormula | None = None
+    flops_on_meta: bool = False  # formula takes meta tensors, not shapes (some of torch's)
+    bytes: BytesFormula | None = None
+    per_element: PerElementFormula | None = None
+
+
+_EMPTY = OpEntry()
+_UNSET = {f.name: getattr(_EMPTY, f.name) for f in fields(OpEntry)}
+_LABELS = {"category": "category", "kind": "kind", "flops": "FLOP formula",
+           "flops_on_meta": "FLOP formula", "bytes": "bytes formula",
+           "per_element": "per-element convention"}
+_ENTRIES: dict[str, OpEntry] = {}
+_CATEGORY_CONVENTIONS: dict[str, PerElementFormula] = {}
 
 
 def _packet_name(op: Any) -> str:
@@ -41,165 +90,154 @@ def _packet_name(op: Any) -> str:
     return str(op)
 
 
-def register_flop_formula(
-    ops: Any, *, replace: bool = False
-) -> Callable[[Formula], Formula]:
-    """Decorator: register `formula(*shapes, out_shape=..., **kwargs) -> FLOPs` for op(s).
+def _targets(ops: Any) -> list[str]:
+    return [_packet_name(op) for op in (ops if isinstance(ops, (list, tuple, set, frozenset))
+                                        else [ops])]
 
-    `ops` is an op or a list of ops (name strings like "aten.mm" / "mylib::my_op", packets or
-    overloads). Registering an op twice is an error unless `replace=True`.
+
+def _store(name: str, updated: OpEntry) -> None:
+    """Keep the invariant: an op has a FLOP formula exactly when its category is matmul."""
+    if (updated.flops is not None) != (updated.category == MATMUL):
+        raise ValueError(f"{name}: a FLOP formula goes with category {MATMUL!r} and only with it "
+                         f"(category {updated.category!r})")
+    if updated == _EMPTY:
+        _ENTRIES.pop(name, None)
+    else:
+        _ENTRIES[name] = updated
+
+
+def register_op(ops: Any, *, category: str | None = None, kind: str | None = None,
+                flops: FlopFormula | None = None, flops_on_meta: bool = False,
+                bytes: BytesFormula | None = None, per_element: PerElementFormula | None = None,
+                replace: bool = False) -> None:
+    """Declare what op(s) cost: category, kind, FLOP formula, bytes formula, per-element
+    convention -- any of them; what is not given stays as it is.
+
+    `ops` is an op or a list of ops (names like "aten.mm" / "mylib::my_op", packets or
+    overloads). Declaring something an op already has is an error unless `replace=True`.
     """
-    targets = ops if isinstance(ops, (list, tuple)) else [ops]
+    given = {"flops": flops, "bytes": bytes, "per_element": per_element, "category": category,
+             "kind": kind}
+    given = {slot: value for slot, value in given.items() if value is not None}
+    if flops is not None:
+        given["flops_on_meta"] = flops_on_meta
+    for name in _targets(ops):
+        current = _ENTRIES.get(name, _EMPTY)
+        for slot in given:
+            if getattr(current, slot) != _UNSET[slot] and not replace:
+                raise ValueError(f"a {_LABELS[slot]} for {name} is already registered")
+        _store(name, with_fields(current, **given))
 
-    def decorate(formula: Formula) -> Formula:
-        for op in targets:
-            name = _packet_name(op)
-            if name in _FORMULAS and not replace:
-                raise ValueError(f"a FLOP formula for {name} is already registered")
-            _FORMULAS[name] = (formula, True)
+
+def unregister_op(ops: Any, *slots: str) -> None:
+    """Forget the given slots ("flops", "bytes", ...; all when none are named) of op(s)."""
+    cleared = {slot: _UNSET[slot] for slot in (slots or _UNSET)}
+    for name in _targets(ops):
+        _store(name, with_fields(_ENTRIES.get(name, _EMPTY), **cleared))
+
+
+def register_formula(slot: str, ops: Any, *, replace: bool = False,
+                     **declared: Any) -> Callable[[F], F]:
+    """Decorator form of `register_op`: the decorated function becomes the `slot` ("flops",
+    "bytes" or "per_element") of op(s), declared together with `declared`."""
+
+    def decorate(formula: F) -> F:
+        register_op(ops, replace=replace, **declared, **{slot: formula})
         return formula
 
     return decorate
 
 
+def register_flop_formula(ops: Any, *, replace: bool = False
+                          ) -> Callable[[FlopFormula], FlopFormula]:
+    """Decorator: register `formula(*shapes, out_shape=..., **kwargs) -> FLOPs` for op(s),
+    making them matmul-class (kind "matmul"; `register_op(..., kind=...)` says otherwise).
+
+    `ops` is an op or a list of ops (name strings like "aten.mm" / "mylib::my_op", packets or
+    overloads). Registering an op twice is an error unless `replace=True`.
+    """
+    return register_formula("flops", ops, replace=replace, category=MATMUL)
+
+
 def unregister_flop_formula(op: Any) -> None:
-    _FORMULAS.pop(_packet_name(op), None)
+    unregister_op(op, "flops", "flops_on_meta", "kind", "category")
 
 
-def has_formula(packet: str) -> bool:
-    return packet in _FORMULAS
+def register_bytes_formula(ops: Any, *, replace: bool = False
+                           ) -> Callable[[BytesFormula], BytesFormula]:
+    """Decorator: `formula(inputs, outputs) -> (bytes_read, bytes_written)` for op(s), given the
+    TensorSpecs of the call. Names as in `register_flop_formula`."""
+    return register_formula("bytes", ops, replace=replace)
 
 
-def matmul_flops(packet: str, args: tuple, kwargs: dict, outputs: tuple[TensorSpec, ...]) -> int:
-    """FLOPs of one matmul-class op call (0 when the op has no formula)."""
-    entry = _FORMULAS.get(packet)
-    if entry is None:
-        return 0
-    formula, takes_shapes = entry
-    if takes_shapes:
-        to_shape = lambda v: v.shape if isinstance(v, TensorSpec) else v
-        out = tuple(o.shape for o in outputs)
-        args, kwargs = tree_map(to_shape, (args, kwargs))
-    else:
-        to_meta = lambda v: _meta(v.shape, v.dtype) if isinstance(v, TensorSpec) else v
-        out = tuple(_meta(o.shape, o.dtype) for o in outputs)
-        args, kwargs = tree_map(to_meta, (args, kwargs))
-    if packet == "aten.convolution_backward":  # outputs absent from output_mask are None
-        filled = iter(out)
-        out = tuple(next(filled) if wanted else None for wanted in args[10])
-    out_value = out[0] if len(out) == 1 else out
-    return int(formula(*args, out_shape=out_value, **kwargs) if takes_shapes else formula(
-        *args, out_val=out_value, **kwargs
-    ))
+def unregister_bytes_formula(op: Any) -> None:
+    unregister_op(op, "bytes")
 
 
-@lru_cache(maxsize=4096)
-def _meta(shape: tuple[int, ...], dtype: str) -> torch.Tensor:
-    return torch.empty(shape, dtype=getattr(torch, dtype, torch.float32), device="meta")
+def register_category_convention(category: str, per_element: PerElementFormula, *,
+                                 replace: bool = False) -> None:
+    """The per-element convention of ops of `category` that declare none of their own."""
+    if category in _CATEGORY_CONVENTIONS and not replace:
+        raise ValueError(f"a per-element convention for category {category} is already registered")
+    _CATEGORY_CONVENTIONS[category] = per_element
 
 
-def _load_torch_formulas() -> None:
-    """Take torch's formulas; shape-wrapped ones are called with shapes, raw ones with meta
-    tensors."""
-    for op, formula in torch_flops.flop_registry.items():
-        name = _packet_name(op)
-        inner = getattr(formula, "__wrapped__", None)
-        _FORMULAS[name] = (inner, True) if inner is not None else (formula, False)
+def category_convention(category: str) -> PerElementFormula | None:
+    return _CATEGORY_CONVENTIONS.get(category)
 
 
-_load_torch_formulas()
+def entry(packet: Any) -> OpEntry:
+    """What is registered for an op packet (an empty entry when nothing is)."""
+    return _ENTRIES.get(_packet_name(packet), _EMPTY)
 
 
-# --- formulas torch lacks ------------------------------------------------------------------
+def category(name: str) -> str:
+    """Category of an op overload name like 'aten.add.Tensor': declared, else from torch's tags."""
+    declared = _ENTRIES.get(name.rsplit(".", 1)[0])
+    if declared is not None and declared.category is not None:
+        return declared.category
+    return _tag_category(name)
 
 
-@register_flop_formula("aten._scaled_dot_product_flash_attention_for_cpu")
-def _cpu_flash_attention(query, key, value, *args, out_shape=None, **kwargs) -> int:
-    """CPU SDPA kernel; torch counts it as 0 (so GPT-2 on CPU loses its attention FLOPs)."""
-    return torch_flops.sdpa_flop_count(query, key, value)
+def kind(op: Any) -> str:
+    """'matmul', 'conv' or 'attention' for a matmul-class op, else its category.
+
+    `op` is an overload name ('aten.add.Tensor'), a packet name ('aten.add'), or a torch op."""
+    name = _overload_name(op)
+    cat = category(name)
+    if cat != MATMUL:
+        return cat
+    return _ENTRIES[name.rsplit(".", 1)[0]].kind or MATMUL
 
 
-@register_flop_formula(
-    [
-        "aten._scaled_dot_product_flash_attention_for_cpu_backward",
-    ]
-)
-def _cpu_flash_attention_backward(grad_out, query, key, value, *args, out_shape=None, **kwargs):
-    return torch_flops.sdpa_backward_flop_count(grad_out, query, key, value)
+def _overload_name(op: Any) -> str:
+    if isinstance(op, torch._ops.OpOverload):
+        return f"{op.overloadpacket}.{op._overloadname}"
+    name = _packet_name(op)
+    if name.rsplit(".", 1)[0] in _ENTRIES or resolve(name) is not None:
+        return name
+    namespace, _, packet = name.partition(".")
+    try:
+        overloads = getattr(getattr(torch.ops, namespace), packet).overloads()
+    except (AttributeError, RuntimeError):
+        overloads = []
+    if overloads and "default" not in overloads:
+        return f"{name}.{overloads[0]}"
+    return f"{name}.default"
 
 
-@register_flop_formula("aten._scaled_dot_product_fused_attention_overrideable")
-def _overrideable_attention(query, key, value, *args, out_shape=None, **kwargs) -> int:
-    return torch_flops.sdpa_flop_count(query, key, value)
-
-
-@register_flop_formula("aten._scaled_dot_product_fused_attention_overrideable_backward")
-def _overrideable_attention_backward(grad_out, query, key, value, *args, out_shape=None, **kw):
-    return torch_flops.sdpa_backward_flop_count(grad_out, query, key, value)
-
-
-def _attention_core(batch: int, q_len: int, k_len: int, embed: int) -> int:
-    """QKᵀ and AV of multi-head attention with total width `embed` (heads × head dim)."""
-    return 2 * (2 * batch * q_len * k_len * embed)
-
-
-@register_flop_formula("aten._native_multi_head_attention")
-def _fused_mha(query, key, value, embed_dim, num_heads, *args, out_shape=None, **kwargs) -> int:
-    """nn.MultiheadAttention's eval fast path: q/k/v projections, attention, out projection."""
-    batched = len(query) == 3
-    batch = query[0] if batched else 1
-    q_len, k_len = query[-2], key[-2]
-    projections = 2 * batch * embed_dim * embed_dim * (q_len + 2 * k_len)
-    out_projection = 2 * batch * q_len * embed_dim * embed_dim
-    return projections + _attention_core(batch, q_len, k_len, embed_dim) + out_projection
-
-
-@register_flop_formula("aten._transformer_encoder_layer_fwd")
-def _fused_encoder_layer(src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias,
-                         use_gelu, norm_first, eps, norm_weight_1, norm_bias_1, norm_weight_2,
-                         norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2, *args,
-                         out_shape=None, **kwargs) -> int:
-    """nn.TransformerEncoderLayer's eval fast path: self-attention block plus the FFN."""
-    batch = src[0] if len(src) == 3 else 1
-    tokens = src[-2]
-    ff_dim = ffn_weight_1[0]
-    attention = _fused_mha(src, src, src, embed_dim, num_heads)
-    ffn = 2 * 2 * batch * tokens * embed_dim * ff_dim
-    return attention + ffn
-
-
-@register_flop_formula("aten._grouped_mm")
-def _grouped_mm(a, b, *args, out_shape=None, **kwargs) -> int:
-    """MoE expert GEMMs: a [tokens, K] or [groups, M, K] against b [groups, K, N]."""
-    n = b[-1]
-    if len(a) == 2 and len(b) == 3:
-        return 2 * a[0] * a[1] * n
-    if len(a) == 3:
-        return 2 * a[0] * a[1] * a[2] * n
-    return 2 * math.prod(out_shape) * a[-1]
-
-
-@register_flop_formula(["aten.mv", "aten.addmv"])
-def _matrix_vector(*shapes, out_shape=None, **kwargs) -> int:
-    matrix = next(s for s in shapes if isinstance(s, (tuple, torch.Size)) and len(s) == 2)
-    return 2 * matrix[0] * matrix[1]
-
-
-@register_flop_formula(["aten.dot", "aten.vdot"])
-def _dot(a, b, *args, out_shape=None, **kwargs) -> int:
-    return 2 * a[0]
-
-
-@register_flop_formula("aten.addbmm")
-def _addbmm(self_shape, a, b, *args, out_shape=None, **kwargs) -> int:
-    return 2 * a[0] * a[1] * a[2] * b[2]
-
-
-@register_flop_formula(["aten._int_mm", "aten._weight_int8pack_mm"])
-def _int_mm(a, b, *args, out_shape=None, **kwargs) -> int:
-    return 2 * a[0] * a[1] * out_shape[-1]
-
-
-@register_flop_formula("aten._addmm_activation")
-def _addmm_activation(self_shape, a, b, *args, out_shape=None, **kwargs) -> int:
-    return 2 * a[0] * a[1] * b[1]
+@lru_cache(maxsize=None)
+def _tag_category(name: str) -> str:
+    """The category torch's own tags give an op nothing declares (views, pointwise ops, ...)."""
+    op = resolve(name)
+    if op is None:
+        return UNSUPPORTED
+    if op.is_view:
+        return VIEW
+    if torch.Tag.pointwise in op.tags:
+        return ELEMENTWISE
+    if torch.Tag.reduction in op.tags:
+        return REDUCTION
+    if torch.Tag.nondeterministic_seeded in op.tags:
+        return MEMORY
+    return UNSUPPORTED

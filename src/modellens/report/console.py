@@ -9,6 +9,7 @@ from rich.text import Text
 
 from .. import units
 from ..analysis.results import ProfileResult
+from ..costing.cost import FLOPS_PER_MAC
 
 
 def _kv_table(title: str, rows: list[tuple[str, str]]) -> Table:
@@ -28,7 +29,7 @@ def _exact(value: int | None, unit: str) -> str:
 def compute_rows(result: ProfileResult, unit: str = "flops") -> list[tuple[str, str]]:
     """FLOPs (or MACs with unit="macs": FLOPs / 2) rows of the summary."""
     flops = result.flops
-    divisor, name = (2, "MACs") if unit == "macs" else (1, "FLOPs")
+    divisor, name = (FLOPS_PER_MAC, "MACs") if unit == "macs" else (1, "FLOPs")
 
     def value(x: int | None) -> int | None:
         return None if x is None else x // divisor
@@ -112,7 +113,7 @@ def bottleneck_table(result: ProfileResult) -> Table:
 def module_table(result: ProfileResult, depth: int = 2, show_shapes: bool = False,
                  unit: str = "flops") -> Table:
     total_flops = result.flops.forward or 1
-    divisor, name = (2, "MACs") if unit == "macs" else (1, "FLOPs")
+    divisor, name = (FLOPS_PER_MAC, "MACs") if unit == "macs" else (1, "FLOPs")
     table = Table(title=f"MODULES (depth ≤ {depth}; FLOPs/bytes inclusive)", title_justify="left",
                   title_style="bold cyan", box=box.SIMPLE_HEAD)
     table.add_column("Module", no_wrap=True)

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter
 
 from ..analysis.results import ProfileResult
-from ..costing.elementwise import MATMUL
+from ..costing.registry import MATMUL
 from ..hardware import Chip
 from ..io import write_bytes
 from . import view

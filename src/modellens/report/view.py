@@ -10,7 +10,7 @@ from typing import Any
 from ..analysis.modules import ModuleStats
 from ..analysis.results import OpGroup, OpRow, ProfileResult, group_ops
 from ..analysis.roofline import COMPUTE, MEMORY, roofline_time
-from ..costing.elementwise import MATMUL
+from ..costing.registry import MATMUL
 from ..hardware import Chip
 
 
