@@ -1,21 +1,27 @@
 """FLOP formulas against hand counts and against torch.utils.flop_counter on real tensors."""
 
+import pytest
 import torch
 import torch.nn.functional as F
+import torch.utils.flop_counter as torch_flops
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from modellens import profile
+from modellens import profile, register_bytes_formula
+from modellens.costing import registry
 from modellens.costing import registry as formulas
-from modellens.costing.cost import matmul_flops
+from modellens.costing.cost import matmul_flops, op_cost
+from modellens.costing.elementwise import PerElement
 from modellens.costing.registry import (
     ELEMENTWISE,
     MATMUL,
     MEMORY,
+    NORM,
     SOFTMAX,
     UNSUPPORTED,
     VIEW,
     category,
+    kind,
 )
 
 
@@ -141,3 +147,121 @@ def test_conv_backward_matches_flop_counter():
             model(x).sum().backward()
         result = profile(model, x, backward=True)
         assert result.flops.forward + result.flops.backward == counter.get_total_flops()
+
+
+# --- the registry: per-element conventions, duplicates, kinds ----------------------------------
+
+
+class Fn(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def own_flops_all(model, x, backward=False) -> dict[tuple[str, str], int]:
+    """flops_all per (op name, phase), each op's own count."""
+    counts: dict[tuple[str, str], int] = {}
+    for op in profile(model, x, backward=backward).ops:
+        counts[op.name, op.phase] = counts.get((op.name, op.phase), 0) + op.flops_all
+    return counts
+
+
+@pytest.mark.parametrize("model, shape, op, expected", [
+    (Fn(lambda x: x.softmax(-1)), (4, 10), "aten._softmax.default", 5 * 40),
+    (nn.LayerNorm(10), (4, 10), "aten.native_layer_norm.default", (5 + 2) * 40),
+    (nn.LayerNorm(10, elementwise_affine=False), (4, 10), "aten.native_layer_norm.default", 5 * 40),
+    (nn.BatchNorm2d(3), (2, 3, 4, 4), "aten.native_batch_norm.default", (5 + 2) * 96),
+    (nn.GroupNorm(1, 3, affine=False), (2, 3, 4, 4), "aten.native_group_norm.default", 5 * 96),
+    (nn.MaxPool2d(2), (1, 3, 8, 8), "aten.max_pool2d_with_indices.default", 1 * 192),
+    (nn.Upsample(scale_factor=2, mode="bilinear"), (1, 3, 4, 4), "aten.upsample_bilinear2d.default",
+     4 * 192),
+    (nn.Upsample(scale_factor=2, mode="nearest"), (1, 3, 4, 4), "aten.upsample_nearest2d.default", 0),
+    (nn.ReLU(), (4, 10), "aten.relu.default", 40),
+    (Fn(lambda x: x.sum(-1)), (4, 10), "aten.sum.dim_IntList", 40),
+    (nn.Linear(10, 6), (4, 10), "aten.addmm.default", 2 * 4 * 10 * 6 + 4 * 6),
+    (nn.Conv2d(3, 2, 3), (1, 3, 6, 6), "aten.convolution.default", 2 * 2 * 16 * 27 + 2 * 16),
+    (nn.Conv2d(3, 2, 3, bias=False), (1, 3, 6, 6), "aten.convolution.default", 2 * 2 * 16 * 27),
+])
+def test_per_element_conventions_match_hand_counts(model, shape, op, expected):
+    assert own_flops_all(model, torch.randn(*shape))[op, "forward"] == expected
+
+
+def test_softmax_backward_is_four_flops_per_element():
+    model = nn.Sequential(nn.Linear(10, 10), Fn(lambda x: x.softmax(-1)))
+    counts = own_flops_all(model, torch.randn(4, 10), backward=True)
+    assert counts["aten._softmax_backward_data.default", "backward"] == 4 * 40
+
+
+@pytest.mark.parametrize("name, args, expected_per_element", [
+    ("aten._native_batch_norm_legit_no_training.default", "weight", 2 + 2),
+    ("aten._native_batch_norm_legit_no_training.default", None, 2),
+    ("aten._fused_rms_norm.default", "weight", 4 + 1),
+    ("aten._fused_rms_norm.default", None, 4),
+    ("aten.native_layer_norm_backward.default", None, 10),
+])
+def test_norm_conventions_cpu_captures_do_not_reach(name, args, expected_per_element):
+    from modellens.capture.records import OpRecord
+    from modellens.capture.records import TensorSpec as S
+
+    x, w = S((2, 3, 4), "float32"), S((3,), "float32")
+    weight = w if args == "weight" else None
+    call = (x, weight, None, 1e-5) if "batch_norm" in name else (x, [4], weight, 1e-5)
+    cost = op_cost(OpRecord(name, "", "forward", call, {}, (x,)))
+    assert (cost.category, cost.flops, cost.flops_all) == (NORM, 0, expected_per_element * 24)
+
+
+def test_user_overrides_a_per_element_convention_and_restores_it():
+    model, x = Fn(lambda x: x.softmax(-1)), torch.randn(4, 10)
+    saved = registry.entry("aten._softmax").per_element
+    registry.register_op("aten._softmax", per_element=PerElement(6), replace=True)
+    try:
+        assert profile(model, x).flops.forward_all == 6 * 40
+    finally:
+        registry.register_op("aten._softmax", per_element=saved, replace=True)
+    assert profile(model, x).flops.forward_all == 5 * 40
+
+
+def test_registering_a_duplicate_raises_and_changes_nothing():
+    before = {op: registry.entry(op) for op in ("aten.mm", "aten.embedding", "aten._softmax",
+                                                "aten.cat", "mylib.new_op")}
+    with pytest.raises(ValueError, match="a FLOP formula for aten.mm is already registered"):
+        formulas.register_flop_formula("aten::mm")(lambda *shapes, **kwargs: 0)
+    with pytest.raises(ValueError, match="a bytes formula for aten.embedding is already"):
+        register_bytes_formula(torch.ops.aten.embedding.default)(lambda inputs, outputs: (0, 0))
+    with pytest.raises(ValueError, match="a per-element convention for aten._softmax is already"):
+        registry.register_op("aten._softmax", per_element=PerElement(6))
+    with pytest.raises(ValueError, match="a category for aten.cat is already registered"):
+        registry.register_op(["mylib.new_op", "aten.cat"], category=ELEMENTWISE)
+    with pytest.raises(ValueError, match="category elementwise is already registered"):
+        registry.register_category_convention(ELEMENTWISE, PerElement(2))
+    with pytest.raises(ValueError, match="FLOP formula goes with category 'matmul'"):
+        registry.register_op("mylib.new_op", category=MATMUL)  # a matmul without a formula
+    assert {op: registry.entry(op) for op in before} == before
+
+
+def test_kind_names_the_matmul_class_and_category_stays_matmul():
+    assert kind("aten.mm") == kind("aten.mm.default") == kind(torch.ops.aten.mm.default) == MATMUL
+    assert kind(torch.ops.aten.addmm) == kind("aten::_grouped_mm") == MATMUL
+    assert kind("aten.convolution.default") == kind("aten.convolution_backward") == "conv"
+    assert kind(torch.ops.aten._scaled_dot_product_flash_attention_for_cpu) == "attention"
+    assert kind("aten._scaled_dot_product_efficient_attention.default") == "attention"
+    assert kind("aten._native_multi_head_attention.default") == "attention"
+    assert kind("higher_order.flex_attention") == "attention"
+    assert kind("aten.add.Tensor") == kind("aten.add") == kind(torch.ops.aten.add) == ELEMENTWISE
+    assert kind("aten.cat.default") == MEMORY
+    assert kind("aten.linalg_eigh.default") == UNSUPPORTED
+    for name in ("aten.convolution.default", "aten._scaled_dot_product_flash_attention.default"):
+        assert category(name) == MATMUL
+    conv = profile(nn.Conv2d(3, 2, 3), torch.randn(1, 3, 6, 6))
+    assert [op.category for op in conv.ops] == [MATMUL]
+
+
+def test_every_torch_formula_has_the_kind_its_name_says():
+    """Guards a newer torch adding, say, a conv variant: it must not pass as a plain matmul."""
+    for op in torch_flops.flop_registry:
+        name = str(op) if not isinstance(op, torch._ops.HigherOrderOperator) else op.name()
+        expected = "conv" if "conv" in name else "attention" if "attention" in name else MATMUL
+        assert kind(op) == expected, name

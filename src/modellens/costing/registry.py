@@ -95,17 +95,6 @@ def _targets(ops: Any) -> list[str]:
                                         else [ops])]
 
 
-def _store(name: str, updated: OpEntry) -> None:
-    """Keep the invariant: an op has a FLOP formula exactly when its category is matmul."""
-    if (updated.flops is not None) != (updated.category == MATMUL):
-        raise ValueError(f"{name}: a FLOP formula goes with category {MATMUL!r} and only with it "
-                         f"(category {updated.category!r})")
-    if updated == _EMPTY:
-        _ENTRIES.pop(name, None)
-    else:
-        _ENTRIES[name] = updated
-
-
 def register_op(ops: Any, *, category: str | None = None, kind: str | None = None,
                 flops: FlopFormula | None = None, flops_on_meta: bool = False,
                 bytes: BytesFormula | None = None, per_element: PerElementFormula | None = None,
@@ -121,19 +110,33 @@ def register_op(ops: Any, *, category: str | None = None, kind: str | None = Non
     given = {slot: value for slot, value in given.items() if value is not None}
     if flops is not None:
         given["flops_on_meta"] = flops_on_meta
-    for name in _targets(ops):
+    names = _targets(ops)
+    for name in names:
         current = _ENTRIES.get(name, _EMPTY)
         for slot in given:
             if getattr(current, slot) != _UNSET[slot] and not replace:
                 raise ValueError(f"a {_LABELS[slot]} for {name} is already registered")
-        _store(name, with_fields(current, **given))
+    _update(names, given)
 
 
 def unregister_op(ops: Any, *slots: str) -> None:
     """Forget the given slots ("flops", "bytes", ...; all when none are named) of op(s)."""
-    cleared = {slot: _UNSET[slot] for slot in (slots or _UNSET)}
-    for name in _targets(ops):
-        _store(name, with_fields(_ENTRIES.get(name, _EMPTY), **cleared))
+    _update(_targets(ops), {slot: _UNSET[slot] for slot in (slots or _UNSET)})
+
+
+def _update(names: list[str], values: dict[str, Any]) -> None:
+    """Set `values` on the entries of `names`, all or none: an op has a FLOP formula exactly
+    when its category is matmul (so a matmul-class op is never a silent zero)."""
+    updated = {name: with_fields(_ENTRIES.get(name, _EMPTY), **values) for name in names}
+    for name, new in updated.items():
+        if (new.flops is not None) != (new.category == MATMUL):
+            raise ValueError(f"{name}: a FLOP formula goes with category {MATMUL!r}, and only "
+                             f"with it (category {new.category!r})")
+    for name, new in updated.items():
+        if new == _EMPTY:
+            _ENTRIES.pop(name, None)
+        else:
+            _ENTRIES[name] = new
 
 
 def register_formula(slot: str, ops: Any, *, replace: bool = False,
@@ -221,9 +224,7 @@ def _overload_name(op: Any) -> str:
         overloads = getattr(getattr(torch.ops, namespace), packet).overloads()
     except (AttributeError, RuntimeError):
         overloads = []
-    if overloads and "default" not in overloads:
-        return f"{name}.{overloads[0]}"
-    return f"{name}.default"
+    return f"{name}.{overloads[0] if overloads else 'default'}"  # aten.add -> aten.add.Tensor
 
 
 @lru_cache(maxsize=None)
