@@ -10,14 +10,14 @@ attention). The bias adds the formulas leave out are per-element conventions, de
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.utils.flop_counter as torch_flops
 
 from .cost import FLOPS_PER_MAC
 from .elementwise import OUTPUT, PerElement
-from .registry import (ATTENTION, CONV, MATMUL, FlopFormula, _packet_name, entry, register_formula,
+from .registry import (ATTENTION, CONV, MATMUL, FlopFormula, entry, packet_name, register_formula,
                        register_op)
 
 _TORCH_CONV = {"aten.convolution", "aten._convolution", "aten.cudnn_convolution",
@@ -38,7 +38,7 @@ def _load_torch_formulas() -> None:
     """Take torch's formulas; shape-wrapped ones are called with shapes, raw ones with meta
     tensors. Ops outside the conv and attention lists are plain matmuls (mm, bmm, addmm, ...)."""
     for op, formula in torch_flops.flop_registry.items():
-        name = _packet_name(op)
+        name = packet_name(op)
         inner = getattr(formula, "__wrapped__", None)
         kind = CONV if name in _TORCH_CONV else ATTENTION if name in _TORCH_ATTENTION else MATMUL
         register_op(name, category=MATMUL, kind=kind, flops=inner or formula,
@@ -66,29 +66,22 @@ register_op("aten.convolution_backward", replace=True,
 # --- formulas torch lacks ------------------------------------------------------------------
 
 
-def _matmul_class(ops: Any, kind: str):
+def _matmul_class(ops: Any, kind: str) -> Callable[[FlopFormula], FlopFormula]:
     """Decorator: the matmul-class FLOP formula of op(s), of `kind`."""
     return register_formula("flops", ops, category=MATMUL, kind=kind)
 
 
-@_matmul_class("aten._scaled_dot_product_flash_attention_for_cpu", ATTENTION)
-def _cpu_flash_attention(query, key, value, *args, out_shape=None, **kwargs) -> int:
-    """CPU SDPA kernel; torch counts it as 0 (so GPT-2 on CPU loses its attention FLOPs)."""
+@_matmul_class(["aten._scaled_dot_product_flash_attention_for_cpu",
+                "aten._scaled_dot_product_fused_attention_overrideable"], ATTENTION)
+def _sdpa(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    """SDPA kernels torch has no formula for: it counts the CPU one as 0 (so GPT-2 on CPU loses
+    its attention FLOPs)."""
     return torch_flops.sdpa_flop_count(query, key, value)
 
 
-@_matmul_class("aten._scaled_dot_product_flash_attention_for_cpu_backward", ATTENTION)
-def _cpu_flash_attention_backward(grad_out, query, key, value, *args, out_shape=None, **kwargs):
-    return torch_flops.sdpa_backward_flop_count(grad_out, query, key, value)
-
-
-@_matmul_class("aten._scaled_dot_product_fused_attention_overrideable", ATTENTION)
-def _overrideable_attention(query, key, value, *args, out_shape=None, **kwargs) -> int:
-    return torch_flops.sdpa_flop_count(query, key, value)
-
-
-@_matmul_class("aten._scaled_dot_product_fused_attention_overrideable_backward", ATTENTION)
-def _overrideable_attention_backward(grad_out, query, key, value, *args, out_shape=None, **kw):
+@_matmul_class(["aten._scaled_dot_product_flash_attention_for_cpu_backward",
+                "aten._scaled_dot_product_fused_attention_overrideable_backward"], ATTENTION)
+def _sdpa_backward(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
     return torch_flops.sdpa_backward_flop_count(grad_out, query, key, value)
 
 

@@ -78,7 +78,7 @@ _ENTRIES: dict[str, OpEntry] = {}
 _CATEGORY_CONVENTIONS: dict[str, PerElementFormula] = {}
 
 
-def _packet_name(op: Any) -> str:
+def packet_name(op: Any) -> str:
     """Accept 'aten.mm', 'aten::mm', torch.ops.aten.mm, torch.ops.aten.mm.default, or a
     higher-order operator (recorded as 'higher_order.<name>')."""
     if isinstance(op, str):
@@ -91,7 +91,7 @@ def _packet_name(op: Any) -> str:
 
 
 def _targets(ops: Any) -> list[str]:
-    return [_packet_name(op) for op in (ops if isinstance(ops, (list, tuple, set, frozenset))
+    return [packet_name(op) for op in (ops if isinstance(ops, (list, tuple, set, frozenset))
                                         else [ops])]
 
 
@@ -191,7 +191,7 @@ def category_convention(category: str) -> PerElementFormula | None:
 
 def entry(packet: Any) -> OpEntry:
     """What is registered for an op packet (an empty entry when nothing is)."""
-    return _ENTRIES.get(_packet_name(packet), _EMPTY)
+    return _ENTRIES.get(packet_name(packet), _EMPTY)
 
 
 def category(name: str) -> str:
@@ -216,7 +216,7 @@ def kind(op: Any) -> str:
 def _overload_name(op: Any) -> str:
     if isinstance(op, torch._ops.OpOverload):
         return f"{op.overloadpacket}.{op._overloadname}"
-    name = _packet_name(op)
+    name = packet_name(op)
     if name.rsplit(".", 1)[0] in _ENTRIES or resolve(name) is not None:
         return name
     namespace, _, packet = name.partition(".")
