@@ -46,7 +46,6 @@ POOL = "pool"
 MEMORY = "memory"
 VIEW = "view"
 UNSUPPORTED = "unsupported"
-ARITHMETIC = (MATMUL, ELEMENTWISE, REDUCTION, SOFTMAX, NORM, POOL)
 # kinds of matmul-class ops (kind() of any other op is its category)
 CONV = "conv"
 ATTENTION = "attention"
