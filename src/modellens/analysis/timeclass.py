@@ -8,25 +8,15 @@ from __future__ import annotations
 
 from ..capture import OpRecord
 from ..costing.cost import OpCost
-from ..costing.elementwise import MATMUL
+from ..costing.registry import MATMUL, kind
 from ..hardware import Chip
 from ..hardware.timemodel import OpTime
 
-_CONV = frozenset({"aten.convolution", "aten._convolution", "aten.convolution_backward",
-                   "aten.mkldnn_convolution", "aten.cudnn_convolution"})
-_ATTENTION_WORDS = ("attention", "attn")
-
 
 def time_class(op: OpRecord, cost: OpCost) -> str:
-    """'matmul', 'conv', 'attention', or the op's category (elementwise, norm, ...)."""
-    if cost.category != MATMUL:
-        return cost.category
-    packet = op.packet
-    if packet in _CONV:
-        return "conv"
-    if any(word in packet for word in _ATTENTION_WORDS):
-        return "attention"
-    return "matmul"
+    """'matmul', 'conv', 'attention' (the registry's kind), or the op's category (elementwise,
+    norm, ...)."""
+    return kind(op.name) if cost.category == MATMUL else cost.category
 
 
 def gemm_dims(op: OpRecord, op_class: str) -> tuple[int, int] | None:

@@ -2,9 +2,10 @@
 
 Formulas follow torch's convention: they receive the op's arguments with tensors replaced by
 shapes, plus ``out_shape``, and return FLOPs. Each op declares its kind: "matmul" (mm, bmm,
-addmm, grouped and vector products), "conv" (convolutions and their backward) or "attention"
-(SDPA variants, flash/efficient/cudnn/CPU-flash attention, fused multi-head attention, flex
-attention). The bias adds the formulas leave out are per-element conventions, declared here.
+addmm, grouped and vector products, the fused encoder layer), "conv" (convolutions and their
+backward) or "attention" (SDPA variants, flash/efficient/cudnn/CPU-flash attention, fused
+multi-head attention, flex attention). The bias adds the formulas leave out are per-element
+conventions, declared here.
 """
 
 from __future__ import annotations
@@ -102,13 +103,13 @@ def _fused_mha(query, key, value, embed_dim, num_heads, *args, out_shape=None, *
     return projections + _attention_core(batch, q_len, k_len, embed_dim) + out_projection
 
 
-@_matmul_class("aten._transformer_encoder_layer_fwd", ATTENTION)
+@_matmul_class("aten._transformer_encoder_layer_fwd", MATMUL)
 def _fused_encoder_layer(src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias,
                          use_gelu, norm_first, eps, norm_weight_1, norm_bias_1, norm_weight_2,
                          norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2, *args,
                          out_shape=None, **kwargs) -> int:
     """nn.TransformerEncoderLayer's eval fast path: self-attention block plus the FFN's two
-    linears (kind "attention": the fused kernel is attention-led)."""
+    linears (kind "matmul": its projections and FFN outweigh the attention core)."""
     batch = src[0] if len(src) == 3 else 1
     tokens = src[-2]
     ff_dim = ffn_weight_1[0]
