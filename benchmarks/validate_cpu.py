@@ -1,0 +1,83 @@
+"""CPU validation of the calibrated time model (`make validate`; docs/validation.md).
+
+1. Calibrate: `hardware --measure` on this machine (probe ops only: a GEMM grid, common conv
+   shapes, attention, elementwise/norm/softmax/reduction/pool/data movement at many sizes).
+2. Validate on models the probes never saw: for each model, the predicted forward time under
+   that chip (`profile --hardware cpu.yaml`'s `bottleneck.predicted_time_s`) against the
+   measured end-to-end forward (real random weights, inference mode, median of repeated runs),
+   and the op-by-op sum (`modellens time`).
+
+    python benchmarks/validate_cpu.py [--out benchmarks/results/validation_cpu.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).parents[1]
+EXAMPLES = ROOT / "examples" / "validation"
+MODELS = [  # (label, spec, inputs)
+    ("ResNet-50", "tv:resnet50", None),
+    ("MobileNetV3-L", "tv:mobilenet_v3_large", None),
+    ("ViT-B/16", "tv:vit_b_16", None),
+    ("BERT-base", "bert-base-uncased", None),
+    ("GPT-2", "gpt2", None),
+    ("YOLOv8n", "yolo:yolov8n", None),
+    ("T5-small", "t5-small", None),
+    ("ConvNeXt-T", "tv:convnext_tiny", None),
+    ("Llama-style 8x512", str(EXAMPLES / "llama-small.json"), None),
+    ("user file.py::fn (U-Net)", f"{EXAMPLES / 'unet_block.py'}::load_model",
+     f"{EXAMPLES / 'unet_block.py'}::get_inputs"),
+]
+GOAL_EACH, GOAL_MEDIAN = 0.15, 0.10
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/validation_cpu.json"))
+    parser.add_argument("--chip", help="use this measured chip YAML instead of measuring")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    from modellens.hardware import chips_yaml
+    from modellens.tasks.characterize import characterize
+    from modellens.tasks.time import time_model
+
+    started = time.perf_counter()
+    chip_path = Path(args.chip) if args.chip else Path(args.out).with_suffix(".chip.yaml")
+    if not args.chip:
+        chip_path.parent.mkdir(parents=True, exist_ok=True)
+        chip_path.write_text(chips_yaml([characterize(torch.device("cpu")).chip]))
+    measured_in = time.perf_counter() - started
+    rows = []
+    for label, spec, inputs in MODELS:
+        result = time_model(spec, inputs, hardware=str(chip_path), use_cache=False)
+        e2e, op_sum, predicted = (result.measured.end_to_end_s, result.measured.op_sum_s,
+                                  result.predicted_s)
+        rows.append({"model": label, "spec": spec, "measured_s": e2e, "op_sum_s": op_sum,
+                     "predicted_s": predicted, "error": (predicted - e2e) / e2e,
+                     "op_sum_error": (op_sum - e2e) / e2e})
+        print(f"{label:26s} measured {1e3 * e2e:8.2f} ms  op sum {1e3 * op_sum:8.2f} ms  "
+              f"predicted {1e3 * predicted:8.2f} ms  error {100 * rows[-1]['error']:+6.1f} %",
+              flush=True)
+    errors = [abs(r["error"]) for r in rows]
+    summary = {"median_abs_error": statistics.median(errors), "max_abs_error": max(errors),
+               "within_each_goal": sum(e <= GOAL_EACH for e in errors), "models": len(rows),
+               "characterize_s": measured_in, "threads": torch.get_num_threads(),
+               "torch": torch.__version__, "load_average": os.getloadavg(),
+               "date": time.strftime("%Y-%m-%d %H:%M")}
+    Path(args.out).write_text(json.dumps({"summary": summary, "rows": rows}, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
