@@ -43,7 +43,7 @@ def fit_time_model(samples: list[Sample], *, overhead_s: dict[str, float] | None
                    tile: tuple[int, int] | None = None, units: int = 0,
                    points_per_decade: int = 2, source: str = "") -> TimeModel:
     """A TimeModel whose curves reproduce `samples` (see the module docstring)."""
-    overheads = dict(overhead_s) if overhead_s else {DEFAULT: _overhead_estimate(samples)}
+    overheads = dict(overhead_s) if overhead_s else {DEFAULT: overhead_estimate(samples)}
     by_side: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for sample in samples:
         overhead = overheads.get(sample.op_class, overheads.get(DEFAULT, 0.0))
@@ -65,7 +65,7 @@ def fit_time_model(samples: list[Sample], *, overhead_s: dict[str, float] | None
                      tile=tile, units=units, source=source)
 
 
-def _overhead_estimate(samples: list[Sample]) -> float:
+def overhead_estimate(samples: list[Sample]) -> float:
     """Half the time of the fastest 2 % of ops: what even an op doing nothing costs."""
     times = sorted(s.measured_s for s in samples)
     if not times:
