@@ -12,7 +12,8 @@ from modellens.sources import catalog_index, hf
 
 INDEX = catalog_index.index()
 FAST = ["Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B", "google/gemma-2-2b-it",
-        "microsoft/Phi-3.5-mini-instruct", "HuggingFaceTB/SmolLM2-135M", "openai/clip-vit-base-patch32"]
+        "microsoft/Phi-3.5-mini-instruct", "HuggingFaceTB/SmolLM2-135M", "openai/clip-vit-base-patch32",
+        "EleutherAI/gpt-j-6b"]
 
 
 def test_every_catalog_entry_is_indexed():
@@ -80,6 +81,7 @@ def test_models_imports_no_torch():
     ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B"),
     ("google/gemma-3-1b-pt", "google/gemma-3-1b-it"),
     ("openai-community/gpt2", "gpt2"),
+    ("meta-llama/Llama-2-13b-chat-hf", "meta-llama/Llama-2-13b-hf"),
 ])
 def test_aliases_resolve(alias, target):
     assert catalog_index.resolve(alias) == target
