@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from ..capture import FORWARD, Capture
 from ..costing.cost import OpCost
 
-NUM_EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
-TOP_K_KEYS = ("num_experts_per_tok", "moe_top_k", "top_k", "num_selected_experts")
-
 
 @dataclass(frozen=True)
 class MoEReport:
@@ -35,19 +32,6 @@ class MoEReport:
 def _is_expert_path(path: str) -> bool:
     parts = path.split(".")
     return "experts" in parts
-
-
-def moe_settings(config: object) -> tuple[int, int] | None:
-    """(num_experts, experts_per_token) from a model config, or None for dense models."""
-    def first(keys):
-        for key in keys:
-            value = getattr(config, key, None)
-            if isinstance(value, int) and value > 0:
-                return value
-        return None
-
-    experts, top_k = first(NUM_EXPERT_KEYS), first(TOP_K_KEYS)
-    return (experts, top_k) if experts and top_k and experts > 1 else None
 
 
 def moe_report(capture: Capture, costs: list[OpCost], num_experts: int,

@@ -123,19 +123,14 @@ class LLMReport:
         }
 
 
-def _kv_layout(config) -> tuple[int, int]:
-    heads = getattr(config, "num_attention_heads", None)
-    kv_heads = getattr(config, "num_key_value_heads", None) or heads
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
-    return kv_heads, head_dim
-
-
 def _step_inputs(config, accepted: set[str], batch: int, past: int, new: int,
                  dtype: torch.dtype):
     """Inputs for a forward of `new` tokens after `past` cached ones, with a StaticCache."""
     from transformers import StaticCache
 
-    kv_heads, head_dim = _kv_layout(config)
+    from ..sources.hf.classes import kv_layout
+
+    kv_heads, head_dim = kv_layout(config)
 
     def make() -> SampleInputs:
         cache = StaticCache(config=config, max_cache_len=past + new)

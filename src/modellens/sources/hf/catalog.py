@@ -1,0 +1,111 @@
+"""Which Hugging Face config a spec names: the offline catalog (file reading in
+`sources.catalog_index`), a local directory or config file, the hub, or transformers' default
+config of a model type (`type:bert`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ...errors import ConfigError, SpecError
+from .. import catalog_index
+
+TYPE_PREFIX = "type:"  # `hf:type:bert`: transformers' default config for a model_type
+_BUILD_MAPPINGS = ("MODEL_MAPPING_NAMES", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
+                   "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES")
+
+
+def catalog_names() -> list[str]:
+    """Model ids shipped in the offline catalog."""
+    return catalog_index.catalog_names()
+
+
+def in_catalog(model_id: str) -> bool:
+    return catalog_index.catalog_file(model_id) is not None
+
+
+def catalog_config(model_id: str) -> dict[str, Any]:
+    file = catalog_index.catalog_file(model_id)
+    if file is None:
+        raise SpecError(f"{model_id!r} is not in the offline catalog")
+    return json.loads(file.read_text())
+
+
+def load_config(spec: str):
+    """(transformers config, where it came from) for a catalog id, directory, file, hub id, or
+    `type:MODEL_TYPE` (the library's default config for that architecture)."""
+    from transformers import AutoConfig
+
+    if spec.startswith(TYPE_PREFIX):
+        return default_config(spec.removeprefix(TYPE_PREFIX)), "default config"
+    path = Path(spec)
+    try:
+        if in_catalog(spec):
+            return _config_from_dict(catalog_config(spec), spec), "catalog"
+        if path.is_dir():
+            if not (path / "config.json").is_file():
+                raise SpecError(f"{spec}: directory has no config.json")
+            return AutoConfig.from_pretrained(str(path), local_files_only=True), "local directory"
+        if path.suffix == ".json":
+            if not path.is_file():
+                raise SpecError(f"config file not found: {spec}")
+            return _config_from_dict(json.loads(path.read_text()), spec), "config file"
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{spec}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    try:
+        return AutoConfig.from_pretrained(spec), "hub"
+    except Exception as exc:  # offline, unknown repo, gated repo
+        from .. import unknown_spec_message
+
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise SpecError(
+            f"{unknown_spec_message(spec)} (hub lookup failed: {reason})"
+        ) from None
+
+
+def _config_from_dict(data: dict[str, Any], origin: str):
+    from transformers import AutoConfig
+
+    data = dict(data)
+    model_type = data.pop("model_type", None)
+    if not model_type:
+        raise ConfigError(f"{origin}: HF config has no 'model_type'")
+    try:
+        return AutoConfig.for_model(model_type, **data)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+
+
+def model_types() -> list[str]:
+    """Every model_type in transformers' auto-config mapping that AutoModel, AutoModelForCausalLM
+    or AutoModelForSeq2SeqLM can build, sorted."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    buildable = set().union(*(mapping_names(name) for name in _BUILD_MAPPINGS))
+    return sorted(t for t in CONFIG_MAPPING_NAMES if t in buildable)
+
+
+def default_config(model_type: str):
+    """transformers' default config for `model_type` (e.g. 'bert'), as `hf:type:bert` builds."""
+    import difflib
+
+    from transformers import AutoConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    if model_type not in CONFIG_MAPPING_NAMES:
+        close = difflib.get_close_matches(model_type, list(CONFIG_MAPPING_NAMES), n=5, cutoff=0.6)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise SpecError(f"unknown transformers model_type {model_type!r}.{hint}")
+    try:
+        return AutoConfig.for_model(model_type)
+    except Exception as exc:
+        raise ConfigError(f"type:{model_type}: no default config ({exc})") from None
+
+
+def mapping_names(name: str) -> dict[str, Any]:
+    """One of transformers' auto mappings (model_type -> class name), e.g.
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES."""
+    from transformers.models.auto import modeling_auto
+
+    return getattr(modeling_auto, name, {})
