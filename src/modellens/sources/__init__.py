@@ -1,4 +1,5 @@
-"""'What model?': one spec string -> a `ModelSource` that builds the model and its inputs.
+"""'What model?': a spec string, an nn.Module or a function returning one -> a `ModelSource`
+that builds the model and its inputs and says where it came from (`resolve`).
 
 Spec grammar (see the README):
   gpt2, bert-base-uncased, mistralai/Mistral-7B-v0.1   offline catalog, else the HF hub (online)
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,8 @@ from .base import InputOptions, ModelSource, build_model
 PREFIXES = ("hf", "tv", "torchvision", "timm", "yolo")
 
 
-ModelLike = "str | torch.nn.Module"  # torch is imported only when a model is resolved
+# torch is imported only when a model is resolved
+ModelLike = "str | os.PathLike | torch.nn.Module | Callable[[], torch.nn.Module]"
 
 __all__ = ["InputOptions", "ModelLike", "ModelSource", "build_model", "resolve"]
 
@@ -38,35 +42,32 @@ def resolve(
     task: str = "auto",
     name: str | None = None,
 ) -> ModelSource:
-    """THE dispatcher: what model was given -> a ModelSource.
+    """THE dispatcher: what model was given -> a ModelSource that says where it came from
+    (`location`, and `function` for a model given as code).
 
-    `target` is a spec string (catalog id, hub id, directory, config path, `tv:`/`timm:`/`yolo:`/
-    `hf:` name, `file.py::fn`) or an nn.Module; `inputs` is the module's sample input (a tensor,
-    tuple, dict or a function returning one) or a `file.py::fn` reference for a file-based model.
-    `options` (or batch_size/seq_len/image_size) set the sample inputs of a spec."""
+    `target` is a spec string or path (catalog id, hub id, directory, config path, `tv:`/
+    `timm:`/`yolo:`/`hf:` name, `file.py::fn`), an nn.Module, or a function returning one;
+    `inputs` is the sample input of a model given as code: a tensor, tuple, dict, a function
+    returning one, or a `file.py::fn` reference (a file-based model defaults to its file's
+    `get_inputs`). `options` (or batch_size/seq_len/image_size) set the sample inputs of a
+    spec; `task` picks a Hugging Face head; `name` names a model given as an object."""
     options = options or InputOptions(batch_size=batch_size, seq_len=seq_len,
                                       image_size=image_size)
-    from torch import nn
-
-    if isinstance(target, nn.Module):
-        from .pyfile import as_sample_inputs, from_functions
-
-        if inputs is None:
-            raise SpecError("profiling an nn.Module needs inputs= (a tensor, tuple or dict)")
-        make = inputs if callable(inputs) else (lambda: inputs)
-        label = name or type(target).__name__
-        return from_functions(label, lambda: target, lambda: as_sample_inputs(make(), label))
+    if isinstance(target, os.PathLike):
+        target = os.fspath(target)
     if not isinstance(target, str):
-        raise SpecError(f"a model is a spec string or an nn.Module, got {type(target).__name__}")
-    if isinstance(inputs, str):
         from . import pyfile
 
-        return pyfile.source(target, options, inputs_ref=inputs)
+        return pyfile.from_object(target, inputs, name)
+    if "::" in target or isinstance(inputs, str):
+        from . import pyfile
+
+        return pyfile.source(target.strip(), inputs)
     if task != "auto":
         from . import hf
 
-        return hf.source(target.removeprefix("hf:"), options, task=task)
-    return _resolve_spec(target, options)
+        return replace(hf.source(target.removeprefix("hf:"), options, task=task), location=target)
+    return replace(_resolve_spec(target, options), location=target)
 
 
 def _resolve_spec(spec: str, options: InputOptions) -> ModelSource:
@@ -77,10 +78,6 @@ def _resolve_spec(spec: str, options: InputOptions) -> ModelSource:
     prefix, sep, rest = spec.partition(":")
     if sep and prefix in PREFIXES and not rest.startswith("//"):
         return _by_prefix(prefix, rest, options)
-    if "::" in spec:
-        from . import pyfile
-
-        return pyfile.source(spec, options)
     path = Path(spec)
     if path.suffix == ".py":
         raise SpecError(f"{spec}: a Python file needs a function, e.g. {spec}::load_model")

@@ -39,6 +39,9 @@ class ModelSource:
     make_inputs: Callable[[], SampleInputs]
     input_description: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    # where the model came from: the spec as given, 'my_model.py:load_model', '<Net object>'
+    location: str = ""
+    function: str | None = None  # the function that builds a model given as code
     # False: build() returns a model with real weights (user code) or needs real tensors (YOLO's
     # constructor runs a forward pass to find its strides), so it is built on CPU directly
     builds_on_meta: bool = True

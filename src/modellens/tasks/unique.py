@@ -14,15 +14,12 @@ only after everything is computed, so a failure never leaves half a JSON file.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
-
-from torch import nn
+from typing import Any, Iterable
 
 from ..analysis.unique import (
     LEVELS,
@@ -36,11 +33,10 @@ from ..analysis.unique import (
     unique_ops,
 )
 from ..capture import Capture
-from ..capture.records import iter_tensors
-from ..errors import ConfigError, SpecError
+from ..errors import ConfigError
 from ..io import to_json, write_text
 from ..sources import resolve
-from ..sources.pyfile import as_sample_inputs, call_user, default_inputs_ref, load_function
+from ..sources.pyfile import called_once
 from .profile import capture_source
 
 SCHEMA_VERSION = 1
@@ -259,70 +255,11 @@ def ops_result(capture: Capture, modules: UniqueModulesResult, level: str,
 def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
              seq_len: int | None = None, image_size: int | None = None,
              dtype: str | None = None, task: str = "auto") -> tuple[Capture, str, str | None]:
-    """(capture, where the model came from, its function's name)."""
-    if isinstance(load_fn, str) and "::" not in load_fn:  # a model spec
-        source = resolve(load_fn, get_sample_input, batch_size=batch_size, seq_len=seq_len,
-                              image_size=image_size, task=task)
-        return capture_source(source, dtype=dtype).capture, load_fn, None
-    if isinstance(load_fn, str):
-        label = ref = load_fn
-        load_fn = load_function(ref)
-        location, fn_name = ref.replace("::", ":"), ref.partition("::")[2]
-        if get_sample_input is None:
-            get_sample_input = default_inputs_ref(ref)
-            if get_sample_input is None:
-                raise SpecError(f"{ref}: no inputs: pass --inputs-path FILE.py::FUNCTION "
-                                "(or define get_inputs() in the file)")
-    elif isinstance(load_fn, nn.Module):
-        label = location = f"<{type(load_fn).__name__} object>"
-        fn_name = None
-    elif callable(load_fn):
-        label = location = _function_location(load_fn)
-        fn_name = getattr(load_fn, "__name__", None)
-    else:
-        raise SpecError(f"load_fn must be a function returning an nn.Module, an nn.Module or a "
-                        f"model spec, got {type(load_fn).__name__}")
-    model = load_fn if isinstance(load_fn, nn.Module) else call_user(load_fn, label)
-    if not isinstance(model, nn.Module):
-        raise SpecError(f"{label}: returned {type(model).__name__}, not a torch.nn.Module")
-    inputs = _sample_inputs(get_sample_input, label)
-    source = resolve(model, inputs, name=fn_name or type(model).__name__)
-    return capture_source(source, dtype=dtype).capture, location, fn_name
-
-
-def _sample_inputs(get_sample_input: Any, model_location: str):
-    """Call the inputs function once, up front, so a wrong one fails with its own message."""
-    if get_sample_input is None:
-        raise SpecError(f"{model_location}: no sample inputs; pass get_sample_input "
-                        "(a function returning a tensor, a tuple of args or a dict of kwargs)")
-    label = "inputs"
-    if isinstance(get_sample_input, str):
-        label = get_sample_input
-        get_sample_input = load_function(get_sample_input)
-    elif callable(get_sample_input):
-        label = _function_location(get_sample_input)
-    value = call_user(get_sample_input, label) if callable(get_sample_input) else get_sample_input
-    inputs = as_sample_inputs(value, label)
-    if not any(True for _ in iter_tensors((inputs.args, inputs.kwargs))):
-        raise SpecError(f"{label}: inputs hold no tensor (got {type(value).__name__}); return a "
-                        "tensor, a tuple of args or a dict of kwargs")
-    return inputs
-
-
-def _function_location(fn: Callable) -> str:
-    """'my_model.py:load_model' (path relative to the working directory when inside it)."""
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", type(fn).__name__)
-    try:
-        file = Path(inspect.getsourcefile(fn) or "")
-    except TypeError:
-        return name
-    if not file.name:
-        return name
-    try:
-        file = file.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        pass
-    return f"{file}:{name}"
+    """(capture, where the model came from, its function's name). A model given as code and
+    its inputs function are called once, up front, so a wrong one fails with its own message."""
+    source = called_once(resolve(load_fn, get_sample_input, batch_size=batch_size,
+                                 seq_len=seq_len, image_size=image_size, task=task))
+    return capture_source(source, dtype=dtype).capture, source.location, source.function
 
 
 def _check_level(level: str) -> None:
