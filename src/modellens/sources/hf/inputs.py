@@ -117,7 +117,7 @@ Rule = Callable[[Forward, Chosen], "dict[str, Template]"]
 
 
 def patch_grid_main(f: Forward) -> dict[str, Template] | None:
-    """Qwen-VL vision towers (Qwen2-VL, GLM-4V, VideoLLaMA 3): flattened patches + grid_thw."""
+    """Qwen-VL vision towers (Qwen3-VL, GLM-4V, VideoLLaMA 3): flattened patches + grid_thw."""
     if f.grid and f.main in ("hidden_states", "pixel_values") and getattr(f.config, "patch_size",
                                                                           None):
         patches, grid = patch_grid(f.config, f.options)
@@ -126,16 +126,17 @@ def patch_grid_main(f: Forward) -> dict[str, Template] | None:
 
 
 def image_main(f: Forward) -> dict[str, Template] | None:
-    """Vision models (ViT, DETR, SigLIP 2's NaFlex, Gemma 4's tower): the image; image-text
-    models (Kosmos-2, SAM 3, BLIP-2) also get tokens."""
+    """Vision models (ViT, DETR, SigLIP 2's NaFlex, Gemma 4's tower): the image, or a clip
+    where the config names frames (VideoMAE, TimeSformer); image-text models (Kosmos-2, SAM 3,
+    BLIP-2) also get tokens."""
     if f.main != "pixel_values":
         return None
     return {**f.pixels, **({"input_ids": f.tokens()} if "input_ids" in f.accepted else {})}
 
 
 def video_main(f: Forward) -> dict[str, Template] | None:
-    """Video models (VideoMAE, TimeSformer, V-JEPA 2): a clip of the config's frames (16 where
-    it names none)."""
+    """Video models taking pixel_values_videos (V-JEPA 2, VideoPrism, PE Video): a clip of the
+    config's frames (16 where it names none)."""
     return {f.main: f.video()} if f.main == "pixel_values_videos" else None
 
 
@@ -224,7 +225,8 @@ def required_inputs(f: Forward, chosen: Chosen) -> dict[str, Template]:
 
 
 def width_named_inputs(f: Forward, chosen: Chosen) -> dict[str, Template]:
-    """LXMERT's region features: inputs whose width the config names (`visual_feat_dim`)."""
+    """Inputs whose width the config names as `X_dim` (LXMERT's region features
+    `visual_feat_dim`; Decision Transformer, SpeechT5): seq rows of that width."""
     return featured_inputs(f.accepted - set(chosen), f.config, f.seq)
 
 
@@ -245,8 +247,8 @@ def encoder_states(f: Forward, chosen: Chosen) -> dict[str, Template]:
 
 
 def audio_mask(f: Forward, chosen: Chosen) -> dict[str, Template]:
-    """Audio models taking a mask of their main input (Parakeet's input_features_mask): all
-    frames valid."""
+    """Audio encoders taking a mask of their main input that the extractor does not make
+    (Audio Flamingo 3's, Nemotron 3.5 Transcribe's): all frames valid."""
     name = f"{f.main}_mask"
     if f.audio_main and name in f.accepted and name not in chosen:
         return {name: time_mask(chosen[f.main], f.config)}
@@ -281,12 +283,13 @@ BESIDE_MAIN: tuple[Rule, ...] = (decoder_tokens, image_beside_text, video_beside
 
 
 def required_video(f: Forward, name: str, chosen: Chosen) -> Template | None:
-    """Video-text models requiring pixel_values_videos: a clip."""
+    """Video-text models requiring pixel_values_videos (PE Video): a clip."""
     return f.video() if name == "pixel_values_videos" else None
 
 
 def required_tokens(f: Forward, name: str, chosen: Chosen) -> Template | None:
-    """A required `*input_ids` (a second text, a speaker's ids): tokens."""
+    """A required `*input_ids` (InstructBLIP's qformer_input_ids, VideoPrism's and OmDet-Turbo's
+    text): tokens."""
     return f.tokens("{name} seq {shape}") if name.endswith("input_ids") else None
 
 
@@ -297,14 +300,15 @@ def required_hidden(f: Forward, name: str, chosen: Chosen) -> Template | None:
 
 
 def required_mask(f: Forward, name: str, chosen: Chosen) -> Template | None:
-    """A required `X_mask` of a chosen X (Gemma 3n's audio_mel_mask): all-valid over X's time
-    axis."""
+    """A required `X_mask` of a chosen X (Qwen3-ASR's and Fun-ASR's audio encoders): all-valid
+    over X's time axis."""
     of = name.removesuffix("_mask")
     return time_mask(chosen[of], f.config) if name.endswith("_mask") and of in chosen else None
 
 
 def required_padding(f: Forward, name: str, chosen: Chosen) -> Template | None:
-    """A required `X_padding` of a chosen X (audio paddings): zeros like X, nothing padded."""
+    """A required `X_padding` of a chosen X (TimesFM's past_values_padding): zeros like X,
+    nothing padded."""
     of = name.removesuffix("_padding")
     if name.endswith("_padding") and of in chosen:
         return chosen[of]._replace(says=None)
