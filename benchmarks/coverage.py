@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from modellens.io import write_json, write_text
+from modellens.report.markdown import render_markdown
 from modellens.tasks import discover as engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +146,7 @@ def render_page(result: engine.DiscoveryResult) -> str:
         "",
         "## Summary",
         "",
-        engine.render_markdown(result),
+        render_markdown(result),
     ]
     return "\n".join(lines)
 

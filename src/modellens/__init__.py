@@ -35,7 +35,7 @@ _EXPORTS = {
     "analyze_unique": "modellens.tasks.unique",
     "UniqueModulesResult": "modellens.tasks.unique",
     "PytorchOpsResult": "modellens.tasks.unique",
-    "dump_model_info": "modellens.tasks.model_info",
+    "dump_model_info": "modellens.api",
     "compare_checkpoints": "modellens.tasks.model_info",
     "ModelInfo": "modellens.tasks.model_info",
     "LayerInfo": "modellens.tasks.model_info",

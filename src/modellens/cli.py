@@ -1,13 +1,11 @@
 """`modellens` command line: parse -> API call -> render. Subcommands live in
-`modellens.commands`; heavy imports happen inside their handlers so `--help` stays fast."""
+`modellens.commands` (`commands.common.run_handler` runs them with one-line errors); heavy
+imports happen inside their handlers so `--help` stays fast."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-
-EXIT_ERROR = 1
-EXIT_INTERNAL = 3
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -32,28 +30,9 @@ def build_parser(prog: str = "modellens") -> argparse.ArgumentParser:
     return parser
 
 
-def run_handler(args: argparse.Namespace) -> int:
-    """Call the command; ModellensError -> one line on stderr, exit 1; never a bare traceback."""
-    from .errors import ModellensError
-
-    try:
-        return args.handler(args)
-    except ModellensError as exc:
-        print(f"modellens: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("modellens: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if getattr(args, "debug", False):
-            raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"modellens: internal error: {type(exc).__name__}: {first} "
-              "(rerun with --debug for the traceback)", file=sys.stderr)
-        return EXIT_INTERNAL
-
-
 def main(argv: list[str] | None = None) -> int:
+    from .commands.common import run_handler
+
     return run_handler(build_parser().parse_args(argv))
 
 

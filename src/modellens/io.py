@@ -1,4 +1,4 @@
-"""Writing results: THE JSON policy and safe output files.
+"""Writing results: THE JSON policy, safe output files, and the one progress-callback type.
 
 JSON: every result is turned into plain data by `to_jsonable` (a dataclass becomes a dict of its
 fields, or whatever its own `to_dict()` returns; tuples and sets become lists; NaN and ±Inf
@@ -8,6 +8,9 @@ Files: a regular file (or a new path) is written atomically (a temporary file be
 rename), keeping an existing file's permission bits; a symlink's target is what gets replaced,
 so the link stays a link; devices, FIFOs, sockets and `/dev/std*`-style paths are written
 straight through, never replaced; `-` is standard output.
+
+Progress: every long task reports through one callback, `progress(done, total, label)` (steps
+done, steps in all, what is being worked on); the commands draw it (`report.progress`).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 SCHEMA_VERSION = 1
+Progress = Callable[[int, int, str], None]  # (done, total, label)
 STDOUT = "-"
 # Paths that name open streams or kernel objects: always written through, never renamed over.
 _STREAM_PREFIXES = ("/dev/", "/proc/")

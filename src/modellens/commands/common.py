@@ -1,4 +1,5 @@
-"""Options and output handling shared by every command: --format, -o, --quiet, inputs."""
+"""What every command shares: --format, -o, --quiet and input options, output handling, and
+running a handler with one-line errors."""
 
 from __future__ import annotations
 
@@ -7,15 +8,45 @@ import sys
 from typing import Any, Callable
 
 FORMATS = ("table", "json", "csv", "html")
+EXIT_ERROR = 1
+EXIT_INTERNAL = 3
+
+
+def run_handler(args: argparse.Namespace) -> int:
+    """Call the command; ModellensError -> one line on stderr, exit 1; never a bare traceback."""
+    from ..errors import ModellensError
+
+    try:
+        return args.handler(args)
+    except ModellensError as exc:
+        print(f"modellens: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("modellens: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"modellens: internal error: {type(exc).__name__}: {first} "
+              "(rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 class Output:
     """Where and how a command writes its result: --format, -o, --quiet."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, *, html: bool = False) -> None:
+        """`html`: whether the command has an HTML view; --format html is refused up front,
+        before any work, when it has none."""
         self.format: str = args.format
         self.path: str | None = args.output
         self.quiet: bool = args.quiet
+        if self.format == "html" and not html:
+            from ..errors import ModellensError
+
+            command = getattr(args, "command", None) or "this command"
+            raise ModellensError(f"{command} has no HTML view; use --format table|json|csv")
 
     def console(self):
         from rich.console import Console
@@ -27,14 +58,15 @@ class Output:
 
     def progress(self, message: str):
         """A spinner on stderr while `message` work runs (only on a terminal, never with -q)."""
-        import contextlib
+        from ..report.progress import spinner
 
-        from rich.console import Console
+        return spinner(message, quiet=self.quiet)
 
-        stderr = Console(stderr=True)
-        if self.quiet or not stderr.is_terminal:
-            return contextlib.nullcontext()
-        return stderr.status(message)
+    def progress_bar(self, title: str, transient: bool = True):
+        """A progress bar on stderr; yields the task's `io.Progress` callback or None."""
+        from ..report.progress import progress_bar
+
+        return progress_bar(title, quiet=self.quiet, transient=transient)
 
     def emit(self, *, table: Callable[[Any], None], data: Callable[[], Any],
              rows: Callable[[], list[dict]], html: Callable[[], str] | None = None) -> None:
@@ -52,10 +84,6 @@ class Output:
         elif self.format == "csv":
             text = to_csv(rows())
         else:
-            if html is None:
-                from ..errors import ModellensError
-
-                raise ModellensError("this command has no HTML view; use --format table|json|csv")
             text = html()
         if self.path:
             write_text(self.path, text)
@@ -107,3 +135,26 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--task", default="auto",
                        help="HF head: auto, base, causal-lm, seq2seq-lm, masked-lm, "
                             "image-classification, architecture")
+
+
+def chip_names(spec: str | None, option: str = "--hardware") -> list[str | None]:
+    """'h100, a100' -> ['h100', 'a100']; None -> [None] (the default chip)."""
+    if spec is None:
+        return [None]
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    if not names:
+        from ..errors import HardwareError
+
+        raise HardwareError(f"{option} {spec!r} names no chip")
+    return names
+
+
+def chip_list(names: list[str | None]) -> list:
+    """Chips in order, duplicates (aliases of one chip) dropped."""
+    from ..hardware import get_chip
+
+    chips = {}
+    for name in names:
+        chip = get_chip(name)
+        chips.setdefault(chip.id, chip)
+    return list(chips.values())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from .common import Output, add_output_options
-from .info import tensor_progress
 
 
 def register(subparsers) -> None:
@@ -25,11 +24,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report.weights_console import diff_renderables
+    from ..report.console.weights import diff_renderables
     from ..tasks.model_info import compare_checkpoints
 
     out = Output(args)
-    with tensor_progress(out, "comparing tensors") as progress:
+    with out.progress_bar("comparing tensors") as progress:
         diff = compare_checkpoints(args.a, args.b, trust_checkpoint=args.trust_checkpoint,
                                    progress=progress)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from ..io import write_text
 from .common import Output, add_output_options
 
 LIBRARY_CHOICES = ("all", "catalog", "transformers", "torchvision", "timm", "yolo")
@@ -43,6 +45,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
+    from ..report.console.discover import render
+    from ..report.csv_rows import discover_row
     from ..tasks import discover as engine
 
     if args.output and args.output.endswith(".json") and args.format == "table":
@@ -53,42 +57,34 @@ def run(args: argparse.Namespace) -> int:
     inputs = engine.InputSettings(args.batch_size, args.seq_len, args.image_size)
     out = Output(args)
     if args.test_model:
-        return _test_model(args, out, inputs)
-    todo = engine.candidates(args.library, args.limit)
-    result = _sweep(args, out, todo, inputs)
+        return _check_model(args, out, inputs)
+    result = _sweep(args, out, engine.candidates(args.library, args.limit), inputs)
     if args.markdown:
-        from ..io import write_text
+        from ..report.markdown import render_markdown
 
-        write_text(args.markdown, engine.render_markdown(result))
+        write_text(args.markdown, render_markdown(result))
     if args.generate_examples not in (None, "-"):
-        from ..io import write_text
-
         write_text(args.generate_examples, "#!/bin/sh\n# modellens discover: models that profile "
                    "cleanly\n" + "".join(f"{c}\n" for c in result.examples()))
     examples = args.generate_examples == "-"
-    out.emit(table=lambda console: _render(console, result, args.verbose, examples),
-             data=result.to_dict,
-             rows=lambda: [_csv_row(r) for r in result.results])
+    out.emit(table=lambda console: render(result, console, args.verbose, examples),
+             data=result.to_dict, rows=lambda: [discover_row(r) for r in result.results])
     return 0
 
 
 def _sweep(args, out: Output, todo, inputs):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from ..report.console.discover import line
     from ..tasks import discover as engine
 
-    stderr = Console(stderr=True, quiet=out.quiet)
-    progress = Progress(TextColumn("discover {task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), console=stderr,
-                        disable=out.quiet or not stderr.is_terminal)
-    with progress:
-        task = progress.add_task(args.library, total=len(todo))
-
+    finished = 0
+    with out.progress_bar(f"discover {args.library}", transient=False) as progress:
         def on_result(model) -> None:
-            progress.advance(task)
-            if args.verbose:
-                progress.console.print(_line(model), markup=False, highlight=False)
+            nonlocal finished
+            finished += 1
+            if progress:
+                progress(finished, len(todo), model.spec)
+            if args.verbose and not out.quiet:
+                print(line(model), file=sys.stderr)
 
         memory = int(args.max_memory * 2**30) if args.max_memory else None
         return engine.discover(args.library, models=todo, jobs=args.jobs, timeout=args.timeout,
@@ -96,80 +92,16 @@ def _sweep(args, out: Output, todo, inputs):
                                memory_limit=memory)
 
 
-def _line(model) -> str:
-    from .. import units
-
-    if model.ok:
-        return (f"ok      {model.spec}: {model.method}, {units.count(model.params)} params, "
-                f"{units.count(model.flops, 'FLOPs')} fwd, {model.seconds:.1f} s")
-    return f"{model.status:<7} {model.spec}: {model.reason} ({model.seconds:.1f} s)"
-
-
-def _render(console, result, verbose: bool, examples: bool) -> None:
-    from rich.table import Table
-
-    from .. import units
-    from ..tasks import discover as engine
-
-    summary = Table(title="discover: models per library")
-    for column in engine.SUMMARY_HEADER:
-        summary.add_column(column, justify="left" if column == "library" else "right")
-    for s in result.summaries():
-        summary.add_row(*engine.summary_cells(s))
-    console.print(summary)
-    shown = result.results if verbose else [r for r in result.results if not r.ok]
-    if shown:
-        models = Table(title="every model" if verbose else "models that failed")
-        for column in ("model", "status", "method", "params", "FLOPs fwd", "seconds", "reason"):
-            models.add_column(column, justify="right" if column in ("params", "FLOPs fwd",
-                                                                    "seconds") else "left")
-        for r in shown:
-            models.add_row(r.spec, r.status, r.method or "-", units.count(r.params),
-                           units.count(r.flops), f"{r.seconds:.1f}", r.reason)
-        console.print(models)
-    staged = [r for r in result.results if r.stages]
-    if staged:
-        stages = list(dict.fromkeys(s.stage for r in staged for s in r.stages))
-        table = Table(title="by stage: params / forward FLOPs")
-        table.add_column("model")
-        for stage in stages:
-            table.add_column(stage, justify="right")
-        for r in staged:
-            cells = {s.stage: f"{units.count(s.params)} / {units.count(s.flops)}" for s in r.stages}
-            table.add_row(r.spec, *(cells.get(s, "-") for s in stages))
-        console.print(table)
-    console.print(f"{sum(r.ok for r in result.results)} of {len(result.results)} models ok "
-                  f"in {result.seconds:.0f} s")
-    if examples:
-        console.print("\nready-to-run commands:")
-        for command in result.examples():
-            console.print(command, markup=False, highlight=False)
-
-
-def _csv_row(model) -> dict:
-    row = model.to_dict()
-    row["unsupported_ops"] = " ".join(row["unsupported_ops"])
-    row["stages"] = " ".join(f"{s['stage']}={s['params']}/{s['flops']}" for s in row["stages"])
-    return row
-
-
-def _test_model(args, out: Output, inputs) -> int:
-    from ..report import console as console_report
+def _check_model(args, out: Output, inputs) -> int:
+    from ..io import document
+    from ..report.console.discover import render_one
+    from ..report.csv_rows import discover_row
     from ..tasks import discover as engine
 
     candidate = engine.find_candidate(args.test_model, args.library)
     with out.progress(f"profiling {candidate.spec}"):
-        model, profiled = engine.test_model(candidate, inputs)
-
-    def table(console) -> None:
-        console.print(_line(model), markup=False, highlight=False)
-        if model.input_description:
-            console.print(f"inputs: {model.input_description}", markup=False, highlight=False)
-        if profiled is not None:
-            console_report.render_profile(profiled, console)
-            console.print(f"run it: modellens profile {model.spec}", markup=False, highlight=False)
-
-    data = lambda: {"schema_version": engine.SCHEMA_VERSION, "model": model.to_dict(),
-                    "profile": profiled.to_dict() if profiled else None}
-    out.emit(table=table, data=data, rows=lambda: [_csv_row(model)])
+        model, profiled = engine.check_model(candidate, inputs)
+    out.emit(table=lambda console: render_one(model, profiled, console),
+             data=lambda: document({"model": model, "profile": profiled}),
+             rows=lambda: [discover_row(model)])
     return 0 if model.ok else 1

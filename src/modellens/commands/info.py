@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-from typing import Callable, Iterator
 
 from .common import Output, add_output_options
 
@@ -29,47 +27,18 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
-@contextlib.contextmanager
-def tensor_progress(out: Output, label: str) -> Iterator[Callable[[int, int, str], None] | None]:
-    """A rich progress bar over tensors on stderr (terminal only, never with -q)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    stderr = Console(stderr=True)
-    if out.quiet or not stderr.is_terminal:
-        yield None
-        return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("[dim]{task.fields[tensor]}"),
-                  console=stderr, transient=True) as bar:
-        task = bar.add_task(label, total=None, tensor="")
-
-        def update(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total, tensor=name)
-
-        yield update
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ModellensError
-    from ..report.weights_console import info_renderables
-    from ..tasks.model_info import collect_model_info, open_target, plot_model_info
+    from ..report.console.weights import info_renderables
+    from ..report.csv_rows import tensor_rows
+    from ..tasks.model_info import collect_model_info, open_target
 
     out = Output(args)
     with out.progress(f"opening {args.model}"):
         store = open_target(args.model, trust_checkpoint=args.trust_checkpoint, task=args.task)
-    with tensor_progress(out, "weight statistics") as progress:
+    with out.progress_bar("weight statistics") as progress:
         info = collect_model_info(store, progress)
     if args.plot:
-        if not info.stats_available:
-            raise ModellensError(f"{args.model}: no weight values to plot (a model spec is built "
-                                 "on meta); pass a checkpoint")
-        try:
-            with out.progress("plotting weight distributions"):
-                info.plot_paths = plot_model_info(info, store, args.plot, top=args.top,
-                                                  per_page=args.per_page)
-        except ImportError as exc:
-            raise ModellensError(f"--plot: {exc}") from None
+        _plot(args, out, info, store)
 
     def table(console) -> None:
         for part in info_renderables(info, args.top):
@@ -77,7 +46,24 @@ def run(args: argparse.Namespace) -> int:
         for path in info.plot_paths:
             console.print(f"saved weight distributions to {path}")
 
-    out.emit(table=table, data=info.to_dict,
-             rows=lambda: [{"kind": "buffer" if t.is_buffer else "parameter", **t.to_dict()}
-                           for t in info.layers + info.buffers])
+    out.emit(table=table, data=info.to_dict, rows=lambda: tensor_rows(info))
     return 0
+
+
+def _plot(args: argparse.Namespace, out: Output, info, store) -> None:
+    """--plot: histogram grids of the (top) parameters, paged."""
+    from ..errors import ModellensError
+    from ..report import weight_plots
+    from ..tasks.model_info import layer_histograms
+
+    if not info.stats_available:
+        raise ModellensError(f"{args.model}: no weight values to plot (a model spec is built "
+                             "on meta); pass a checkpoint")
+    try:
+        weight_plots.require_matplotlib()
+        with out.progress("plotting weight distributions"):
+            pairs = layer_histograms(store, info.largest_layers(args.top))
+            info.plot_paths = weight_plots.save_distributions(info.source, pairs, args.plot,
+                                                              per_page=args.per_page)
+    except ImportError as exc:
+        raise ModellensError(f"--plot: {exc}") from None

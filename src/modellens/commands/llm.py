@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Output, add_output_options
+from .common import Output, add_output_options, chip_list, chip_names
 
 
 def register(subparsers) -> None:
@@ -40,10 +40,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report.llm_view import decode_rows, plot_decode_throughput, render_llm
+    from ..report.console.llm import render_llm
+    from ..report.csv_rows import decode_rows
     from ..tasks.llm import llm_cost
 
     out = Output(args)
+    plot_chips = chip_list(chip_names(args.plot_hardware, "--plot-hardware")) if args.plot else []
     with out.progress(f"capturing prefill, decode and training of {args.model}"):
         report = llm_cost(
             args.model, prompt_len=args.prompt_len, gen_len=args.gen_len,
@@ -53,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
             train_seq_len=args.train_seq_len, training=not args.no_training,
         )
     if args.plot:
-        plot_decode_throughput(report, args.plot_hardware.split(","), args.plot)
+        from ..report.plots import decode_throughput_figure, save
+
+        save(decode_throughput_figure(report, plot_chips), args.plot)
     out.emit(table=lambda console: render_llm(report, console), data=report.to_dict,
              rows=lambda: decode_rows(report))
     return 0

@@ -29,6 +29,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
+    from ..report.console.matrices import render
+    from ..report.csv_rows import matrix_rows
     from ..tasks.matrices import extract_matrices
 
     if isinstance(args.seq_len, list) or isinstance(args.image_size, list):
@@ -42,35 +44,10 @@ def run(args: argparse.Namespace) -> int:
             output_path=args.output if json_file else None, image_size=args.image_size,
             dtype=args.dtype, task=args.task, inputs=args.inputs,
         )
-    out.emit(table=lambda console: _table(result, console), data=result.to_dict, rows=result.rows)
+    out.emit(table=lambda console: render(result, console), data=result.to_dict,
+             rows=lambda: matrix_rows(result))
     if json_file and not args.quiet:
         print(f"wrote {args.output}", file=sys.stderr)
     for message in result.errors.values():
         print(f"modellens: error: {message}", file=sys.stderr)
     return 1 if result.errors else 0
-
-
-def _table(result, console) -> None:
-    from rich import box
-    from rich.table import Table
-
-    from .. import units
-
-    table = Table(box=box.SIMPLE_HEAD, title_justify="left", title_style="bold cyan",
-                  title=f"WEIGHT MATRICES (stream time at {result.bandwidth_source})")
-    for name, justify in (("Model Name", "left"), ("Matrix Count", "right"),
-                          ("Total Matrix Params", "right"), ("Model Params", "right"),
-                          ("Matrix Bytes", "right"), ("Max Seq", "right"),
-                          ("Fwd FLOPs", "right"), ("Stream Time", "right")):
-        table.add_column(name, justify=justify)
-    for model in result.models:
-        limit = model.max_sequence_length
-        table.add_row(model.name, f"{model.total_matrices:,}", f"{model.total_matrix_params:,}",
-                      f"{model.model_params:,}", units.size(model.matrix_bytes),
-                      "-" if limit is None else f"{limit:,}",
-                      units.count(model.forward_flops, "FLOPs"),
-                      units.duration(model.stream_time_s))
-    console.print(table)
-    for model in result.models:
-        for note in model.notes:
-            console.print(f"[dim]{model.name}: {note}[/dim]")

@@ -30,12 +30,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import console as console_report
+    from ..report.console.profile import render_profile, unsupported_table
     from ..tasks.profile import profile
 
-    out = Output(args)
     if isinstance(args.seq_len, list) or isinstance(args.image_size, list):
-        return run_sweep(args, out)
+        return run_sweep(args, Output(args))  # a sweep has no HTML view
+    out = Output(args, html=True)
     with out.progress(f"profiling {args.model}"):
         result = profile(
             args.model, args.inputs, batch_size=args.batch_size, seq_len=args.seq_len,
@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
         )
 
     def table(console) -> None:
-        console_report.render_profile(result, console, depth=args.depth,
-                                      show_shapes=args.showshape, top=args.top, unit=args.unit)
+        render_profile(result, console, depth=args.depth, show_shapes=args.showshape,
+                       top=args.top, unit=args.unit)
         if args.unsupported:
-            console.print(console_report.unsupported_table(result))
+            console.print(unsupported_table(result))
 
     def html() -> str:
         from ..report.html import render_html
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace, out: Output) -> int:
-    from ..report.console import sweep_table
+    from ..report.console.profile import sweep_table
     from ..tasks.sweep import profile_sweep
 
     as_list = lambda v: v if isinstance(v, list) else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Output, add_input_options, add_output_options
+from .common import Output, add_input_options, add_output_options, chip_list, chip_names
 
 
 def register(subparsers) -> None:
@@ -28,79 +28,13 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
-def chip_names(spec: str | None) -> list[str | None]:
-    """'h100, a100' -> ['h100', 'a100']; None -> [None] (the default chip)."""
-    if spec is None:
-        return [None]
-    names = [name.strip() for name in spec.split(",") if name.strip()]
-    if not names:
-        from ..errors import HardwareError
-
-        raise HardwareError(f"--hardware {spec!r} names no chip")
-    return names
-
-
-def chip_list(names: list[str | None]):
-    """Chips in order, duplicates (aliases of one chip) dropped."""
-    from ..hardware import get_chip
-
-    chips = {}
-    for name in names:
-        chip = get_chip(name)
-        chips.setdefault(chip.id, chip)
-    return list(chips.values())
-
-
-def op_rows(result, chips) -> list[dict]:
-    """The op table: one row per group of identical ops, with its time on every chip."""
-    from ..report import view
-
-    rows = []
-    for group in view.op_groups(result, chips[0]):
-        row = group.first
-        entry = {
-            "op": row.name, "module_pattern": group.module_pattern or "(root)",
-            "phase": row.phase, "category": row.category, "dtype": row.dtype,
-            "count": group.count, "flops_each": row.flops, "flops_all_each": row.flops_all,
-            "bytes_read_each": row.bytes_read, "bytes_written_each": row.bytes_written,
-            "intensity": row.intensity, "input_shapes": row.input_shapes,
-            "output_shapes": row.output_shapes,
-        }
-        for chip in chips:
-            time, bound = view.op_time(row, chip)
-            entry[f"time_total_s_{chip.id}"] = time * group.count
-            entry[f"bound_{chip.id}"] = bound
-        rows.append(entry)
-    return rows
-
-
-def chip_table(result, chips):
-    """Predicted time of each captured phase on every chip."""
-    from rich import box
-    from rich.table import Table
-
-    from .. import units
-    from ..report import view
-
-    table = Table(title="PREDICTED TIME PER CHIP (roofline, ops run one after another)",
-                  title_justify="left", title_style="bold cyan", box=box.SIMPLE_HEAD)
-    for column in ("Chip", "Phase", "Time", "Compute-bound share", "FLOPs/byte"):
-        table.add_column(column, justify="left" if column in ("Chip", "Phase") else "right")
-    for chip in chips:
-        for phase in ("forward", "backward"):
-            totals = view.chip_totals(result, chip, phase)
-            if totals:
-                table.add_row(chip.id, phase, units.duration(totals.time_s),
-                              f"{totals.compute_bound_share:.1%}", f"{totals.intensity:.1f}")
-    return table
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..report import console as console_report
+    from ..report.console.profile import chip_table, render_profile
+    from ..report.csv_rows import op_rows
     from ..report.html import render_html, report_data
     from ..tasks.profile import profile
 
-    out = Output(args)
+    out = Output(args, html=True)
     for option, value in (("--seq-len", args.seq_len), ("--image-size", args.image_size)):
         if isinstance(value, list):
             from ..errors import SpecError
@@ -124,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"wrote {path}", file=sys.stderr)
 
     def table(console) -> None:
-        console_report.render_profile(result, console)
+        render_profile(result, console)
         console.print(chip_table(result, chips))
 
     out.emit(table=table, data=lambda: report_data(result, chips),

@@ -24,7 +24,8 @@ from typing import Any, Iterator, Mapping
 import torch
 from torch import nn
 
-from ..dtypes import dtype_name, dtype_size
+from ..capture.records import TensorSpec
+from ..dtypes import dtype_name
 from ..errors import CheckpointError
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
@@ -48,27 +49,44 @@ _UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
 
 @dataclass(frozen=True)
 class TensorEntry:
-    """A named tensor's description, known before any value is read."""
+    """A named tensor's description, known before any value is read: the capture's TensorSpec
+    (shape, dtype and the sizes they give) and what the source says about the tensor."""
 
     name: str
-    shape: tuple[int, ...]
-    dtype: str
+    spec: TensorSpec
     is_buffer: bool = False
     requires_grad: bool | None = None  # None: the source does not record it (checkpoint files)
 
     @property
+    def shape(self) -> tuple[int, ...]:
+        return self.spec.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.spec.dtype
+
+    @property
     def numel(self) -> int:
-        return math.prod(self.shape)
+        return self.spec.numel
 
     @property
     def nbytes(self) -> int:
-        return self.numel * dtype_size(self.dtype)
+        return self.spec.nbytes
 
 
-def looks_like_buffer(name: str, dtype: str) -> bool:
+def looks_like_buffer(name: str, spec: TensorSpec) -> bool:
     """Buffer or parameter, for a tensor known only by name and dtype."""
-    floating = dtype.startswith(("float", "bfloat", "complex"))
-    return not floating or name.rsplit(".", 1)[-1] in BUFFER_NAMES
+    return not spec.is_floating or name.rsplit(".", 1)[-1] in BUFFER_NAMES
+
+
+def file_entry(name: str, shape: tuple[int, ...], dtype: str) -> TensorEntry:
+    """A tensor listed in a file, which does not say whether it is a buffer: guessed."""
+    spec = TensorSpec(tuple(shape), dtype)
+    return TensorEntry(name, spec, looks_like_buffer(name, spec))
+
+
+def tensor_spec(tensor: torch.Tensor) -> TensorSpec:
+    return TensorSpec(tuple(tensor.shape), dtype_name(tensor.dtype))
 
 
 def natural_key(name: str) -> list:
@@ -139,8 +157,7 @@ class SafetensorsStore(TensorStore):
                 for name in handle.keys():
                     view = handle.get_slice(name)
                     dtype = _SAFETENSORS_DTYPES.get(view.get_dtype(), view.get_dtype().lower())
-                    entries.append(TensorEntry(name, tuple(view.get_shape()), dtype,
-                                               looks_like_buffer(name, dtype)))
+                    entries.append(file_entry(name, view.get_shape(), dtype))
                     self.file_of[name] = file
         # Files store names sorted as text (layer.10 before layer.2): list them in layer order.
         super().__init__(label, sorted(entries, key=lambda e: natural_key(e.name)))
@@ -233,11 +250,8 @@ def _torch_store(label: str, files: list[Path], trust: bool) -> MemoryStore:
 
 
 def _state_dict_store(label: str, tensors: dict[str, torch.Tensor], kind: str) -> MemoryStore:
-    entries = []
-    for name, tensor in tensors.items():
-        dtype = dtype_name(tensor.dtype)
-        entries.append(TensorEntry(name, tuple(tensor.shape), dtype,
-                                   looks_like_buffer(name, dtype)))
+    entries = [file_entry(name, tensor.shape, dtype_name(tensor.dtype))
+               for name, tensor in tensors.items()]
     return MemoryStore(label, tensors, entries, kind)
 
 
@@ -285,12 +299,10 @@ def module_store(module: nn.Module, label: str | None = None) -> MemoryStore:
     entries: list[TensorEntry] = []
     for name, param in module.named_parameters():
         tensors[name] = param
-        entries.append(TensorEntry(name, tuple(param.shape), dtype_name(param.dtype), False,
-                                   param.requires_grad))
+        entries.append(TensorEntry(name, tensor_spec(param), False, param.requires_grad))
     for name, buffer in module.named_buffers():
         tensors[name] = buffer
-        entries.append(TensorEntry(name, tuple(buffer.shape), dtype_name(buffer.dtype),
-                                   is_buffer=True, requires_grad=False))
+        entries.append(TensorEntry(name, tensor_spec(buffer), is_buffer=True, requires_grad=False))
     return MemoryStore(label or type(module).__name__, tensors, entries, kind="module")
 
 

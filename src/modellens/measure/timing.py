@@ -21,6 +21,7 @@ from torch import nn
 
 from ..capture import SampleInputs
 from ..errors import ModellensError
+from ..io import Progress
 from ..units import size
 
 # Headroom kept free beyond a part's own estimate (allocator slack, the Python process, the OS).
@@ -28,8 +29,6 @@ SAFETY_FACTOR = 1.25
 RESERVE_BYTES = 512 * 2**20
 # quantize_dynamic leaves nn.MultiheadAttention's packed in-projection in float.
 INT8_METHOD = "torch.ao.quantization.quantize_dynamic: nn.Linear -> dynamic int8 (CPU)"
-
-Progress = Callable[[str, int, int], None]  # (description, steps done, steps total)
 
 
 @dataclass(frozen=True)
@@ -226,7 +225,7 @@ def time_parts(
         nonlocal done
         done += 1
         if progress is not None:
-            progress(f"timing {name}", done, steps)
+            progress(done, steps, f"timing {name}")
 
     timings = [_time_part(p, dev, int8, repeats, warmup, step) for p in parts]
     method = ("per-block median × number of blocks (encoder and decoder blocks timed "

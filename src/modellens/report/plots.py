@@ -11,6 +11,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter
 
+from .. import units
 from ..analysis.results import ProfileResult
 from ..costing.registry import MATMUL
 from ..hardware import Chip
@@ -18,17 +19,6 @@ from ..io import write_bytes
 from . import view
 
 COLORS = ("#4c5fd5", "#e0832f", "#1b9e77", "#d6457a", "#8e5bd6", "#b8a10f", "#2b8cbe", "#7f7f7f")
-_DECIMAL = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
-_BINARY = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
-
-
-def _scale(largest: float, steps: tuple[tuple[float, str], ...],
-           base: str = "") -> tuple[float, str]:
-    """(divisor, prefix) that shows `largest` as a number below the next step."""
-    for factor, prefix in steps:
-        if largest >= factor:
-            return factor, prefix
-    return 1.0, base
 
 
 def roofline_figure(result: ProfileResult, chips: list[Chip] | None = None,
@@ -51,8 +41,8 @@ def roofline_figure(result: ProfileResult, chips: list[Chip] | None = None,
             ridge = peak / chip.memory_bandwidth
             ax.plot([lo, ridge, hi], [lo * chip.memory_bandwidth, peak, peak], color=color, lw=1.8,
                     ls="-" if rank == 0 else "--",
-                    label=f"{chip.id}: {label} {_rate(peak, 'FLOP/s')}, "
-                          f"{_rate(chip.memory_bandwidth, 'B/s')}")
+                    label=f"{chip.id}: {label} {units.significant(peak, 'FLOP/s')}, "
+                          f"{units.significant(chip.memory_bandwidth, 'B/s')}")
         times = [view.op_time(g.first, chip)[0] * g.count for g in groups]
         total = sum(times) or 1.0
         for matmul in (True, False):
@@ -84,8 +74,8 @@ def layers_figure(result: ProfileResult) -> Figure:
     names = [m.path for m in layers]
     fig = Figure(figsize=(11, min(40.0, 1.6 + 0.26 * len(layers))), dpi=110, layout="constrained")
     flops_ax, params_ax = fig.subplots(1, 2, sharey=True)
-    flop_div, flop_prefix = _scale(max((m.flops for m in layers), default=0), _DECIMAL)
-    param_div, param_prefix = _scale(max((m.params for m in layers), default=0), _DECIMAL)
+    flop_div, flop_prefix = units.scale(max((m.flops for m in layers), default=0))
+    param_div, param_prefix = units.scale(max((m.params for m in layers), default=0))
     positions = range(len(layers))
     flops_ax.barh(positions, [m.flops / flop_div for m in layers], color=COLORS[0])
     params_ax.barh(positions, [m.params / param_div for m in layers], color=COLORS[1])
@@ -113,7 +103,7 @@ def memory_figure(result: ProfileResult) -> Figure:
     if memory.gradients_bytes is not None:
         items.append(("Gradients", memory.gradients_bytes))
     values = [v for _, v in items]
-    divisor, unit = _scale(max(values), _BINARY, "bytes")
+    divisor, unit = units.scale(max(values), units.BINARY, "bytes")
     fig = Figure(figsize=(9, 0.5 * len(items) + 1.6), dpi=110, layout="constrained")
     ax = fig.add_subplot()
     bars = ax.barh(range(len(items)), [v / divisor for v in values], color=COLORS[0])
@@ -126,23 +116,13 @@ def memory_figure(result: ProfileResult) -> Figure:
         ax.set_xlim(min(positive) / divisor / 2, max(positive) / divisor * 20)
     else:
         ax.set_xlim(0, max(values) / divisor * 1.25 or 1)
-    ax.bar_label(bars, labels=[_size(v) for v in values], padding=4, fontsize=9)
+    ax.bar_label(bars, labels=[units.size(v) for v in values], padding=4, fontsize=9)
     ax.set_xlabel(f"Memory ({unit}; 1 KiB = 1024 bytes)"
                   + (", log scale" if ax.get_xscale() == "log" else ""))
     ax.grid(True, axis="x", color="#e3e8ef", lw=0.8)
     ax.set_axisbelow(True)
     ax.set_title(f"{result.model}: memory for {result.input_description}", fontsize=11)
     return fig
-
-
-def _rate(value: float, unit: str) -> str:
-    divisor, prefix = _scale(value, _DECIMAL)
-    return f"{value / divisor:.3g} {prefix}{unit}"
-
-
-def _size(value: int) -> str:
-    divisor, unit = _scale(value, _BINARY, "B")
-    return f"{value / divisor:.2f} {unit}" if divisor > 1 else f"{value} B"
 
 
 def figures(result: ProfileResult, chips: list[Chip] | None = None) -> dict[str, Figure]:

@@ -1,6 +1,6 @@
 """Weight-distribution plots: grids of per-layer histograms with the statistics in each title.
 
-Histograms arrive precomputed (`analysis.weights.histogram`), so plotting never touches the
+Histograms arrive precomputed (`tasks.model_info.layer_histograms`), so plotting never touches the
 weights. Many layers are split into pages of `per_page` plots: `out.png`, `out-2.png`, ...
 matplotlib is optional and imported only here, through its object API on the Agg canvas (no
 pyplot state, no global backend switch).
@@ -93,3 +93,13 @@ def save_histogram_grid(pairs: Sequence[tuple[LayerInfo, Histogram]], path: str 
                             wspace=0.25, hspace=0.7)
         _save(fig, out)
     return paths
+
+
+def save_distributions(source: str, pairs: Sequence[tuple[LayerInfo, Histogram]],
+                       path: str | Path, *, per_page: int = 16) -> list[str]:
+    """The weight distributions of a model or checkpoint (`source`), paged; the files written
+    (none when no tensor has statistics)."""
+    if not pairs:
+        return []
+    title = f"{Path(source).name or source}: weight distributions"
+    return [str(p) for p in save_histogram_grid(pairs, path, per_page=per_page, title=title)]

@@ -12,12 +12,11 @@ from typing import Any, Iterable
 from ..analysis.matrices import ModelMatrices, model_matrices
 from ..errors import ConfigError, ModellensError
 from ..hardware import get_chip
-from ..io import write_json
+from ..io import document, write_json
 from ..sources import resolve
 from ..sources.base import ModelSource
 from .profile import capture_source
 
-SCHEMA_VERSION = 1
 GB = 1e9  # --bandwidth is in GB/s, decimal like the chip data sheets
 
 
@@ -31,18 +30,11 @@ class MatricesResult:
     bandwidth_source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "total_models": len(self.models),
-            "models": {m.name: m.to_dict() for m in self.models},
-            "errors": dict(self.errors),
-            "bandwidth_bytes_per_s": self.bandwidth,
+        return document({
+            "total_models": len(self.models), "models": {m.name: m for m in self.models},
+            "errors": self.errors, "bandwidth_bytes_per_s": self.bandwidth,
             "bandwidth_source": self.bandwidth_source,
-        }
-
-    def rows(self) -> list[dict[str, Any]]:
-        """One row per matrix, with its model: the CSV view."""
-        return [{"model": m.name, **matrix.to_dict()} for m in self.models for matrix in m.matrices]
+        })
 
 
 def extract_matrices(

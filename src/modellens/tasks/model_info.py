@@ -1,19 +1,19 @@
-"""Model info and weight statistics (seed 004): `dump_model_info`, `compare_checkpoints`.
+"""Model info and weight statistics (seed 004): `collect_model_info`, `compare_checkpoints`
+(`api.dump_model_info` prints and plots them).
 
 Weights are read one tensor at a time (`checkpoints.TensorStore`) and reduced by the streaming
-statistics of `analysis.weights`, so a checkpoint is never loaded whole. Memory is in MB of
+statistics of `measure.weights`, so a checkpoint is never loaded whole. Memory is in MB of
 1024² bytes, as in the seed.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ..io import JsonRecord, to_jsonable
+from ..io import JsonRecord, Progress, document
 from ..measure.checkpoints import TensorEntry, TensorStore, as_store, is_checkpoint, module_store
 from ..measure.weights import (
     CHUNK_ELEMENTS,
@@ -25,10 +25,7 @@ from ..measure.weights import (
     tensor_stats,
 )
 
-SCHEMA_VERSION = 1
 MB = 1024**2
-DEFAULT_PLOT_PATH = "model_weight_distributions.png"
-Progress = Callable[[int, int, str], None]  # (done, total, tensor name)
 
 
 @dataclass
@@ -90,25 +87,24 @@ class ModelInfo:
     def buffers_bytes(self) -> int:
         return sum(buffer.nbytes for buffer in self.buffers)
 
+    def largest_layers(self, top: int | None) -> list[LayerInfo]:
+        """The `top` largest parameters by element count, in model order; all if top is None."""
+        if not top or top >= len(self.layers):
+            return list(self.layers)
+        keep = {id(layer) for layer in sorted(self.layers, key=lambda l: -l.num_params)[:top]}
+        return [layer for layer in self.layers if id(layer) in keep]
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "source": self.source,
-            "kind": self.kind,
-            "total_params": self.total_params,
+        return document({
+            "source": self.source, "kind": self.kind, "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
-            "total_memory_mb": self.total_memory_mb,
-            "params_bytes": self.params_bytes,
-            "buffers_bytes": self.buffers_bytes,
-            "num_layers": self.num_layers,
-            "stats_available": self.stats_available,
-            "layers": [layer.to_dict() for layer in self.layers],
-            "buffers": [buffer.to_dict() for buffer in self.buffers],
-            "notes": list(self.notes),
-            "warnings": list(self.warnings),
-            "plot_paths": list(self.plot_paths),
-        }
+            "total_memory_mb": self.total_memory_mb, "params_bytes": self.params_bytes,
+            "buffers_bytes": self.buffers_bytes, "num_layers": self.num_layers,
+            "stats_available": self.stats_available, "layers": self.layers,
+            "buffers": self.buffers, "notes": self.notes, "warnings": self.warnings,
+            "plot_paths": self.plot_paths,
+        })
 
 
 def _layer(entry: TensorEntry, stats: TensorStats | None) -> LayerInfo:
@@ -179,14 +175,6 @@ def open_target(target: Any, *, trust_checkpoint: bool = False, task: str = "aut
     return as_store(target, trust=trust_checkpoint)
 
 
-def largest_layers(layers: list[LayerInfo], top: int | None) -> list[LayerInfo]:
-    """The `top` largest tensors by element count, in model order; all of them if top is None."""
-    if not top or top >= len(layers):
-        return list(layers)
-    keep = {id(layer) for layer in sorted(layers, key=lambda l: -l.num_params)[:top]}
-    return [layer for layer in layers if id(layer) in keep]
-
-
 def layer_histograms(store: TensorStore, layers: list[LayerInfo], bins: int = 60,
                      chunk_elements: int = CHUNK_ELEMENTS) -> list[tuple[LayerInfo, Histogram]]:
     """A second streaming pass over `layers` (those with statistics) for their histograms;
@@ -194,63 +182,6 @@ def layer_histograms(store: TensorStore, layers: list[LayerInfo], bins: int = 60
     return [(layer, histogram(store.chunks(layer.name, chunk_elements), layer.min, layer.max,
                               min(bins, max(10, math.isqrt(layer.num_params))), chunk_elements))
             for layer in layers if layer.has_stats]
-
-
-def plot_model_info(info: ModelInfo, store: TensorStore, path: str | Path, *,
-                    top: int | None = None, per_page: int = 16, bins: int = 60) -> list[str]:
-    """Histogram grids of the parameters (the `top` largest, or all, paged); the files written."""
-    from ..report import weight_plots
-
-    weight_plots.require_matplotlib()
-    pairs = layer_histograms(store, largest_layers(info.layers, top), bins)
-    if not pairs:
-        return []
-    title = f"{Path(info.source).name or info.source}: weight distributions"
-    return [str(p) for p in weight_plots.save_histogram_grid(pairs, path, per_page=per_page,
-                                                             title=title)]
-
-
-def dump_model_info(model: Any, logger: logging.Logger | None = None,
-                    plot_distributions: bool = True, save_path: str | None = None) -> ModelInfo:
-    """Print (or log) a model's SUMMARY, LAYER DETAILS and WEIGHT STATISTICS, plot its weight
-    distributions, and return them as a ModelInfo.
-
-    `model` is an nn.Module, a state dict, or a checkpoint path (.safetensors, .pt, HF
-    directory). Never raises: a problem (unreadable weights, no matplotlib, meta tensors, NaN)
-    becomes an entry of `warnings` or `notes` in the result.
-    """
-    store = None
-    try:
-        store = as_store(model)
-        info = collect_model_info(store)
-    except Exception as exc:
-        label = str(model) if isinstance(model, (str, Path)) else type(model).__name__
-        info = ModelInfo(0, 0, 0, 0.0, [], 0, source=label,
-                         warnings=[f"could not read the weights: {type(exc).__name__}: {exc}"])
-    if plot_distributions and info.stats_available and store is not None:
-        try:
-            info.plot_paths = plot_model_info(info, store, save_path or DEFAULT_PLOT_PATH)
-        except ImportError:
-            info.warnings.append("matplotlib not available: distribution plots skipped "
-                                 "(pip install matplotlib)")
-        except Exception as exc:
-            info.warnings.append(f"distribution plots failed: {type(exc).__name__}: {exc}")
-    _emit(info, logger)
-    return info
-
-
-def _emit(info: ModelInfo, logger: logging.Logger | None) -> None:
-    say = logger.info if logger else print
-    try:
-        from ..report.weights_console import info_text
-
-        text = info_text(info)
-    except Exception as exc:  # rendering must not break the caller either
-        text = f"model info: {info.total_params:,} params (rendering failed: {exc})"
-    for line in text.splitlines():
-        say(line)
-    for path in info.plot_paths:
-        say(f"saved weight distributions to {path}")
 
 
 @dataclass
@@ -303,20 +234,13 @@ class CheckpointDiff:
         return norm_d / norm_a if norm_a else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "a": self.a,
-            "b": self.b,
-            "compared": len(self.tensors),
-            "identical": self.identical,
-            "overall_relative_change": to_jsonable(self.overall_relative_change),
-            "tensors": [t.to_dict() for t in self.tensors],
-            "missing": list(self.missing),
-            "extra": list(self.extra),
-            "shape_mismatches": [m.to_dict() for m in self.shape_mismatches],
-            "dtype_mismatches": list(self.dtype_mismatches),
-            "warnings": list(self.warnings),
-        }
+        return document({
+            "a": self.a, "b": self.b, "compared": len(self.tensors), "identical": self.identical,
+            "overall_relative_change": self.overall_relative_change, "tensors": self.tensors,
+            "missing": self.missing, "extra": self.extra,
+            "shape_mismatches": self.shape_mismatches, "dtype_mismatches": self.dtype_mismatches,
+            "warnings": self.warnings,
+        })
 
 
 def _drift_key(diff: TensorDiff) -> tuple[bool, float, str]:

@@ -6,7 +6,7 @@ The config and the model it describes are in `modellens.sources.transformer`.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,8 +17,8 @@ from ..analysis.memory import peak_live_bytes
 from ..capture import BACKWARD, FORWARD, Capture, SampleInputs
 from ..dtypes import parse_dtype
 from ..errors import ConfigError
-from ..io import to_json, write_text
-from ..measure.timing import Progress, TimedPart, TimingReport, check_device, time_parts
+from ..io import JsonRecord, Progress, document, to_json, write_text
+from ..measure.timing import TimedPart, TimingReport, check_device, time_parts
 from ..sources.transformer import (
     DTYPE_BYTES,
     ConfigTransformer,
@@ -31,7 +31,6 @@ from ..sources.transformer import (
 )
 from .profile import capture_source
 
-SCHEMA_VERSION = 1
 DEFAULT_SCALE_BWD_FLOPS = 2.0  # the seed's estimate: backward = 2 x forward
 
 
@@ -39,7 +38,7 @@ DEFAULT_SCALE_BWD_FLOPS = 2.0  # the seed's estimate: backward = 2 x forward
 
 
 @dataclass(frozen=True)
-class BlockStats:
+class BlockStats(JsonRecord):
     """One kind of part: `path` is the block whose numbers are shown (the last of its stack, so
     its backward includes the input gradient every block but the first computes)."""
 
@@ -49,9 +48,6 @@ class BlockStats:
     params: int
     forward_flops: int
     backward_flops: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -100,13 +96,9 @@ class TransformerProfile:
 
     def to_dict(self) -> dict[str, Any]:
         flops = self.flops
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "name": self.name,
-            "config": self.config.to_dict(),
-            "settings": dict(self.settings),
-            "capture_method": self.capture_method,
-            "params": self.params,
+        return document({
+            "name": self.name, "config": self.config, "settings": self.settings,
+            "capture_method": self.capture_method, "params": self.params,
             "model_size_bytes": self.model_size_bytes,
             "model_size_bytes_by_dtype": self.model_size_by_dtype,
             "flops": {
@@ -121,12 +113,9 @@ class TransformerProfile:
                 "convention": "matmul-class FLOPs, 1 MAC = 2 FLOPs; *_all adds elementwise, "
                               "softmax and norm work; causal attention counted dense",
             },
-            "blocks": [b.to_dict() for b in self.blocks],
-            "flops_by_op": [o.to_dict() for o in self.operators],
-            "timing": self.timing.to_dict() if self.timing else None,
-            "notes": list(self.notes),
-            "files": list(self.files),
-        }
+            "blocks": self.blocks, "flops_by_op": self.operators, "timing": self.timing,
+            "notes": self.notes, "files": self.files,
+        })
 
     def write(self, out_dir: str | Path) -> list[Path]:
         """`<out_dir>/<name>.json` and the seed's `<out_dir>/<name>.txt`, each atomically."""

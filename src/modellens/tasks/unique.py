@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -34,12 +34,11 @@ from ..analysis.unique import (
 )
 from ..capture import Capture
 from ..errors import ConfigError
-from ..io import to_json, write_text
+from ..io import document, to_json, write_text
 from ..sources import resolve
 from ..sources.pyfile import called_once
 from .profile import capture_source
 
-SCHEMA_VERSION = 1
 MODULES_FILE = "unique_modules.json"
 OPS_FILE = "pytorch_ops.json"
 
@@ -66,8 +65,7 @@ class UniqueModulesResult:
     path: Path | None = None  # where it was written
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "metadata": asdict(self.metadata),
-                "modules": [m.to_dict() for m in self.modules]}
+        return document({"metadata": self.metadata, "modules": self.modules})
 
     def module_ids(self) -> dict[str, str]:
         """Capture module path ('' for the root) -> unique module id."""
@@ -92,8 +90,7 @@ class PytorchOpsResult:
     path: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "metadata": asdict(self.metadata),
-                "ops": [o.to_dict() for o in self.ops]}
+        return document({"metadata": self.metadata, "ops": self.ops})
 
     def counts_by_name(self) -> list[tuple[str, int, int]]:
         """(op name, calls, unique variants), most called first."""
@@ -115,13 +112,10 @@ class UniqueReport:
     files: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"schema_version": SCHEMA_VERSION,
-                                "unique_modules": self.modules.to_dict(),
-                                "pytorch_ops": self.ops.to_dict()}
+        data: dict[str, Any] = {"unique_modules": self.modules, "pytorch_ops": self.ops}
         if self.missing is not None:
-            data["missing_ops"] = [m.to_dict() for m in self.missing]
-        data["files"] = [str(p) for p in self.files]
-        return data
+            data["missing_ops"] = self.missing
+        return document({**data, "files": self.files})
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Rich console views, one module per command; tables are built from `columns` specs."""

@@ -1,0 +1,203 @@
+"""Console view of a ProfileResult (`profile`, `report`, `discover --test-model`): summary
+sections, module table, top ops, ops with no FLOP convention, sweeps, and time per chip."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from ... import units
+from ...costing.cost import FLOPS_PER_MAC
+from .. import view
+from .columns import Column, kv_table, right, table
+
+if TYPE_CHECKING:
+    from ...analysis.results import ProfileResult
+    from ...hardware import Chip
+    from ...tasks.sweep import SweepResult
+
+
+def compute_rows(result: ProfileResult, unit: str = "flops") -> list[tuple[str, str]]:
+    """FLOPs (or MACs with unit="macs": FLOPs / 2) rows of the summary."""
+    flops = result.flops
+    divisor, name = (FLOPS_PER_MAC, "MACs") if unit == "macs" else (1, "FLOPs")
+
+    def value(x: int | None) -> int | None:
+        return None if x is None else x // divisor
+
+    rows = [
+        (f"Forward {name} (matmul-class)", units.exact(value(flops.forward), name)),
+        (f"Forward {name} (all ops)", units.exact(value(flops.forward_all), name)),
+    ]
+    if unit != "macs":
+        rows.insert(1, ("Forward MACs", units.exact(flops.forward_macs, "MACs")))
+    if flops.backward is not None:
+        ratio = f"  ({flops.backward / flops.forward:.2f}x fwd)" if flops.forward else ""
+        rows.append((f"Backward {name} (matmul-class)",
+                     units.exact(value(flops.backward), name) + ratio))
+        rows.append((f"Backward {name} (all ops)", units.exact(value(flops.backward_all), name)))
+    if result.moe is not None:
+        moe = result.moe
+        rows += [
+            ("MoE experts (active per token)", f"{moe.num_experts} ({moe.experts_per_token})"),
+            ("MoE active params per token", units.exact(moe.active_params)),
+            (f"Forward {name}, top-{moe.experts_per_token} experts",
+             units.exact(value(moe.forward_flops_active), name)),
+            (f"Forward {name}, every expert",
+             units.exact(value(moe.forward_flops_all_experts), name)),
+        ]
+    return rows
+
+
+def summary_tables(result: ProfileResult, unit: str = "flops") -> list[Table]:
+    memory, params = result.memory, result.params
+    header = kv_table("MODEL", [
+        ("Model", result.model),
+        ("Class", f"{result.model_class} ({result.source})"),
+        ("Input", result.input_description),
+        ("Capture method", result.capture_method),
+    ])
+    param_rows = [
+        ("Total", units.exact(params.total)),
+        ("Trainable", f"{params.trainable:,}"),
+        ("Non-trainable", f"{params.non_trainable:,}"),
+    ]
+    param_rows += [(f"  {dtype}", f"{n:,}") for dtype, n in params.by_dtype.items()]
+    if params.buffers:
+        param_rows.append(("Buffers (not params)", f"{params.buffers:,}"))
+    memory_rows = [
+        ("Weights (params + buffers)", units.size(memory.weights_bytes)),
+        ("Inputs", units.size(memory.inputs_bytes)),
+        ("Outputs", units.size(memory.outputs_bytes)),
+        ("Activations (all, forward)", units.size(memory.activations_bytes)),
+        ("Peak live activations", units.size(memory.peak_activations_bytes)),
+    ]
+    if memory.gradients_bytes is not None:
+        memory_rows.append(("Gradients", units.size(memory.gradients_bytes)))
+    return [
+        header,
+        kv_table("PARAMETERS", param_rows),
+        kv_table("COMPUTE (1 MAC = 2 FLOPs)", compute_rows(result, unit)),
+        kv_table("MEMORY (1 MiB = 1024² bytes)", memory_rows),
+        bottleneck_table(result),
+    ]
+
+
+def bottleneck_table(result: ProfileResult) -> Table:
+    rows = []
+    for summary in filter(None, (result.bottleneck, result.backward_bottleneck)):
+        total = summary.compute_bound_ops + summary.memory_bound_ops
+        prefix = "" if summary.phase == "forward" else "Backward: "
+        rows += [
+            (f"{prefix}Compute-bound ops",
+             f"{summary.compute_bound_ops} ({units.percent(summary.compute_bound_ops, total)} of ops,"
+             f" {summary.compute_bound_time_share:.1%} of time)"),
+            (f"{prefix}Memory-bound ops",
+             f"{summary.memory_bound_ops} ({units.percent(summary.memory_bound_ops, total)} of ops,"
+             f" {summary.memory_bound_time_share:.1%} of time)"),
+            (f"{prefix}Arithmetic intensity", f"{summary.arithmetic_intensity:.1f} FLOPs/byte"
+             f" (ridge {summary.ridge_point:.1f})"),
+            (f"{prefix}Predicted time", units.duration(summary.predicted_time_s)),
+        ]
+    return kv_table(f"BOTTLENECK on {result.hardware.name}", rows)
+
+
+def module_table(result: ProfileResult, depth: int = 2, show_shapes: bool = False,
+                 unit: str = "flops") -> Table:
+    total_flops = result.flops.forward or 1
+    divisor, name = (FLOPS_PER_MAC, "MACs") if unit == "macs" else (1, "FLOPs")
+    fixed = {"no_wrap": True}
+    columns = [
+        Column("Module", lambda m: "  " * m.depth + (m.path.rsplit(".", 1)[-1] or "(root)"),
+               options=fixed),
+        Column("Class", "class_name", options={"style": "dim", **fixed}),
+        right("Params", "params", units.count, **fixed),
+        right(name, lambda m: m.flops // divisor, units.count, **fixed),
+        right(f"% {name}", lambda m: units.percent(m.flops, total_flops), **fixed),
+        right("Bytes", "bytes", units.size, **fixed),
+    ]
+    if result.flops.backward is not None:
+        columns.append(right(f"Bwd {name}", lambda m: m.backward_flops // divisor, units.count,
+                             **fixed))
+    if show_shapes:
+        columns += [Column("Input shapes", "input_shapes", units.shapes),
+                    Column("Output shapes", "output_shapes", units.shapes)]
+    return table(columns, [m for m in result.modules if m.depth <= depth],
+                 f"MODULES (depth ≤ {depth}; FLOPs/bytes inclusive)")
+
+
+# Long kernel names fold rather than squeeze the shapes.
+TOP_OPS = (
+    Column("Op", lambda g: g.first.name.removeprefix("aten.").removesuffix(".default"),
+           options={"overflow": "fold", "max_width": 28}),
+    Column("Module", lambda g: g.module_pattern or "(root)", options={"no_wrap": True}),
+    right("×", "count", no_wrap=True),
+    right("FLOPs", "flops", units.count, no_wrap=True),
+    right("Bytes", "bytes", units.size, no_wrap=True),
+    right("FLOPs/B", lambda g: f"{g.first.intensity:.1f}", no_wrap=True),
+    Column("Bound", lambda g: g.first.bound, options={"no_wrap": True}),
+    right("Time each", lambda g: g.first.time_s, units.duration, no_wrap=True),
+    Column("Input shapes", lambda g: g.first.input_shapes, units.shapes, options={"no_wrap": False}),
+)
+
+
+def top_ops_table(result: ProfileResult, key: str, k: int) -> Table:
+    label = {"flops": "FLOPs", "bytes": "bytes"}[key]
+    return table(TOP_OPS, result.top_ops(key, k),
+                 f"TOP {k} OPS BY {label.upper()} (forward; repeated layers grouped)")
+
+
+def render_profile(result: ProfileResult, console: Console, *, depth: int = 2,
+                   show_shapes: bool = False, top: int = 10, unit: str = "flops") -> None:
+    for part in summary_tables(result, unit):
+        console.print(part)
+    console.print(module_table(result, depth, show_shapes, unit))
+    if top:
+        console.print(top_ops_table(result, "flops", top))
+        console.print(top_ops_table(result, "bytes", top))
+    for note in result.notes:
+        console.print(Text(f"note: {note}", style="yellow"))
+
+
+UNSUPPORTED = (Column("Op", "name"), Column("Count", "count"),
+               Column("Modules", "modules", ", ".join),
+               Column("Example input shapes", "example_shapes", units.shapes))
+
+
+def unsupported_table(result: ProfileResult) -> Group | Text:
+    if not result.unsupported:
+        return Text("Every op the capture met has a FLOP convention.", style="green")
+    return Group(table(UNSUPPORTED, result.unsupported, "OPS WITH NO FLOP CONVENTION (counted as 0)",
+                       title_style="bold yellow"))
+
+
+FITS = (right("quantity", "quantity"), right("a", "a", "{:.4g}".format),
+        right("b", "b", "{:.4g}".format), right("c", "c", "{:.4g}".format),
+        right("max rel. error", "max_relative_error", "{:.1e}".format))
+
+
+def sweep_table(result: SweepResult) -> Group:
+    """Profiles at several sizes and the fitted growth a + b·s + c·s²."""
+    points = (right(result.dimension, "size"), right("FLOPs", "flops", units.count),
+              right("FLOPs (all)", "flops_all", units.count),
+              right("Bytes moved", "bytes", units.size),
+              right("Peak activations", "peak_activations_bytes", units.size),
+              right(f"Predicted time ({result.hardware})", "predicted_time_s", units.duration))
+    return Group(table(points, result.points, f"{result.model}: scaling with {result.dimension}"),
+                 table(FITS, result.fits, "Fit: value ≈ a + b·s + c·s²"))
+
+
+CHIP_TIMES = (Column("Chip", lambda r: r[0].id), Column("Phase", lambda r: r[1]),
+              right("Time", lambda r: r[2].time_s, units.duration),
+              right("Compute-bound share", lambda r: f"{r[2].compute_bound_share:.1%}"),
+              right("FLOPs/byte", lambda r: f"{r[2].intensity:.1f}"))
+
+
+def chip_table(result: ProfileResult, chips: list[Chip]) -> Table:
+    """Predicted time of each captured phase on every chip (`report`)."""
+    rows = [(chip, phase, totals) for chip in chips for phase in ("forward", "backward")
+            if (totals := view.chip_totals(result, chip, phase))]
+    return table(CHIP_TIMES, rows, "PREDICTED TIME PER CHIP (roofline, ops run one after another)")
