@@ -105,3 +105,11 @@ def test_output_is_written_atomically_and_failure_leaves_no_file(tmp_path):
     assert code != 0
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["matrices", "unique", "info", "llm", "transformer"])
+def test_format_html_is_refused_before_any_work(command, capsys):
+    # the model does not exist: an error about it would mean the work had started
+    assert main([command, "not-a-model", "--format", "html"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"modellens: error: {command} has no HTML view; use --format table|json|csv\n"

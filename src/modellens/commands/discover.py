@@ -78,6 +78,9 @@ def _sweep(args, out: Output, todo, inputs):
 
     finished = 0
     with out.progress_bar(f"discover {args.library}", transient=False) as progress:
+        if progress:
+            progress(0, len(todo), "")
+
         def on_result(model) -> None:
             nonlocal finished
             finished += 1

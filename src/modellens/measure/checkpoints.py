@@ -49,29 +49,13 @@ _UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
 
 @dataclass(frozen=True)
 class TensorEntry:
-    """A named tensor's description, known before any value is read: the capture's TensorSpec
-    (shape, dtype and the sizes they give) and what the source says about the tensor."""
+    """A named tensor's description, known before any value is read: its TensorSpec (shape,
+    dtype, numel, nbytes, as in a capture) and what the source says about the tensor."""
 
     name: str
     spec: TensorSpec
     is_buffer: bool = False
     requires_grad: bool | None = None  # None: the source does not record it (checkpoint files)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.spec.shape
-
-    @property
-    def dtype(self) -> str:
-        return self.spec.dtype
-
-    @property
-    def numel(self) -> int:
-        return self.spec.numel
-
-    @property
-    def nbytes(self) -> int:
-        return self.spec.nbytes
 
 
 def looks_like_buffer(name: str, spec: TensorSpec) -> bool:
@@ -124,7 +108,7 @@ class TensorStore:
 
     def chunks(self, name: str, max_elements: int) -> Iterator[torch.Tensor]:
         """The tensor in row chunks of at most `max_elements` elements (one row if larger)."""
-        for rows in row_slices(self.by_name[name].shape, max_elements):
+        for rows in row_slices(self.by_name[name].spec.shape, max_elements):
             yield self.read(name, rows)
 
 

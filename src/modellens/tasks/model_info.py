@@ -112,9 +112,10 @@ def _layer(entry: TensorEntry, stats: TensorStats | None) -> LayerInfo:
     if stats is not None:
         extra = {k: v for k, v in asdict(stats).items() if k != "numel"}
     requires_grad = not entry.is_buffer if entry.requires_grad is None else entry.requires_grad
-    return LayerInfo(name=entry.name, shape=entry.shape, num_params=entry.numel,
-                     memory=entry.nbytes / MB, requires_grad=requires_grad, dtype=entry.dtype,
-                     nbytes=entry.nbytes, is_buffer=entry.is_buffer, **extra)
+    spec = entry.spec
+    return LayerInfo(name=entry.name, shape=spec.shape, num_params=spec.numel,
+                     memory=spec.nbytes / MB, requires_grad=requires_grad, dtype=spec.dtype,
+                     nbytes=spec.nbytes, is_buffer=entry.is_buffer, **extra)
 
 
 def collect_model_info(store: TensorStore, progress: Progress | None = None,
@@ -128,7 +129,7 @@ def collect_model_info(store: TensorStore, progress: Progress | None = None,
         stats = None
         if not store.has_values(entry.name):
             no_values += 1
-        elif entry.dtype.startswith("complex"):
+        elif entry.spec.dtype.startswith("complex"):
             warnings.append(f"{entry.name}: complex tensor, no statistics")
         else:
             try:
@@ -265,20 +266,20 @@ def compare_checkpoints(a: Any, b: Any, *, trust_checkpoint: bool = False,
     warnings: list[str] = []
     common = [e for e in store_a.entries if e.name in names_b]
     for done, entry in enumerate(common, 1):
-        other = names_b[entry.name]
-        if entry.shape != other.shape:
-            shape_mismatches.append(ShapeMismatch(entry.name, entry.shape, other.shape))
+        spec, other = entry.spec, names_b[entry.name].spec
+        if spec.shape != other.shape:
+            shape_mismatches.append(ShapeMismatch(entry.name, spec.shape, other.shape))
         elif not (store_a.has_values(entry.name) and store_b.has_values(entry.name)):
             warnings.append(f"{entry.name}: no values (meta tensor), not compared")
         else:
-            if entry.dtype != other.dtype:
+            if spec.dtype != other.dtype:
                 dtype_mismatches.append(entry.name)
             stats: DiffStats = diff_stats(zip(store_a.chunks(entry.name, chunk_elements),
                                               store_b.chunks(entry.name, chunk_elements)),
                                           chunk_elements)
             if math.isnan(stats.relative_change):
                 warnings.append(f"{entry.name}: NaN or Inf values, drift undefined")
-            diffs.append(TensorDiff(entry.name, entry.shape, entry.dtype, other.dtype,
+            diffs.append(TensorDiff(entry.name, spec.shape, spec.dtype, other.dtype,
                                     **asdict(stats)))
         if progress:
             progress(done, len(common), entry.name)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from functools import partial
+from typing import Callable
 
 from rich.console import Console
 
 from ... import units
 from .columns import PLAIN, Column, table
 
-_rate = lambda unit: partial(units.count, unit=unit)
+
+def _rate(unit: str) -> Callable[[float | None], str]:
+    return lambda value: units.count(value, unit)
+
+
 CHIPS = (Column("id", "id"), Column("name", "name"),
          Column("bf16", "bf16_flops", _rate("FLOP/s")), Column("fp32", "fp32_flops", _rate("FLOP/s")),
          Column("bandwidth", "memory_bandwidth", _rate("B/s")),
