@@ -29,16 +29,17 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report.time_view import render_time, time_rows
+    from ..report.console.time import render_time
+    from ..report.csv_rows import time_rows
     from ..tasks.time import time_model
 
     out = Output(args)
-    with out.progress(f"timing {args.model} op by op on {args.device}"):
+    with out.progress_bar(f"timing {args.model} op by op on {args.device}") as progress:
         result = time_model(
             args.model, args.inputs, device=args.device, hardware=args.hardware,
             batch_size=args.batch_size, seq_len=args.seq_len, image_size=args.image_size,
             dtype=args.dtype, max_seconds=args.max_seconds,
-            end_to_end=not args.no_end_to_end, use_cache=not args.no_cache)
+            end_to_end=not args.no_end_to_end, use_cache=not args.no_cache, progress=progress)
     out.emit(table=lambda console: render_time(result, console, top=args.top),
              data=result.to_dict, rows=lambda: time_rows(result))
     return 0

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ..tasks.llm import LLMReport
     from ..tasks.matrices import MatricesResult
     from ..tasks.model_info import ModelInfo
+    from ..tasks.time import TimeResult
     from ..tasks.transformer import TransformerProfile
     from ..tasks.unique import UniqueReport
 
@@ -113,3 +114,8 @@ def chip_rows(chips: list[Chip]) -> list[Row]:
          "memory_bytes": c.memory_bytes, "aliases": ", ".join(c.aliases), "source": c.source}
         for c in chips
     ]
+
+
+def time_rows(result: TimeResult) -> list[Row]:
+    """`time`: one row per unique op configuration."""
+    return [row.to_dict() for row in result.ops]

@@ -29,6 +29,7 @@ from ..dtypes import dtype_name
 from ..hardware import Chip
 from ..hardware.fit import Sample, fit_time_model
 from ..hardware.timemodel import DEFAULT, TimeModel
+from ..io import Progress
 from ..measure.ops import OpConfig, time_config, unique_configs
 from ..sources import resolve
 from .profile import capture_source
@@ -99,7 +100,7 @@ class Characterization:
 
 def characterize(device: torch.device, dtype: torch.dtype = torch.float32,
                  max_s_per_op: float = 0.15,
-                 progress: Callable[[int, int, str], None] | None = None) -> Characterization:
+                 progress: Progress | None = None) -> Characterization:
     """Measure the probes on `device` and fit its chip (see the module docstring)."""
     configs: list[OpConfig] = []
     for module, make in probes(dtype):

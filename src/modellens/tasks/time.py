@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -19,7 +19,7 @@ from ..capture import FORWARD
 from ..costing.cost import op_cost
 from ..errors import ConfigError, HardwareError
 from ..hardware import Chip, get_chip, load_chips
-from ..io import SCHEMA_VERSION, JsonRecord, fields_dict
+from ..io import SCHEMA_VERSION, JsonRecord, Progress, fields_dict
 from ..measure.cache import MeasurementCache, measured_chip_path
 from ..measure.clock import measure
 from ..measure.ops import OpConfig, config_key, time_config, unique_configs
@@ -89,7 +89,7 @@ def time_model(model: Any, inputs: Any = None, *, device: str = "cpu",
                image_size: int | None = None, dtype: str | None = None,
                max_seconds: float | None = None, end_to_end: bool = True,
                max_s_per_op: float = 0.3, use_cache: bool = True,
-               progress: Callable[[int, int, str], None] | None = None) -> TimeResult:
+               progress: Progress | None = None) -> TimeResult:
     """Time `model` (a spec or an nn.Module with `inputs`) op by op and end to end on `device`."""
     target = _device(device)
     chip, chip_note = _prediction_chip(hardware, target)
