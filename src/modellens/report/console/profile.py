@@ -140,7 +140,7 @@ TOP_OPS = (
     right("FLOPs/B", lambda g: f"{g.first.intensity:.1f}", no_wrap=True),
     Column("Bound", lambda g: g.first.bound, options={"no_wrap": True}),
     right("Time each", lambda g: g.first.time_s, units.duration, no_wrap=True),
-    Column("Input shapes", lambda g: g.first.input_shapes, units.shapes, options={"no_wrap": False}),
+    Column("Input shapes", lambda g: g.first.input_shapes, units.shapes),
 )
 
 

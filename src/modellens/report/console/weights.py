@@ -54,7 +54,7 @@ def _bad_values(layer: LayerInfo) -> Text:
     return Text(f"{layer.nan_count}/{layer.inf_count}", style="bold red" if bad else "")
 
 
-KEY_VALUE = (Column("key", 0, options={"overflow": "fold"}), _column("value", 1, justify="right"))
+_KEY_VALUE = (Column("key", 0, options={"overflow": "fold"}), _column("value", 1, justify="right"))
 LAYERS = (_name("Layer Name"), _column("Shape", "shape", units.shape),
           _column("Params", "num_params", _thousands, "right"),
           _column("Memory", "nbytes", units.size, "right"), _column("Dtype", "dtype"),
@@ -83,7 +83,7 @@ def _section(columns: tuple[Column, ...], rows: list, title: str) -> Table:
 
 
 def _kv(title: str, rows: list[tuple[str, str]]) -> Table:
-    return kv_table(title, rows, columns=KEY_VALUE)
+    return kv_table(title, rows, columns=_KEY_VALUE)
 
 
 def _subset_title(title: str, shown: int, total: int) -> str:
