@@ -23,8 +23,20 @@ def register(subparsers) -> None:
     p.add_argument("--trust-checkpoint", action="store_true",
                    help="allow a .pt/.bin pickle that needs more than tensors (runs its code)")
     p.add_argument("--task", default="auto", help="HF head for a model spec (as in profile)")
+    add_quality_options(p)
     add_output_options(p)
     p.set_defaults(handler=run)
+
+
+def add_quality_options(p) -> None:
+    p.add_argument("--esd", action="store_true",
+                   help="spectral metrics per weight matrix (WeightWatcher alpha, stable rank; "
+                        "one SVD per matrix)")
+    p.add_argument("--quant", metavar="FORMATS",
+                   help="quantization preview, e.g. int8,int4,nf4,fp8: round-trip error per "
+                        "tensor, bytes saved, outlier channels")
+    p.add_argument("--group-size", type=int, default=128,
+                   help="group size of int4/nf4 in --quant (default 128)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,16 +49,20 @@ def run(args: argparse.Namespace) -> int:
         store = open_target(args.model, trust_checkpoint=args.trust_checkpoint, task=args.task)
     with out.progress_bar("weight statistics") as progress:
         info = collect_model_info(store, progress)
+    quality, quality_parts = _quality(args, out, store)
     if args.plot:
         _plot(args, out, info, store)
 
     def table(console) -> None:
         for part in info_renderables(info, args.top):
             console.print(part)
+        for part in quality_parts(args.top):
+            console.print(part)
         for path in info.plot_paths:
             console.print(f"saved weight distributions to {path}")
 
-    out.emit(table=table, data=info.to_dict, rows=lambda: tensor_rows(info))
+    out.emit(table=table, data=lambda: {**info.to_dict(), **quality.to_dict()},
+             rows=lambda: tensor_rows(info))
     return 0
 
 
@@ -67,3 +83,22 @@ def _plot(args: argparse.Namespace, out: Output, info, store) -> None:
                                                               per_page=args.per_page)
     except ImportError as exc:
         raise ModellensError(f"--plot: {exc}") from None
+
+
+def _quality(args: argparse.Namespace, out: Output, store):
+    """--esd / --quant / GGUF tables (tasks.weight_quality) and their renderer."""
+    from ..errors import ModellensError
+    from ..measure.quantize import parse_formats
+    from ..report.quality_console import quality_renderables
+    from ..tasks.weight_quality import collect_quality
+
+    try:
+        formats = parse_formats(args.quant) if args.quant else []
+    except ValueError as exc:
+        raise ModellensError(f"--quant: {exc}") from None
+    if args.group_size < 1:
+        raise ModellensError("--group-size must be positive")
+    with out.progress_bar("spectral / quantization") as progress:
+        quality = collect_quality(store, esd=args.esd, quant=formats,
+                                  group_size=args.group_size, progress=progress)
+    return quality, lambda top: quality_renderables(quality, top)

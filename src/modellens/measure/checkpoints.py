@@ -30,6 +30,7 @@ from ..errors import CheckpointError
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 SAFETENSORS_SUFFIX = ".safetensors"
+GGUF_SUFFIX = ".gguf"
 # Files a Hugging Face directory keeps its weights in, in order of preference.
 HF_WEIGHT_FILES = ("model.safetensors.index.json", "model.safetensors",
                    "pytorch_model.bin.index.json", "pytorch_model.bin")
@@ -174,7 +175,7 @@ def is_checkpoint(path: str | Path) -> bool:
     path = Path(path)
     if path.is_dir():
         return _hf_weights(path) is not None or any(path.glob(f"*{SAFETENSORS_SUFFIX}"))
-    return path.suffix in (SAFETENSORS_SUFFIX, *TORCH_SUFFIXES)
+    return path.suffix in (SAFETENSORS_SUFFIX, GGUF_SUFFIX, *TORCH_SUFFIXES)
 
 
 def _hf_weights(directory: Path) -> Path | None:
@@ -202,6 +203,10 @@ def open_checkpoint(path: str | Path, *, trust: bool = False) -> TensorStore:
         return SafetensorsStore(label, [path], "safetensors")
     if path.suffix in TORCH_SUFFIXES:
         return _torch_store(label, [path], trust)
+    if path.suffix == GGUF_SUFFIX:
+        from .gguf import GGUFStore
+
+        return GGUFStore(path)
     raise CheckpointError(f"{path}: unknown checkpoint format (expected .safetensors, "
                           f"{', '.join(TORCH_SUFFIXES)}, or a Hugging Face directory)")
 
