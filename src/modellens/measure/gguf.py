@@ -109,7 +109,7 @@ class GGUFStore(TensorStore):
         shape = self.by_name[name].shape
         if rows is not None and shape:
             shape = (len(range(*rows.indices(shape[0]))), *shape[1:])
-        return torch.from_numpy(np.ascontiguousarray(values)).reshape(shape)
+        return torch.from_numpy(np.array(values, copy=not values.flags.writeable)).reshape(shape)
 
 
 def ggml_type_summary(store: GGUFStore) -> list[dict[str, Any]]:
