@@ -227,3 +227,17 @@ def test_gguf_diff(tmp_path):
     other = compare_checkpoints(tmp_path / "a.gguf", tmp_path / "c.gguf")
     q = next(t for t in other.tensors if t.name == "token_embd.weight")
     assert q.relative_change == pytest.approx(math.sqrt(2), rel=0.05)  # independent N(0,1)
+
+
+def test_piped_progress_prints_one_line_per_shard(tmp_path, capsys):
+    torch.manual_seed(0)
+    for i in (1, 2):
+        save_file({f"layer.{i}.weight": torch.randn(32, 16), f"layer.{i}.bias": torch.randn(32)},
+                  tmp_path / f"model-0000{i}-of-00002.safetensors")
+    assert main(["info", str(tmp_path), "--format", "json", "-o", str(tmp_path / "o.json")]) == 0
+    lines = [l for l in capsys.readouterr().err.splitlines() if "shard" in l]
+    assert len(lines) == 2 and "shard 1/2 model-00001-of-00002.safetensors" in lines[0]
+    assert "4.25 KiB of 4.25 KiB" in lines[1] and "left" in lines[1]  # 2·(32·16 + 32)·4 bytes
+    assert main(["info", str(tmp_path), "--format", "json", "-q", "-o",
+                 str(tmp_path / "o.json")]) == 0
+    assert capsys.readouterr().err == ""

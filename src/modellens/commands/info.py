@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     out = Output(args)
     with out.progress(f"opening {args.model}"):
         store = open_target(args.model, trust_checkpoint=args.trust_checkpoint, task=args.task)
-    with out.progress_bar("weight statistics") as progress:
+    from ..report.checkpoint_progress import store_progress
+
+    with store_progress(out.quiet, "weight statistics", store) as progress:
         info = collect_model_info(store, progress)
     quality, quality_parts = _quality(args, out, store)
     if args.plot:
