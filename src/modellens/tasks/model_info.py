@@ -15,6 +15,7 @@ from typing import Any
 
 from ..io import JsonRecord, Progress, document
 from ..measure.checkpoints import TensorEntry, TensorStore, as_store, is_checkpoint, module_store
+from ..measure.parallel import map_tensors
 from ..measure.weights import (
     CHUNK_ELEMENTS,
     DiffStats,
@@ -118,6 +119,16 @@ def _layer(entry: TensorEntry, stats: TensorStats | None) -> LayerInfo:
                      nbytes=spec.nbytes, is_buffer=entry.is_buffer, **extra)
 
 
+def _try_stats(store: TensorStore, entry: TensorEntry,
+               chunk_elements: int) -> tuple[TensorStats | None, Exception | None]:
+    if not store.has_values(entry.name) or entry.spec.dtype.startswith("complex"):
+        return None, None
+    try:
+        return tensor_stats(store.chunks(entry.name, chunk_elements), chunk_elements), None
+    except Exception as exc:
+        return None, exc
+
+
 def collect_model_info(store: TensorStore, progress: Progress | None = None,
                        chunk_elements: int = CHUNK_ELEMENTS) -> ModelInfo:
     """Counts, memory and statistics of every tensor in `store`, reading one at a time."""
@@ -125,17 +136,14 @@ def collect_model_info(store: TensorStore, progress: Progress | None = None,
     buffers: list[LayerInfo] = []
     warnings: list[str] = []
     no_values = 0
-    for done, entry in enumerate(store.entries, 1):
-        stats = None
+    results = map_tensors(lambda e: _try_stats(store, e, chunk_elements), store.entries)
+    for done, (entry, (stats, exc)) in enumerate(zip(store.entries, results), 1):
         if not store.has_values(entry.name):
             no_values += 1
         elif entry.spec.dtype.startswith("complex"):
             warnings.append(f"{entry.name}: complex tensor, no statistics")
-        else:
-            try:
-                stats = tensor_stats(store.chunks(entry.name, chunk_elements), chunk_elements)
-            except Exception as exc:  # one unreadable tensor must not hide the others
-                warnings.append(f"{entry.name}: statistics failed ({type(exc).__name__}: {exc})")
+        elif exc is not None:  # one unreadable tensor must not hide the others
+            warnings.append(f"{entry.name}: statistics failed ({type(exc).__name__}: {exc})")
         if stats is not None and (stats.nan_count or stats.inf_count):
             warnings.append(f"{entry.name}: {stats.nan_count:,} NaN and {stats.inf_count:,} Inf "
                             "values (statistics cover the finite values)")
@@ -265,18 +273,23 @@ def compare_checkpoints(a: Any, b: Any, *, trust_checkpoint: bool = False,
     dtype_mismatches: list[str] = []
     warnings: list[str] = []
     common = [e for e in store_a.entries if e.name in names_b]
-    for done, entry in enumerate(common, 1):
+
+    def drift(entry: TensorEntry) -> DiffStats | None:
+        if entry.spec.shape != names_b[entry.name].spec.shape or not (
+                store_a.has_values(entry.name) and store_b.has_values(entry.name)):
+            return None
+        return diff_stats(zip(store_a.chunks(entry.name, chunk_elements),
+                              store_b.chunks(entry.name, chunk_elements)), chunk_elements)
+
+    for done, (entry, stats) in enumerate(zip(common, map_tensors(drift, common)), 1):
         spec, other = entry.spec, names_b[entry.name].spec
         if spec.shape != other.shape:
             shape_mismatches.append(ShapeMismatch(entry.name, spec.shape, other.shape))
-        elif not (store_a.has_values(entry.name) and store_b.has_values(entry.name)):
+        elif stats is None:
             warnings.append(f"{entry.name}: no values (meta tensor), not compared")
         else:
             if spec.dtype != other.dtype:
                 dtype_mismatches.append(entry.name)
-            stats: DiffStats = diff_stats(zip(store_a.chunks(entry.name, chunk_elements),
-                                              store_b.chunks(entry.name, chunk_elements)),
-                                          chunk_elements)
             if math.isnan(stats.relative_change):
                 warnings.append(f"{entry.name}: NaN or Inf values, drift undefined")
             diffs.append(TensorDiff(entry.name, spec.shape, spec.dtype, other.dtype,

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..io import to_jsonable
 from ..measure.checkpoints import TensorStore
+from ..measure.parallel import map_tensors
 from ..measure.quantize import (
     DEFAULT_GROUP_SIZE,
     OUTLIER_SIGMAS,
@@ -101,16 +102,20 @@ def collect_quality(store: TensorStore, *, esd: bool = False, quant: list[str] |
     matrices = [e for e in store.entries
                 if len(e.shape) >= 2 and not e.is_buffer and store.has_values(e.name)
                 and not e.dtype.startswith(("int", "uint", "bool", "complex"))]
-    for done, entry in enumerate(matrices, 1):
-        if esd:
-            stats = spectral_stats(entry.name, store.read(entry.name))
-            if stats is not None:
-                result.esd.append(stats)
+    def one(entry):
+        stats = spectral_stats(entry.name, store.read(entry.name)) if esd else None
+        acc = None
         if quant:
             acc = QuantAccumulator(entry.name, entry.shape, entry.nbytes, result.formats,
                                    group_size)
             for chunk in store.chunks(entry.name, chunk_elements):
                 acc.update(chunk)
+        return stats, acc
+
+    for done, (entry, (stats, acc)) in enumerate(zip(matrices, map_tensors(one, matrices)), 1):
+        if stats is not None:
+            result.esd.append(stats)
+        if acc is not None:
             result.quant.extend(acc.errors())
             outliers = acc.outliers()
             if outliers is not None:
