@@ -200,9 +200,9 @@ def test_gguf_info_sizes_types_and_dequantized_stats(tmp_path, capsys):
     store = open_checkpoint(path)
     entries = store.by_name
     q8 = entries["blk.0.attn_q.weight"]
-    assert q8.shape == (64, 256) and q8.dtype == "q8_0"
-    assert q8.nbytes == 64 * (256 // 32) * 34  # Q8_0: 32 values in 34 bytes
-    assert entries["blk.0.ffn_up.weight"].nbytes == 64 * 8 * 18  # Q4_0: 32 values in 18 bytes
+    assert q8.spec.shape == (64, 256) and q8.spec.dtype == "q8_0"
+    assert q8.spec.nbytes == 64 * (256 // 32) * 34  # Q8_0: 32 values in 34 bytes
+    assert entries["blk.0.ffn_up.weight"].spec.nbytes == 64 * 8 * 18  # Q4_0: 32 values in 18 bytes
     info = collect_model_info(store, chunk_elements=256 * 5)  # row chunks of the blocks
     layer = next(l for l in info.layers if l.name == "blk.0.ffn_up.weight")
     expect = dequantize(quantize(a, GGMLQuantizationType.Q4_0), GGMLQuantizationType.Q4_0)

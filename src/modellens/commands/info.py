@@ -91,7 +91,7 @@ def _quality(args: argparse.Namespace, out: Output, store):
     """--esd / --quant / GGUF tables (tasks.weight_quality) and their renderer."""
     from ..errors import ModellensError
     from ..measure.quantize import parse_formats
-    from ..report.quality_console import quality_renderables
+    from ..report.console.quality import quality_renderables
     from ..tasks.weight_quality import collect_quality
 
     try:

@@ -20,17 +20,17 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from .checkpoints import TensorEntry, TensorStore, looks_like_buffer, natural_key
+from ..capture.records import TensorSpec
+from .checkpoints import GGUF_SUFFIX, TensorEntry, TensorStore, looks_like_buffer, natural_key
 
-GGUF_SUFFIX = ".gguf"
 _PLAIN = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64",
           "I8": "int8", "I16": "int16", "I32": "int32", "I64": "int64"}
 MAX_ARRAY_ITEMS = 8  # metadata arrays (vocabularies) are summarised, not copied
 
 
-@dataclass(frozen=True)
-class GGUFEntry(TensorEntry):
-    """A tensor of a GGUF file: `file_bytes` is what its (quantized) blocks occupy."""
+@dataclass(frozen=True, slots=True)
+class GGUFSpec(TensorSpec):
+    """A GGUF tensor's spec: `file_bytes` is what its (quantized) blocks occupy in the file."""
 
     file_bytes: int = 0
     ggml_type: str = ""
@@ -38,6 +38,10 @@ class GGUFEntry(TensorEntry):
     @property
     def nbytes(self) -> int:
         return self.file_bytes
+
+    @property
+    def is_floating(self) -> bool:
+        return self.ggml_type not in ("I8", "I16", "I32", "I64")
 
 
 def is_gguf(path: str | Path) -> bool:
@@ -86,16 +90,14 @@ class GGUFStore(TensorStore):
         for t in self.reader.tensors:
             kind = t.tensor_type.name
             dtype = _PLAIN.get(kind, kind.lower())
-            quantized = kind not in _PLAIN
-            entries.append(GGUFEntry(
-                t.name, tuple(int(d) for d in reversed(t.shape.tolist())), dtype,
-                False if quantized else looks_like_buffer(t.name, dtype),
-                file_bytes=int(t.n_bytes), ggml_type=kind))
+            spec = GGUFSpec(tuple(int(d) for d in reversed(t.shape.tolist())), dtype,
+                            file_bytes=int(t.n_bytes), ggml_type=kind)
+            entries.append(TensorEntry(t.name, spec, looks_like_buffer(t.name, spec)))
         super().__init__(str(path), sorted(entries, key=lambda e: natural_key(e.name)))
         self.kind = "gguf"
         version = _field_value(self.reader.fields["GGUF.version"]) \
             if "GGUF.version" in self.reader.fields else "?"
-        types = sorted({e.ggml_type for e in entries})
+        types = sorted({e.spec.ggml_type for e in entries})
         self.notes.append(f"GGUF v{version}, {self.metadata.get('general.architecture', '?')}; "
                           f"tensor types {', '.join(types)}; statistics are of the dequantized "
                           "values; sizes are the real sizes in the file")
@@ -106,7 +108,7 @@ class GGUFStore(TensorStore):
         tensor = self.tensors[name]
         data = tensor.data if rows is None or tensor.data.ndim == 0 else tensor.data[rows]
         values = dequantize(np.asarray(data), tensor.tensor_type)
-        shape = self.by_name[name].shape
+        shape = self.by_name[name].spec.shape
         if rows is not None and shape:
             shape = (len(range(*rows.indices(shape[0]))), *shape[1:])
         return torch.from_numpy(np.array(values, copy=not values.flags.writeable)).reshape(shape)
@@ -116,11 +118,12 @@ def ggml_type_summary(store: GGUFStore) -> list[dict[str, Any]]:
     """Per ggml type: tensors, elements, bytes in the file and bits per weight."""
     rows: dict[str, dict[str, Any]] = {}
     for e in store.entries:
-        row = rows.setdefault(e.ggml_type, {"type": e.ggml_type, "tensors": 0, "elements": 0,
+        kind = getattr(e.spec, "ggml_type", e.spec.dtype)
+        row = rows.setdefault(kind, {"type": kind, "tensors": 0, "elements": 0,
                                             "bytes": 0})
         row["tensors"] += 1
-        row["elements"] += e.numel
-        row["bytes"] += e.nbytes
+        row["elements"] += e.spec.numel
+        row["bytes"] += e.spec.nbytes
     for row in rows.values():
         row["bits_per_weight"] = 8 * row["bytes"] / row["elements"] if row["elements"] else None
     return sorted(rows.values(), key=lambda r: -r["bytes"])

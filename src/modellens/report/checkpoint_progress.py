@@ -25,7 +25,7 @@ def store_progress(quiet: bool, label: str, store) -> Iterator[Update | None]:
     if quiet:
         yield None
         return
-    sizes = {e.name: e.nbytes for e in store.entries}
+    sizes = {e.name: e.spec.nbytes for e in store.entries}
     total = sum(sizes.values()) or 1
     if stderr.is_terminal:
         with _bar(stderr, label, total, sizes) as update:

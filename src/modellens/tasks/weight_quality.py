@@ -100,13 +100,13 @@ def collect_quality(store: TensorStore, *, esd: bool = False, quant: list[str] |
     if not (esd or quant):
         return result
     matrices = [e for e in store.entries
-                if len(e.shape) >= 2 and not e.is_buffer and store.has_values(e.name)
-                and not e.dtype.startswith(("int", "uint", "bool", "complex"))]
+                if len(e.spec.shape) >= 2 and not e.is_buffer and store.has_values(e.name)
+                and not e.spec.dtype.startswith(("int", "uint", "bool", "complex"))]
     def one(entry):
         stats = spectral_stats(entry.name, store.read(entry.name)) if esd else None
         acc = None
         if quant:
-            acc = QuantAccumulator(entry.name, entry.shape, entry.nbytes, result.formats,
+            acc = QuantAccumulator(entry.name, entry.spec.shape, entry.spec.nbytes, result.formats,
                                    group_size)
             for chunk in store.chunks(entry.name, chunk_elements):
                 acc.update(chunk)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .. import units
-from ..tasks.weight_quality import WeightQuality
+from ... import units
+
+if TYPE_CHECKING:  # renderers read results; they import no task
+    from ...tasks.weight_quality import WeightQuality
 
 
 def _table(title: str, columns: list[tuple[str, str]], fold: int = 0) -> Table:
