@@ -101,3 +101,25 @@ def test_time_model_without_a_time_model_says_how_to_get_one(tmp_path, monkeypat
     result = time_model(nn.Linear(4, 4), torch.randn(1, 4), end_to_end=False)
     assert result.predicted_s is None and result.hardware is None
     assert any("hardware --measure" in note for note in result.notes)
+
+
+def test_hardware_measure_writes_a_chip_that_hardware_accepts(tmp_path, monkeypatch):
+    """`hardware --measure -o cpu.yaml` on a reduced probe set (speed), then the YAML is a chip
+    whose time model predicts; it is also kept for `modellens time`."""
+    from modellens.cli import main
+    from modellens.hardware import load_chips
+    from modellens.tasks import characterize
+
+    monkeypatch.setenv("MODELLENS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(characterize, "GEMMS", [(8, 256, 256), (128, 768, 768)])
+    monkeypatch.setattr(characterize, "CONVS", [(1, 16, 16, 3, 1, 28, 1)])
+    monkeypatch.setattr(characterize, "SIZES", [2**12, 2**16])
+    monkeypatch.setattr(characterize, "ATTENTION", [(1, 2, 16, 16)])
+    out = tmp_path / "cpu.yaml"
+    assert main(["hardware", "--measure", "-o", str(out), "-q"]) == 0
+    chip = next(iter(load_chips(str(out)).values()))
+    assert chip.id == "measured-cpu" and chip.peak_flops["fp32"] > 1e9
+    assert not chip.time_model.is_roofline
+    assert {"matmul", "conv"} <= set(chip.time_model.compute)
+    assert chip.op_time("matmul", 1e9, 1e6, "float32").time_s > 1e9 / chip.peak("float32")
+    assert list((tmp_path / "cache" / "chips").glob("*.yaml"))

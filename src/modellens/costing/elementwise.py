@@ -18,8 +18,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..capture.records import TensorSpec
-from .registry import (ELEMENTWISE, MEMORY, NORM, POOL, REDUCTION, SOFTMAX, VIEW,
-                       register_category_convention, register_op)
+from .registry import (
+    ELEMENTWISE,
+    MEMORY,
+    NORM,
+    POOL,
+    REDUCTION,
+    SOFTMAX,
+    VIEW,
+    register_category_convention,
+    register_op,
+)
 
 if TYPE_CHECKING:
     from ..capture import OpRecord

@@ -18,8 +18,16 @@ import torch.utils.flop_counter as torch_flops
 
 from .cost import FLOPS_PER_MAC
 from .elementwise import OUTPUT, PerElement
-from .registry import (ATTENTION, CONV, MATMUL, FlopFormula, entry, packet_name, register_formula,
-                       register_op)
+from .registry import (
+    ATTENTION,
+    CONV,
+    MATMUL,
+    FlopFormula,
+    entry,
+    packet_name,
+    register_formula,
+    register_op,
+)
 
 _TORCH_CONV = {"aten.convolution", "aten._convolution", "aten.cudnn_convolution",
                "aten.convolution_overrideable", "aten._slow_conv2d_forward",

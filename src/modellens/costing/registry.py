@@ -24,7 +24,8 @@ A per-element convention is data, overridable like any formula, e.g. softmax at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace as with_fields
+from dataclasses import dataclass, fields
+from dataclasses import replace as with_fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 

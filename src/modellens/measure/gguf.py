@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
 from ..capture.records import TensorSpec
+from ..errors import CheckpointError
 from .checkpoints import GGUF_SUFFIX, TensorEntry, TensorStore, looks_like_buffer, natural_key
 
 _PLAIN = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64",

@@ -91,7 +91,7 @@ def time_model(model: Any, inputs: Any = None, *, device: str = "cpu",
                max_s_per_op: float = 0.3, use_cache: bool = True,
                progress: Progress | None = None) -> TimeResult:
     """Time `model` (a spec or an nn.Module with `inputs`) op by op and end to end on `device`."""
-    target = _device(device)
+    target = device_named(device)
     chip, chip_note = _prediction_chip(hardware, target)
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
                      image_size=image_size)
@@ -122,7 +122,7 @@ def time_model(model: Any, inputs: Any = None, *, device: str = "cpu",
                       configs_total=len(configs), notes=notes)
 
 
-def _device(name: str) -> torch.device:
+def device_named(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from ... import units
-from .columns import PLAIN, Column, table
+from .columns import PLAIN, Column, kv_table, table
 
 
 def _rate(unit: str) -> Callable[[float | None], str]:
@@ -23,3 +24,20 @@ CHIPS = (Column("id", "id"), Column("name", "name"),
 def render(rows: list[dict], console: Console) -> None:
     """`rows`: `csv_rows.chip_rows` of the chips."""
     console.print(table(CHIPS, rows, "Chips (dense peaks)", PLAIN))
+
+
+def render_measured(result, kept, console: Console) -> None:
+    """Summary of `hardware --measure`: what was measured and where the chip YAML is."""
+    chip = result.chip
+    model = chip.time_model
+    rows = [("Device", chip.name),
+            ("Peak matmul", units.count(max(chip.peak_flops.values()), "FLOP/s")),
+            ("Memory bandwidth (streaming)", units.count(chip.memory_bandwidth, "B/s")),
+            ("Fixed cost of an op / a view", f"{units.duration(model.overhead('default'))} / "
+                                             f"{units.duration(model.overhead('view'))}"),
+            ("Efficiency curves", ", ".join(sorted(set(model.compute) | set(model.memory)))),
+            ("Op configurations timed", str(len(result.samples))),
+            ("Kept for `modellens time`", str(kept))]
+    console.print(kv_table("MEASURED CHIP (use with --hardware FILE.yaml)", rows))
+    for failure in result.failures:
+        console.print(f"[dim]not measured: {escape(failure)}[/]")

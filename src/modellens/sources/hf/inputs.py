@@ -25,8 +25,13 @@ import torch
 from ...capture import SampleInputs
 from ..base import InputOptions
 from .audio import AUDIO_INPUTS, configured_audio, extracted_audio, time_mask
-from .classes import AUDIO_TOKEN_KEYS, IMAGE_TOKEN_KEYS, has_any, is_decoder_only
-from .classes import max_sequence_length
+from .classes import (
+    AUDIO_TOKEN_KEYS,
+    IMAGE_TOKEN_KEYS,
+    has_any,
+    is_decoder_only,
+    max_sequence_length,
+)
 from .templates import (
     GRID_INPUTS,
     Template,
