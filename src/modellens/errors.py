@@ -29,3 +29,7 @@ class CheckpointError(ModellensError):
 
 class HardwareError(ModellensError):
     """Unknown chip name or malformed hardware YAML."""
+
+
+class FormulaError(ModellensError):
+    """A registered cost formula raised or returned something that is not a count."""

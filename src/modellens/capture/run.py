@@ -6,14 +6,17 @@ Capture methods, tried in order (the one used is `Capture.method`):
 - ``fake``: parameters and inputs are FakeTensors (shapes and dtypes, no data, no memory); the
   model's own weights are never touched. Works for any size of model.
 - ``real``: real tensors on CPU. Used when the model does something data-dependent that fake
-  tensors refuse (e.g. ``.item()`` steering control flow). Needs the weights in memory, so it is
-  refused above ``max_real_bytes``.
+  tensors refuse (e.g. ``.item()`` steering control flow). Needs the weights and activations in
+  memory, so it is refused, before allocating anything, when the weights, the inputs and the
+  largest op output of the fake attempt exceed ``max_real_bytes``. The user's model gets its
+  buffers and gradients back afterwards.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -22,6 +25,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_map
 
+from .. import units
 from ..dtypes import dtype_name
 from ..errors import BuildError, CaptureError, ModellensError
 from . import replay as blocks
@@ -104,10 +108,25 @@ def _run(
     dtype: torch.dtype | None,
     replay_blocks: bool,
     constants: FakeConstants | None = None,
+    run_hooks: bool = False,
+    restore_state: bool = False,
+    recorded: list[OpRecord] | None = None,
 ) -> _Run:
+    """One forward (and backward) of `model` under `mode_context`, recorded. The model's
+    attributes are restored afterwards; with `restore_state`, also its parameters' and buffers'
+    values and gradients (a real-tensor run updates BatchNorm statistics and `.grad` in place).
+    User hooks are suspended unless `run_hooks`. `recorded`: a list the ops are recorded into,
+    so a caller still has them when the run fails."""
     ids = StorageIds()
     attributes = _attribute_snapshot(model)
-    tracker = ModuleTracker(model, ids, tag_graph=backward)
+    state = _TensorState(model, backward) if restore_state else None
+    hooks = contextlib.nullcontext() if run_hooks else _user_hooks_suspended(model)
+    hooks.__enter__()
+    try:
+        tracker = ModuleTracker(model, ids, tag_graph=backward)
+    except BaseException:
+        hooks.__exit__(None, None, None)
+        raise
     model.eval()
     try:
         if constants is not None:
@@ -127,6 +146,8 @@ def _run(
                 (name, ids.spec(t)) for name, v in inputs.named() for t in iter_tensors(v)
             ]
             recorder = Recorder(tracker, ids, constants)
+            if recorded is not None:  # the caller sees the ops recorded before a failure
+                recorder.ops = recorded
             grad = torch.enable_grad() if backward else torch.no_grad()
             replay_on = replay_blocks and not backward
             with grad, recorder, blocks.installed(model, tracker, recorder, ids,
@@ -147,9 +168,105 @@ def _run(
             output_specs = [ids.spec(t) for t in outputs]
     finally:
         tracker.remove()
+        hooks.__exit__(None, None, None)
         _restore_attributes(attributes)
+        if state is not None:
+            state.restore()
     notes = replay.summary() if replay is not None else []
     return _Run(recorder.ops, tracker.records, named_inputs, output_specs, notes, ids.groups)
+
+
+class _TensorState:
+    """A real model's parameters, buffers and gradients as they were, to put back after a run:
+    which tensor each module holds, buffer values (BatchNorm's running statistics and
+    num_batches_tracked change in place), and each parameter's `.grad`."""
+
+    def __init__(self, model: nn.Module, backward: bool) -> None:
+        self.slots = [(m, dict(m._parameters), dict(m._buffers)) for m in model.modules()]
+        self.values: list[tuple[torch.Tensor, torch.Tensor]] = []
+        seen: set[int] = set()
+        for tensor in model.buffers():
+            if id(tensor) not in seen and not tensor.is_meta:
+                seen.add(id(tensor))
+                self.values.append((tensor, tensor.detach().clone()))
+        self.grads: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+        if backward:
+            self.grads = [(p, None if p.grad is None else p.grad.detach().clone())
+                          for p in model.parameters()]
+
+    def restore(self) -> None:
+        for module, parameters, buffers in self.slots:
+            module._parameters.clear()
+            module._parameters.update(parameters)
+            module._buffers.clear()
+            module._buffers.update(buffers)
+        with torch.no_grad():
+            for tensor, saved in self.values:
+                tensor.copy_(saved)
+        for parameter, grad in self.grads:
+            parameter.grad = grad
+
+
+# per-module hook tables, and torch's global module hook tables (nn.modules.module)
+_MODULE_HOOKS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+                 "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_backward_hooks",
+                 "_backward_pre_hooks")
+_GLOBAL_HOOKS = ("_global_forward_hooks", "_global_forward_hooks_with_kwargs",
+                 "_global_forward_hooks_always_called", "_global_forward_pre_hooks",
+                 "_global_backward_hooks", "_global_backward_pre_hooks")
+_global_hooks_lock = threading.Lock()
+_global_hooks_saved: list[dict] = []
+_global_hooks_users = 0
+
+
+@contextlib.contextmanager
+def _user_hooks_suspended(model: nn.Module):
+    """The model's own forward/backward hooks, and global module hooks, do not run during a
+    capture: they would see fake tensors (and keep them). Each module gets empty hook tables
+    (modellens' tracker registers into those) and its own are put back afterwards, so the
+    user's handles stay valid. Global hooks are process-wide: they are held back while any
+    capture runs (counted, so concurrent captures restore them once, in order)."""
+    saved = [(module, {name: vars(module)[name] for name in _MODULE_HOOKS if name in vars(module)})
+             for module in model.modules()]
+    for module, tables in saved:
+        for name, table in tables.items():
+            vars(module)[name] = type(table)()
+    _hold_global_hooks()
+    try:
+        yield
+    finally:
+        _release_global_hooks()
+        for module, tables in saved:
+            vars(module).update(tables)
+
+
+def _hold_global_hooks() -> None:
+    global _global_hooks_users
+    from torch.nn.modules import module as torch_module
+
+    with _global_hooks_lock:
+        if _global_hooks_users == 0:
+            _global_hooks_saved[:] = []
+            for name in _GLOBAL_HOOKS:
+                table = getattr(torch_module, name)
+                _global_hooks_saved.append(dict(table))
+                table.clear()
+        _global_hooks_users += 1
+
+
+def _release_global_hooks() -> None:
+    global _global_hooks_users
+    from torch.nn.modules import module as torch_module
+
+    with _global_hooks_lock:
+        _global_hooks_users -= 1
+        if _global_hooks_users == 0:
+            for name, items in zip(_GLOBAL_HOOKS, _global_hooks_saved):
+                table = getattr(torch_module, name)
+                added = dict(table)  # registered while held: kept, after the old ones
+                table.clear()
+                table.update(items)
+                table.update(added)
 
 
 def _attribute_snapshot(model: nn.Module) -> dict[nn.Module, dict[str, Any]]:
@@ -217,6 +334,7 @@ def capture(
     rebuild_real: Callable[[], nn.Module] | None = None,
     max_real_bytes: int = DEFAULT_MAX_REAL_BYTES,
     replay_blocks: bool = True,
+    run_hooks: bool = False,
 ) -> Capture:
     """Run `model` once on `make_inputs()` and record everything analyses need.
 
@@ -224,15 +342,23 @@ def capture(
     the method is "fake". `rebuild_real` builds the model with real CPU weights for the "real"
     method when `model` lives on the meta device. `replay_blocks` captures repeated identical
     blocks once and replays them (forward-only fake captures; see `modellens.capture.replay`).
+
+    The model is left as it was: attributes, and for a real-tensor run its buffers and
+    gradients. Its own hooks (and global module hooks) do not run unless `run_hooks=True`
+    (they would be called with fake tensors). The real-tensor fallback is refused when the
+    weights, inputs and largest activation it would allocate exceed `max_real_bytes` (estimated
+    from the shapes of the fake attempt, so nothing is allocated to find out).
     """
     params = parameter_records(model, dtype)
     failures: list[str] = []
+    recorded: list[OpRecord] = []  # the ops of the last fake attempt, up to where it failed
     for method in methods:
         try:
             with _gc_paused():
                 result = _run_method(method, model, make_inputs, params, backward=backward,
                                      dtype=dtype, rebuild_real=rebuild_real,
-                                     max_real_bytes=max_real_bytes, replay_blocks=replay_blocks)
+                                     max_real_bytes=max_real_bytes, replay_blocks=replay_blocks,
+                                     run_hooks=run_hooks, recorded=recorded)
         except (CaptureError, BuildError) as exc:
             failures.append(f"{method}: {exc}")
             continue
@@ -260,8 +386,10 @@ def capture(
 def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleInputs],
                 params: list[ParamRecord], *, backward: bool, dtype: torch.dtype | None,
                 rebuild_real: Callable[[], nn.Module] | None, max_real_bytes: int,
-                replay_blocks: bool) -> _Run:
-    """One capture attempt: on fake tensors over the model's own weights, or on real ones."""
+                replay_blocks: bool, run_hooks: bool, recorded: list[OpRecord]) -> _Run:
+    """One capture attempt: on fake tensors over the model's own weights, or on real ones.
+    A fake attempt records its ops into `recorded` (kept when it fails); a real attempt reads
+    them to estimate what it would allocate."""
     if method == "fake":
         from torch._subclasses.fake_tensor import (
             DataDependentOutputException,
@@ -270,6 +398,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
 
         def attempt(limit: int, thorough: bool) -> _Run:
             fake_mode = constant_keeping_mode(limit)
+            recorded.clear()
             return _run(
                 model,
                 make_inputs,
@@ -279,6 +408,8 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
                 dtype=dtype,
                 replay_blocks=replay_blocks,
                 constants=FakeConstants(fake_mode, limit, thorough),
+                run_hooks=run_hooks,
+                recorded=recorded,
             )
 
         try:
@@ -289,16 +420,66 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
                                 f"concrete (a data-dependent {exc.func})")
             return result
     if method == "real":
+        weights = sum(p.nbytes for p in params) if _model_device(model).type == "meta" else 0
+        _check_real_memory(weights, _input_bytes(make_inputs, dtype), recorded, max_real_bytes)
+        real = _real_model(model, rebuild_real)
         return _run(
-            _real_model(model, rebuild_real, params, max_real_bytes),
+            real,
             make_inputs,
             mode_context=contextlib.nullcontext(),
             convert=(lambda t: cast(t, dtype)) if dtype is not None else None,
             backward=backward,
             dtype=dtype,
             replay_blocks=False,
+            run_hooks=run_hooks,
+            restore_state=real is model,  # the user's own model: put its state back
         )
     raise ValueError(f"unknown capture method {method!r}")
+
+
+def _input_bytes(make_inputs: Callable[[], SampleInputs], dtype: torch.dtype | None) -> int:
+    """Bytes of the sample inputs (and input state such as a KV cache), made as fake tensors;
+    0 when they cannot be made so (the real attempt then finds out)."""
+    from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
+
+    try:
+        with FakeTensorMode(allow_non_fake_inputs=True):
+            sample = make_inputs()
+        tensors = list(iter_tensors((sample.args, sample.kwargs)))
+        tensors += [t for group in sample.state.values() for t in group]
+        sizes: dict[int, int] = {}
+        for tensor in tensors:  # made here (fake); tensors the user already holds cost nothing
+            if isinstance(tensor, FakeTensor):
+                itemsize = (dtype.itemsize if dtype is not None and tensor.is_floating_point()
+                            else tensor.element_size())
+                sizes[id(tensor)] = tensor.numel() * itemsize
+        return sum(sizes.values())
+    except ModellensError:
+        raise
+    except Exception:
+        return 0
+
+
+def _check_real_memory(weights: int, inputs: int, recorded: list[OpRecord],
+                       limit: int) -> None:
+    """Refuse the real-tensor fallback, before it allocates anything, when the weights it
+    builds, its inputs and the largest op output the fake attempt saw exceed `limit`."""
+    largest = max(recorded, key=lambda op: sum(o.nbytes for o in op.outputs), default=None)
+    activation = sum(o.nbytes for o in largest.outputs) if largest is not None else 0
+    needed = weights + inputs + activation
+    if needed <= limit:
+        return
+    parts = [f"weights {_gib(weights)}"] if weights else []
+    parts.append(f"inputs {_gib(inputs)}")
+    if largest is not None:
+        where = f" in {largest.module}" if largest.module else ""
+        parts.append(f"the output of {largest.name}{where} {_gib(activation)}")
+    raise CaptureError(f"real-tensor fallback refused: it would allocate at least "
+                       f"{_gib(needed)} ({', '.join(parts)}), over the limit of {_gib(limit)}")
+
+
+def _gib(nbytes: int) -> str:
+    return units.size(nbytes)
 
 
 @contextlib.contextmanager
@@ -321,20 +502,9 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _real_model(
-    model: nn.Module,
-    rebuild: Callable[[], nn.Module] | None,
-    params: list[ParamRecord],
-    max_real_bytes: int,
-) -> nn.Module:
+def _real_model(model: nn.Module, rebuild: Callable[[], nn.Module] | None) -> nn.Module:
     if _model_device(model).type != "meta":
         return model
-    needed = sum(p.nbytes for p in params)
-    if needed > max_real_bytes:
-        raise CaptureError(
-            f"real-tensor fallback needs {needed / 2**30:.1f} GiB of weights "
-            f"(limit {max_real_bytes / 2**30:.1f} GiB)"
-        )
     if rebuild is None:
         raise CaptureError("real-tensor fallback needs a way to build the model on CPU")
     with torch.device("cpu"):

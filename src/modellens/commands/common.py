@@ -120,9 +120,30 @@ def sizes(text: str) -> int | list[int]:
     return values[0] if len(values) == 1 else values
 
 
+def _integer(text: str, minimum: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (batch sizes, lengths, counts of devices)."""
+    return _integer(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (--top, --depth, --group-size; 0 means none)."""
+    return _integer(text, 0, "an integer >= 0")
+
+
 def add_input_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("inputs")
-    group.add_argument("--batch-size", type=int, default=1, help="batch size (default 1)")
+    group.add_argument("--batch-size", type=positive_int, default=1,
+                       help="batch size (default 1)")
     group.add_argument("--seq-len", type=sizes,
                        help="sequence length for text models (default 128); "
                             "`profile` accepts several: 128,512,2048")

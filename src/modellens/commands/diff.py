@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Output, add_output_options
+from .common import Output, add_output_options, non_negative_int
 
 
 def register(subparsers) -> None:
@@ -15,7 +15,7 @@ def register(subparsers) -> None:
                     "and dtype mismatches. Largest drift first; tensors are streamed in chunks.")
     p.add_argument("a", metavar="A", help="reference checkpoint (file or HF directory)")
     p.add_argument("b", metavar="B", help="checkpoint to compare with A")
-    p.add_argument("--top", type=int, default=20, metavar="N",
+    p.add_argument("--top", type=non_negative_int, default=20, metavar="N",
                    help="rows in the drift table (default 20; 0: all)")
     p.add_argument("--trust-checkpoint", action="store_true",
                    help="allow .pt/.bin pickles that need more than tensors (runs their code)")

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..io import write_text
-from .common import Output, add_output_options
+from .common import Output, add_output_options, positive_int
 
 LIBRARY_CHOICES = ("all", "catalog", "transformers", "torchvision", "timm", "yolo")
 
@@ -36,8 +36,8 @@ def register(subparsers) -> None:
                         "summary, or as a shell script at PATH)")
     p.add_argument("--markdown", metavar="PATH", help="also write the markdown coverage tables")
     group = p.add_argument_group("inputs (for every model; default: each model's native size)")
-    group.add_argument("--batch-size", type=int, default=1)
-    group.add_argument("--seq-len", type=int)
+    group.add_argument("--batch-size", type=positive_int, default=1)
+    group.add_argument("--seq-len", type=positive_int)
     group.add_argument("--image-size", type=int)
     add_output_options(p)
     p.set_defaults(handler=run)

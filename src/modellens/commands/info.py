@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Output, add_output_options
+from .common import Output, add_output_options, non_negative_int, positive_int
 
 
 def register(subparsers) -> None:
@@ -17,9 +17,9 @@ def register(subparsers) -> None:
     p.add_argument("model", metavar="SPEC_OR_CHECKPOINT",
                    help="checkpoint file or directory, or a model spec (gpt2, tv:resnet50, ...)")
     p.add_argument("--plot", metavar="PNG", help="save weight histograms (pages: PNG, PNG-2, ...)")
-    p.add_argument("--top", type=int, metavar="N",
+    p.add_argument("--top", type=non_negative_int, metavar="N",
                    help="show and plot only the N largest tensors (default: all)")
-    p.add_argument("--per-page", type=int, default=16, help="histograms per plot page (default 16)")
+    p.add_argument("--per-page", type=positive_int, default=16, help="histograms per plot page (default 16)")
     p.add_argument("--trust-checkpoint", action="store_true",
                    help="allow a .pt/.bin pickle that needs more than tensors (runs its code)")
     p.add_argument("--task", default="auto", help="HF head for a model spec (as in profile)")

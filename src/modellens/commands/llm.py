@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Output, add_output_options, chip_list, chip_names
+from .common import (
+    Output,
+    add_output_options,
+    chip_list,
+    chip_names,
+    non_negative_int,
+    positive_int,
+)
 
 
 def register(subparsers) -> None:
@@ -13,24 +20,27 @@ def register(subparsers) -> None:
         description="Time-to-first-token, decode tokens/s as the context grows, KV cache, what "
                     "fits in memory, and training memory/FLOPs, for a HF causal LM on a chip.")
     p.add_argument("model", help="HF causal LM: catalog id, hub id, directory or config.json")
-    p.add_argument("--prompt-len", type=int, default=2048, help="prompt tokens (default 2048)")
-    p.add_argument("--gen-len", type=int, default=256, help="generated tokens (default 256)")
-    p.add_argument("--batch-size", type=int, default=1, help="sequences in flight (default 1)")
+    p.add_argument("--prompt-len", type=positive_int, default=2048, help="prompt tokens (default 2048)")
+    p.add_argument("--gen-len", type=positive_int, default=256, help="generated tokens (default 256)")
+    p.add_argument("--batch-size", type=positive_int, default=1, help="sequences in flight (default 1)")
     p.add_argument("--dtype", default="bf16", help="weights/activations dtype (default bf16)")
     p.add_argument("--kv-dtype", help="KV cache storage: fp8, int8, bf16 (default --dtype)")
     p.add_argument("--weight-dtype", help="weight-only quantization of matmul weights: int8, "
                                           "int4, nf4, fp8")
-    p.add_argument("--group-size", type=int, default=128,
+    p.add_argument("--group-size", type=non_negative_int, default=128,
                    help="quantization group size (one fp16 scale per group; default 128)")
     p.add_argument("--hardware", help="chip (default a100) or YAML file")
-    p.add_argument("--gpus", type=int, default=1, help="GPUs (memory capacity and training)")
-    p.add_argument("--tp", type=int, default=1, help="tensor-parallel degree")
-    p.add_argument("--pp", type=int, default=1, help="pipeline-parallel degree")
+    p.add_argument("--gpus", type=positive_int, default=1, help="GPUs (memory capacity and training)")
+    p.add_argument("--tp", type=positive_int, default=1, help="tensor-parallel degree")
+    p.add_argument("--pp", type=positive_int, default=1, help="pipeline-parallel degree")
     p.add_argument("--optimizer", default="adamw",
                    help="adamw, adam, adam8bit, sgd, sgd-nomomentum, adafactor")
     p.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilization for training "
                                                           "throughput (default 0.4)")
-    p.add_argument("--train-seq-len", type=int, help="training sequence length (default prompt)")
+    p.add_argument("--train-seq-len", type=positive_int, help="training sequence length (default prompt)")
+    p.add_argument("--allow-longer", action="store_true",
+                   help="estimate a prompt + generation beyond the model's positions (refused "
+                        "otherwise; the result says so)")
     p.add_argument("--no-training", action="store_true", help="skip the training estimate")
     p.add_argument("--plot", metavar="PNG", help="plot decode tokens/s vs batch size per chip")
     p.add_argument("--plot-hardware", default="a100,h100,h200,mi300x,l4",
@@ -53,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             weight_dtype=args.weight_dtype, group_size=args.group_size, hardware=args.hardware,
             gpus=args.gpus, tp=args.tp, pp=args.pp, optimizer=args.optimizer, mfu=args.mfu,
             train_seq_len=args.train_seq_len, training=not args.no_training,
+            allow_longer=args.allow_longer,
         )
     if args.plot:
         from ..report.plots import decode_throughput_figure, save

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Output, add_input_options, add_output_options
+from .common import Output, add_input_options, add_output_options, non_negative_int
 
 
 def register(subparsers) -> None:
@@ -17,12 +17,15 @@ def register(subparsers) -> None:
     p.add_argument("--backward", action="store_true", help="also capture and count the backward pass")
     p.add_argument("--hardware", help="chip for the roofline (default a100; `modellens hardware` "
                                       "lists them) or a YAML file")
-    p.add_argument("--depth", type=int, default=2, help="module table depth (default 2)")
+    p.add_argument("--depth", type=non_negative_int, default=2, help="module table depth (default 2)")
     p.add_argument("--showshape", action="store_true", help="show module input/output shapes")
-    p.add_argument("--top", type=int, default=10, help="top-k ops by FLOPs and by bytes (0: none)")
+    p.add_argument("--top", type=non_negative_int, default=10, help="top-k ops by FLOPs and by bytes (0: none)")
     p.add_argument("--unsupported", action="store_true", help="list ops with no FLOP convention")
     p.add_argument("--unit", choices=("flops", "macs"), default="flops",
                    help="show FLOPs or MACs in tables (1 MAC = 2 FLOPs; JSON has both)")
+    p.add_argument("--allow-longer", action="store_true",
+                   help="profile a --seq-len beyond the model's positions (refused otherwise; "
+                        "the result says so)")
     p.add_argument("--no-block-replay", action="store_true",
                    help="run every repeated block instead of capturing one and replaying it")
     add_output_options(p)
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
             args.model, args.inputs, batch_size=args.batch_size, seq_len=args.seq_len,
             image_size=args.image_size, dtype=args.dtype, backward=args.backward,
             hardware=args.hardware, task=args.task, replay_blocks=not args.no_block_replay,
+            allow_longer=args.allow_longer,
         )
 
     def table(console) -> None:
@@ -68,7 +72,7 @@ def run_sweep(args: argparse.Namespace, out: Output) -> int:
         result = profile_sweep(
             args.model, seq_lens=as_list(args.seq_len), image_sizes=as_list(args.image_size),
             inputs=args.inputs, batch_size=args.batch_size, dtype=args.dtype,
-            hardware=args.hardware, task=args.task,
+            hardware=args.hardware, task=args.task, allow_longer=args.allow_longer,
         )
     out.emit(table=lambda console: console.print(sweep_table(result)), data=result.to_dict,
              rows=lambda: [p.to_dict() for p in result.points])

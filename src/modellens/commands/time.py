@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Output, add_input_options, add_output_options
+from .common import Output, add_input_options, add_output_options, non_negative_int
 
 
 def register(subparsers) -> None:
@@ -22,7 +22,7 @@ def register(subparsers) -> None:
                                                      "configurations are measured last")
     p.add_argument("--no-end-to-end", action="store_true", help="skip the whole-model timing")
     p.add_argument("--no-cache", action="store_true", help="re-measure cached configurations")
-    p.add_argument("--top", type=int, default=15, help="configurations shown (default 15)")
+    p.add_argument("--top", type=non_negative_int, default=15, help="configurations shown (default 15)")
     add_input_options(p)
     add_output_options(p)
     p.set_defaults(handler=run)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Output, add_output_options
+from .common import Output, add_output_options, positive_int
 
 
 def register(subparsers) -> None:
@@ -18,7 +18,7 @@ def register(subparsers) -> None:
                     "seed's five lines) and OUT_DIR/NAME.json.")
     p.add_argument("config", help="JSON config: embed_dim, num_heads, ff_dim, seq_len, "
                                   "memory_seq_len, num_encoder_blocks, num_decoder_blocks, ...")
-    p.add_argument("--batch-size", "--batch_size", type=int, default=1,
+    p.add_argument("--batch-size", "--batch_size", type=positive_int, default=1,
                    help="batch size (default 1)")
     p.add_argument("--dtype", default="float32", metavar="float32|float16|bfloat16|int8",
                    help="parameter dtype for model size and timing (default float32)")

@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Output, add_input_options, add_output_options, run_handler
+from .common import (
+    Output,
+    add_input_options,
+    add_output_options,
+    non_negative_int,
+    run_handler,
+)
 
 SEED_PROG = "tt-model-analysis"
 
@@ -39,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool) -> None:
     p.add_argument("--supported", metavar="OPS.txt",
                    help="op names a backend supports, one per line (torch.add, aten.addmm, "
                         "aten::addmm.default); report the unique ops it lacks")
-    p.add_argument("--top", type=int, default=20,
+    p.add_argument("--top", type=non_negative_int, default=20,
                    help="rows per summary table (default 20, 0: all)")
     add_input_options(p)
     add_output_options(p)

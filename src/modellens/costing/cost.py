@@ -3,6 +3,7 @@ only."""
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -11,6 +12,7 @@ from torch.utils._pytree import tree_map
 
 from ..capture import Capture, OpRecord
 from ..capture.records import TensorSpec
+from ..errors import FormulaError
 from .bytes import default_bytes
 from .registry import MATMUL, VIEW, category, category_convention, entry
 
@@ -56,7 +58,33 @@ def matmul_flops(packet: str, args: tuple, kwargs: dict, outputs: tuple[TensorSp
     args, kwargs = tree_map(convert, (args, kwargs))
     out_value = out[0] if len(out) == 1 else out
     out_keyword = "out_val" if registered.flops_on_meta else "out_shape"
-    return int(registered.flops(*args, **{out_keyword: out_value}, **kwargs))
+    formula = registered.flops
+    try:
+        flops = formula(*args, **{out_keyword: out_value}, **kwargs)
+    except Exception as exc:
+        raise FormulaError(f"FLOP formula {_formula_name(formula)} for {packet} raised "
+                           f"{type(exc).__name__}: {_first_line(exc)}") from exc
+    if type(flops) is not int:  # numpy or torch integers, never bools or floats
+        if isinstance(flops, bool) or not isinstance(flops, numbers.Integral):
+            raise FormulaError(f"FLOP formula {_formula_name(formula)} for {packet} returned "
+                               f"{flops!r} ({type(flops).__name__}); it must return an int >= 0")
+        flops = int(flops)
+    if flops < 0:
+        raise FormulaError(f"FLOP formula {_formula_name(formula)} for {packet} returned "
+                           f"{flops}; it must return an int >= 0")
+    return flops
+
+
+def _formula_name(formula) -> str:
+    """`module.qualname` of a formula (what a user registered), for error messages."""
+    module = getattr(formula, "__module__", None)
+    name = getattr(formula, "__qualname__", None) or type(formula).__name__
+    return f"{module}.{name}" if module else name
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
 
 
 @lru_cache(maxsize=4096)

@@ -109,7 +109,8 @@ def _interconnect(data, where: str) -> Interconnect | None:
     if data is None:
         return None
     bandwidth, latency = float(data["bus_bandwidth"]), float(data["latency_s"])
-    if bandwidth <= 0 or latency < 0 or not math.isfinite(bandwidth):
+    if not (math.isfinite(bandwidth) and bandwidth > 0 and math.isfinite(latency)
+            and latency >= 0):
         raise ValueError(f"{where}: interconnect needs bus_bandwidth > 0 and latency_s >= 0")
     return Interconnect(str(data.get("name", "")), bandwidth, latency, str(data.get("source", "")))
 
@@ -135,15 +136,33 @@ def _parse(data: dict, origin: str) -> dict[str, Chip]:
                             if entry.get("time_model") else TimeModel.ROOFLINE),
                 interconnect=_interconnect(entry.get("interconnect"), f"{chip_id}.interconnect"),
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            if isinstance(exc, ValueError) and str(exc).startswith(f"{chip_id}."):
+                raise HardwareError(f"{origin}: {exc}") from None  # says what is wrong
             raise HardwareError(
                 f"{origin}: chip {chip_id!r} needs peak_flops (per dtype) and "
                 f"memory_bandwidth as numbers ({type(exc).__name__}: {exc})"
             ) from None
-        if not peaks or chip.memory_bandwidth <= 0 or any(v <= 0 for v in peaks.values()):
-            raise HardwareError(f"{origin}: chip {chip_id!r} has a non-positive peak or bandwidth")
+        bad = _bad_number(peaks, chip.memory_bandwidth, chip.memory_bytes)
+        if bad:
+            raise HardwareError(f"{origin}: chip {chip_id!r}: {bad}")
         parsed[chip.id] = chip
     return parsed
+
+
+def _bad_number(peaks: dict[str, float], bandwidth: float, memory: int) -> str:
+    """What is wrong with a chip's figures ('' when nothing): every peak and the bandwidth
+    finite and > 0, the memory >= 0 (NaN, Inf and negatives would poison every time)."""
+    if not peaks:
+        return "peak_flops lists no dtype"
+    for key, value in peaks.items():
+        if not (math.isfinite(value) and value > 0):
+            return f"peak_flops.{key} must be a finite number > 0, got {value}"
+    if not (math.isfinite(bandwidth) and bandwidth > 0):
+        return f"memory_bandwidth must be a finite number > 0, got {bandwidth}"
+    if memory < 0:
+        return f"memory_bytes must be >= 0, got {memory}"
+    return ""
 
 
 @lru_cache(maxsize=None)

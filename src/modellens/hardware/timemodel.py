@@ -130,12 +130,22 @@ def parse_time_model(data: Any, where: str) -> TimeModel:
     if not isinstance(data, dict):
         raise ValueError(f"{where}: time_model must be a mapping")
     waves = data.get("waves") or {}
+    overhead = {str(k): float(v) for k, v in (data.get("overhead_s") or {}).items()}
+    for key, value in overhead.items():
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{where}.overhead_s.{key} must be a finite number >= 0, got {value}")
+    tile = tuple(int(v) for v in waves["tile"]) if waves.get("tile") else None
+    units = int(waves.get("units", 0))
+    if tile is not None and (len(tile) != 2 or min(tile) <= 0):
+        raise ValueError(f"{where}.waves.tile must be two integers > 0, got {list(tile)}")
+    if units < 0:
+        raise ValueError(f"{where}.waves.units must be >= 0, got {units}")
     return TimeModel(
         compute=_parse_curves(data.get("compute"), f"{where}.compute"),
         memory=_parse_curves(data.get("memory"), f"{where}.memory"),
-        overhead_s={str(k): float(v) for k, v in (data.get("overhead_s") or {}).items()},
-        tile=tuple(int(v) for v in waves["tile"]) if waves.get("tile") else None,
-        units=int(waves.get("units", 0)),
+        overhead_s=overhead,
+        tile=tile,
+        units=units,
         source=str(data.get("source", "")),
     )
 
@@ -151,7 +161,9 @@ def _parse_curves(data: Any, where: str) -> dict[str, Curve]:
             raise ValueError(f"{where}: unknown op class {op_class!r}; known: "
                              + ", ".join(OP_CLASSES + (DEFAULT,)))
         curve = tuple(sorted((float(size), float(eta)) for size, eta in points))
-        if not curve or any(size <= 0 or not 0 < eta <= 16 for size, eta in curve):
-            raise ValueError(f"{where}.{op_class}: sizes must be > 0 and efficiencies in (0, 16]")
+        if not curve or any(not (math.isfinite(size) and size > 0) or not 0 < eta <= 16
+                            for size, eta in curve):
+            raise ValueError(f"{where}.{op_class}: sizes must be finite and > 0 and "
+                             "efficiencies in (0, 16]")
         curves[str(op_class)] = curve
     return curves

@@ -41,6 +41,7 @@ def resolve(
     image_size: int | None = None,
     task: str = "auto",
     name: str | None = None,
+    allow_longer: bool = False,
 ) -> ModelSource:
     """THE dispatcher: what model was given -> a ModelSource that says where it came from
     (`location`, and `function` for a model given as code).
@@ -50,9 +51,10 @@ def resolve(
     `inputs` is the sample input of a model given as code: a tensor, tuple, dict, a function
     returning one, or a `file.py::fn` reference (a file-based model defaults to its file's
     `get_inputs`). `options` (or batch_size/seq_len/image_size) set the sample inputs of a
-    spec; `task` picks a Hugging Face head; `name` names a model given as an object."""
+    spec; `task` picks a Hugging Face head; `name` names a model given as an object.
+    A `seq_len` beyond a text model's positions is refused unless `allow_longer`."""
     options = options or InputOptions(batch_size=batch_size, seq_len=seq_len,
-                                      image_size=image_size)
+                                      image_size=image_size, allow_longer=allow_longer)
     if isinstance(target, os.PathLike):
         target = os.fspath(target)
     if not isinstance(target, str):

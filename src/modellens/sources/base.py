@@ -19,6 +19,7 @@ class InputOptions:
     batch_size: int = 1
     seq_len: int | None = None
     image_size: int | None = None
+    allow_longer: bool = False  # a seq_len beyond the model's positions is profiled, not refused
 
     def __post_init__(self) -> None:
         from ..errors import ConfigError

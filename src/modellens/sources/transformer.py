@@ -30,6 +30,10 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 ACTIVATIONS = ("relu", "gelu")
 _POSITIVE = ("embed_dim", "num_heads", "ff_dim", "seq_len")
 _NON_NEGATIVE = ("memory_seq_len", "num_encoder_blocks", "num_decoder_blocks", "vocab_size")
+# far above any published model; beyond them building and capturing takes minutes and gigabytes
+_LIMITS = {"embed_dim": 2**20, "ff_dim": 2**20, "num_heads": 2**16, "seq_len": 2**24,
+           "memory_seq_len": 2**24, "num_encoder_blocks": 4096, "num_decoder_blocks": 4096,
+           "vocab_size": 2**24}
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,10 @@ def parse_config(data: Any, where: str = "config") -> TransformerConfig:
     for name in _NON_NEGATIVE:
         if values[name] < 0:
             raise ConfigError(f"{where}: {name} must be >= 0, got {values[name]}")
+    for name, limit in _LIMITS.items():
+        if values[name] > limit:
+            raise ConfigError(f"{where}: {name} = {values[name]} is beyond modellens' limit of "
+                              f"{limit} (far above any published model)")
     if values["embed_dim"] % values["num_heads"]:
         raise ConfigError(f"{where}: embed_dim ({values['embed_dim']}) must be divisible by "
                           f"num_heads ({values['num_heads']})")
@@ -96,7 +104,7 @@ def parse_config(data: Any, where: str = "config") -> TransformerConfig:
     if values["activation"] not in ACTIVATIONS:
         raise ConfigError(f"{where}: activation must be one of {', '.join(ACTIVATIONS)}, "
                           f"got {values['activation']!r}")
-    if not 0 <= values["dropout"] < 1:
+    if not 0 <= values["dropout"] < 1:  # also NaN
         raise ConfigError(f"{where}: dropout must be in [0, 1), got {values['dropout']}")
     return TransformerConfig(**values)
 

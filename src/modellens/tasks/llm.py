@@ -190,8 +190,12 @@ def llm_cost(
     train_seq_len: int | None = None,
     training: bool = True,
     decode_points: int = 3,
+    allow_longer: bool = False,
 ) -> LLMReport:
-    """Prefill, decode and training cost of a Hugging Face causal LM on a chip."""
+    """Prefill, decode and training cost of a Hugging Face causal LM on a chip.
+
+    A prompt plus generation longer than the model's positions is refused unless
+    `allow_longer` (then the report's notes say so)."""
     from ..sources import resolve
     from ..sources.base import build_model
 
@@ -205,7 +209,21 @@ def llm_cost(
         raise ConfigError(f"mfu must be in (0, 1], got {mfu}")
     chip = get_chip(hardware)
     torch_dtype = parse_dtype(dtype)
-    source = resolve(model, seq_len=prompt_len, batch_size=batch_size)
+    weight_format = quantized_format(weight_dtype, group_size) if weight_dtype else None
+    kv_format = quantized_format(kv_dtype) if kv_dtype else None
+    source = resolve(model, seq_len=prompt_len, batch_size=batch_size, allow_longer=allow_longer)
+    limit = source.metadata.get("max_sequence_length")
+    longer = []
+    if limit and prompt_len + gen_len > limit:
+        if not allow_longer:
+            raise ConfigError(f"prompt_len + gen_len = {prompt_len + gen_len} is beyond the "
+                              f"model's {limit} positions; pass --allow-longer "
+                              "(allow_longer=True) to estimate it anyway")
+        longer.append(f"prompt + generation ({prompt_len + gen_len} tokens) beyond the model's "
+                      f"{limit} positions (allow_longer)")
+    if training and train_seq_len and limit and train_seq_len > limit and not allow_longer:
+        raise ConfigError(f"train_seq_len {train_seq_len} is beyond the model's {limit} "
+                          "positions; pass --allow-longer (allow_longer=True) to estimate it")
     needs = (f"{model}: `llm` needs a Hugging Face decoder-only causal LM (catalog id, hub id, "
              "directory or config.json)")
     if source.kind != "hf":
@@ -215,8 +233,6 @@ def llm_cost(
     if getattr(config, "is_encoder_decoder", False) or not module.can_generate():
         raise SpecError(needs)
     accepted = set(inspect.signature(type(module).forward).parameters)
-    weight_format = quantized_format(weight_dtype, group_size) if weight_dtype else None
-    kv_format = quantized_format(kv_dtype) if kv_dtype else None
 
     def measure(past: int, new: int) -> tuple[Capture, StepCost, set[int]]:
         cap = capture(module, _step_inputs(config, accepted, batch_size, past, new, torch_dtype),
@@ -286,11 +302,11 @@ def llm_cost(
         memory_available_bytes=available,
         max_batch=int(max_batch),
         max_context=int(max_context),
-        notes=[n for n in prefill_capture.notes if n.startswith("capture method")],
+        notes=longer + [n for n in prefill_capture.notes if n.startswith("capture method")],
     )
     if training:
         _add_training(report, module, model, config, chip, torch_dtype, optimizer, mfu,
-                      train_seq_len or prompt_len, gpus, tp, pp)
+                      train_seq_len or prompt_len, gpus, tp, pp, allow_longer)
     return report
 
 
@@ -306,11 +322,11 @@ def _specs_by_storage(cap: Capture, storages: set[int]) -> dict[int, TensorSpec]
 
 def _add_training(report: LLMReport, module, model: str, config, chip: Chip,
                   dtype: torch.dtype, optimizer: str, mfu: float, seq_len: int, gpus: int,
-                  tp: int, pp: int) -> None:
+                  tp: int, pp: int, allow_longer: bool = False) -> None:
     """Training FLOPs per token and memory from a forward+backward capture of one sequence."""
     from ..sources import resolve
 
-    source = resolve(model, seq_len=seq_len, batch_size=1)
+    source = resolve(model, seq_len=seq_len, batch_size=1, allow_longer=allow_longer)
     cap = capture(module, source.make_inputs, name=model, dtype=dtype, backward=True)
     costs = op_costs(cap)
     step_flops = sum(c.flops for c in costs)

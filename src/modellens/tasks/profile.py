@@ -36,13 +36,13 @@ class Captured:
 
 def capture_source(
     source: ModelSource, *, backward: bool = False, dtype: str | None = None,
-    replay_blocks: bool = True,
+    replay_blocks: bool = True, run_hooks: bool = False,
 ) -> Captured:
     """Build the source's model (on meta where possible) and capture it once."""
     started = time.perf_counter()
+    torch_dtype = parse_dtype(dtype) if dtype else None
     model, built_on = build_model(source)
     built = time.perf_counter()
-    torch_dtype = parse_dtype(dtype) if dtype else None
     rebuild = None
     if built_on == "meta":
         rebuild = source.build
@@ -54,6 +54,7 @@ def capture_source(
         dtype=torch_dtype,
         rebuild_real=rebuild,
         replay_blocks=replay_blocks,
+        run_hooks=run_hooks,
     )
     captured = time.perf_counter()
     if source.builds_on_meta and built_on != "meta":
@@ -80,6 +81,8 @@ def profile(
     task: str = "auto",
     name: str | None = None,
     replay_blocks: bool = True,
+    run_hooks: bool = False,
+    allow_longer: bool = False,
 ) -> ProfileResult:
     """Profile a model: params, FLOPs/MACs, memory, roofline bottleneck on `hardware`.
 
@@ -87,16 +90,24 @@ def profile(
     `inputs` (a tensor, tuple, dict, or a function returning one). `inputs` may also be a
     "file.py::fn" reference for a file-based model. `replay_blocks=False` runs every repeated
     block instead of capturing one and replaying it (see `modellens.capture.replay`).
+    The model's own forward/backward hooks (and global module hooks) are not called during the
+    capture, which runs on fake tensors; `run_hooks=True` calls them. `allow_longer=True`
+    profiles a `seq_len` beyond the model's positions (said in the input description).
     """
     started = time.perf_counter()
+    if dtype:
+        parse_dtype(dtype)  # refused before any work
     chip = get_chip(hardware)
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
-                          image_size=image_size, task=task, name=name)
-    captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks)
+                     image_size=image_size, task=task, name=name, allow_longer=allow_longer)
+    captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks,
+                              run_hooks=run_hooks)
     result = analyze(captured, chip_name=chip.id if hardware is None else hardware)
     result.timings = {**captured.seconds, "total_s": time.perf_counter() - started}
     result.settings.update(batch_size=batch_size, seq_len=seq_len, image_size=image_size,
                            dtype=dtype, backward=backward, task=task)
+    if allow_longer:
+        result.settings["allow_longer"] = True
     return result
 
 

@@ -83,6 +83,12 @@ def profile_sweep(model: Any, *, seq_lens: list[int] | None = None,
 
         raise ConfigError("give several sequence lengths or several image sizes (not both)")
     dimension = "seq_len" if seq_lens else "image_size"
+    if seq_lens and isinstance(model, str) and "::" not in model:  # refused before any point runs, not at the last
+        from ..sources import resolve
+
+        resolve(model, batch_size=profile_options.get("batch_size", 1), seq_len=max(seq_lens),
+                task=profile_options.get("task", "auto"),
+                allow_longer=profile_options.get("allow_longer", False))
     points = []
     hardware = ""
     for size in sorted(set(seq_lens or image_sizes or [])):

@@ -24,6 +24,7 @@ from .classes import (
     DEFAULT_CONFIG_REPAIRS,
     TASKS,
     build_dtype,
+    check_config,
     is_decoder_only,
     max_sequence_length,
     model_class,
@@ -49,6 +50,7 @@ def source(spec: str, options: InputOptions, task: str = "auto") -> ModelSource:
             f"{spec}: Hugging Face models need transformers: pip install 'modellens[hf]'"
         ) from None
     config, origin = load_config(spec)
+    check_config(config, spec)
     cls = model_class(config, task)
     if cls.forward is torch.nn.Module.forward:  # Bark, GLM-Image's VQ model: sub-models only
         raise BuildError(f"{spec}: {cls.__name__} has no forward()")

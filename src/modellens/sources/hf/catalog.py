@@ -5,6 +5,7 @@ config of a model type (`type:bert`)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,12 @@ def load_config(spec: str):
         if path.is_dir():
             if not (path / "config.json").is_file():
                 raise SpecError(f"{spec}: directory has no config.json")
-            return AutoConfig.from_pretrained(str(path), local_files_only=True), "local directory"
+            check_finite(json.loads((path / "config.json").read_text()), f"{spec}/config.json")
+            try:
+                config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{spec}/config.json: {one_line(exc)}") from None
+            return config, "local directory"
         if path.suffix == ".json":
             if not path.is_file():
                 raise SpecError(f"config file not found: {spec}")
@@ -67,14 +73,38 @@ def load_config(spec: str):
 def _config_from_dict(data: dict[str, Any], origin: str):
     from transformers import AutoConfig
 
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a JSON object, got {type(data).__name__}")
+    check_finite(data, origin)
     data = dict(data)
     model_type = data.pop("model_type", None)
     if not model_type:
         raise ConfigError(f"{origin}: HF config has no 'model_type'")
     try:
         return AutoConfig.for_model(model_type, **data)
-    except (ValueError, KeyError) as exc:
-        raise ConfigError(f"{origin}: {exc}") from None
+    except Exception as exc:  # transformers' own validation (strict dataclass fields, ...)
+        raise ConfigError(f"{origin}: {one_line(exc)}") from None
+
+
+def check_finite(data: Any, origin: str, path: str = "") -> None:
+    """Every number in a JSON config is finite: a NaN or Infinity (which Python's JSON reader
+    accepts) is a ConfigError naming the field."""
+    if isinstance(data, float) and not math.isfinite(data):
+        raise ConfigError(f"{origin}: {path or 'value'} is {data} (expected a finite number)")
+    if isinstance(data, dict):
+        for key, value in data.items():
+            check_finite(value, origin, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            check_finite(value, origin, f"{path}[{i}]")
+
+
+def one_line(exc: BaseException, limit: int = 400) -> str:
+    """An exception's whole message on one line (transformers' validation errors put the
+    reason on the second line)."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    text = text or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def model_types() -> list[str]:

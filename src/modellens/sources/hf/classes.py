@@ -162,6 +162,46 @@ def set_unset_placeholders(config) -> list[str]:
     return done
 
 
+# Sanity limits of a config's sizes, far above any published model (the deepest have under 200
+# layers, the widest a hidden size of 25k, the largest vocabularies 256k tokens): a config
+# beyond them is a typo or an attack, and building it would take minutes and gigabytes.
+CONFIG_LIMITS: tuple[tuple[tuple[str, ...], int], ...] = (
+    (("num_hidden_layers", "n_layer", "n_layers", "num_layers", "encoder_layers",
+      "decoder_layers", "num_encoder_layers", "num_decoder_layers"), 4096),
+    (("hidden_size", "n_embd", "d_model", "intermediate_size", "n_inner", "d_ff", "ffn_dim",
+      "encoder_ffn_dim", "decoder_ffn_dim", "moe_intermediate_size", "head_dim"), 2**20),
+    (("num_attention_heads", "n_head", "num_key_value_heads", "encoder_attention_heads",
+      "decoder_attention_heads"), 2**16),
+    (("vocab_size",), 2**24),
+    (NUM_EXPERT_KEYS, 2**16),
+)
+
+
+def check_config(config, origin: str) -> None:
+    """Refuse, before anything is built, a config whose sizes are beyond `CONFIG_LIMITS` or
+    not positive, or that holds a NaN or infinite number; the ConfigError names the field."""
+    import math
+
+    for part in (config, *sub_configs(config)):
+        prefix = "" if part is config else f"{getattr(part, 'model_type', 'sub-config')}."
+        for keys, limit in CONFIG_LIMITS:
+            for key in keys:
+                value = vars(part).get(key)
+                if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+                    continue
+                if not math.isfinite(value) or value != int(value):
+                    raise ConfigError(f"{origin}: {prefix}{key} must be an integer, got {value}")
+                if value > limit:
+                    raise ConfigError(f"{origin}: {prefix}{key} = {int(value)} is beyond "
+                                      f"modellens' limit of {limit} (far above any published "
+                                      "model)")
+                if value < 0 or (value == 0 and keys is not CONFIG_LIMITS[0][0]):
+                    raise ConfigError(f"{origin}: {prefix}{key} must be positive, got {value}")
+        for key, value in vars(part).items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{origin}: {prefix}{key} is {value} (expected a finite number)")
+
+
 def max_sequence_length(config) -> int | None:
     """The longest token sequence the model takes (its text sub-config's, for multimodal ones)."""
     limits = []

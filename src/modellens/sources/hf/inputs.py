@@ -367,6 +367,7 @@ def make_input_builder(model_cls, config, options: InputOptions,
     """(make_inputs, description) of `model_cls` built from `config`; floating-point inputs in
     `dtype` (the one the model is built in), else the config's; `use_cache=False`."""
     forward = Forward.of(model_cls, config, options)
+    longer = _beyond_positions(forward, config)
     chosen = choose(forward)
     flags = {"use_cache": False} if "use_cache" in forward.accepted else {}
     configured = getattr(config, "dtype", None)
@@ -377,4 +378,19 @@ def make_input_builder(model_cls, config, options: InputOptions,
         return SampleInputs(kwargs={**{k: t.make(batch, float_dtype) for k, t in chosen.items()},
                                     **flags})
 
-    return make, describe(forward, chosen)
+    return make, describe(forward, chosen) + longer
+
+
+def _beyond_positions(forward: Forward, config) -> str:
+    """'' for a seq_len within the model's positions; refused beyond them (ConfigError) unless
+    `allow_longer`, then a note for the input description."""
+    limit = max_sequence_length(config)
+    seq = forward.options.seq_len
+    if forward.audio_main or not limit or not seq or seq <= limit:
+        return ""
+    if not forward.options.allow_longer:
+        from ...errors import ConfigError
+
+        raise ConfigError(f"seq_len {seq} is beyond the model's {limit} positions; pass "
+                          "--allow-longer (allow_longer=True) to profile it anyway")
+    return f"; seq_len {seq} beyond the model's {limit} positions (allow_longer)"

@@ -74,9 +74,10 @@ def _profile(candidate: Candidate, inputs: InputSettings, on_phase: Callable[[st
 
 def _real_attempt_failed(message: str) -> bool:
     """Whether a capture error says its real-tensor attempt ran and failed ("...; real: Error")
-    rather than being skipped for size."""
+    rather than being skipped (for size, or with no way to build the model on CPU)."""
     _, found, real = message.partition("; real: ")
-    return bool(found) and not real.startswith("real-tensor fallback needs")
+    return bool(found) and not real.startswith(("real-tensor fallback needs",
+                                                "real-tensor fallback refused"))
 
 
 def _notify_when_built(source, built: Callable[[], None]):
