@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import threading
 import traceback
 from dataclasses import dataclass
@@ -354,7 +355,7 @@ def capture(
     recorded: list[OpRecord] = []  # the ops of the last fake attempt, up to where it failed
     for method in methods:
         try:
-            with _gc_paused():
+            with _gc_paused(), _fake_tensor_tracebacks_dropped():
                 result = _run_method(method, model, make_inputs, params, backward=backward,
                                      dtype=dtype, rebuild_real=rebuild_real,
                                      max_real_bytes=max_real_bytes, replay_blocks=replay_blocks,
@@ -480,6 +481,26 @@ def _check_real_memory(weights: int, inputs: int, recorded: list[OpRecord],
 
 def _gib(nbytes: int) -> str:
     return units.size(nbytes)
+
+
+@contextlib.contextmanager
+def _fake_tensor_tracebacks_dropped():
+    """torch logs a traceback (15-20 lines) for every op its fake kernels reject; the capture
+    reports that failure itself, in one line, so this thread's records of that logger are
+    dropped while the capture runs (other threads' are not). Setting the `modellens` logger to
+    DEBUG (the CLI's --debug) keeps them."""
+    logger = logging.getLogger("torch._subclasses.fake_tensor")
+    thread = threading.get_ident()
+    debug = logging.getLogger("modellens")
+
+    def other_threads(record: logging.LogRecord) -> bool:
+        return record.thread != thread or debug.isEnabledFor(logging.DEBUG)
+
+    logger.addFilter(other_threads)
+    try:
+        yield
+    finally:
+        logger.removeFilter(other_threads)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ running a handler with one-line errors."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Any, Callable
 
@@ -13,11 +14,14 @@ EXIT_INTERNAL = 3
 
 
 def run_handler(args: argparse.Namespace) -> int:
-    """Call the command; ModellensError -> one line on stderr, exit 1; never a bare traceback."""
+    """Call the command; ModellensError -> one line on stderr, exit 1; never a bare traceback.
+    Libraries' warnings and log records (torch's fake-tensor tracebacks, transformers' advisory
+    messages) are silenced unless --debug: every error is one line."""
     from ..errors import ModellensError
 
     try:
-        return args.handler(args)
+        with library_noise_silenced(not getattr(args, "debug", False)):
+            return args.handler(args)
     except ModellensError as exc:
         print(f"modellens: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -31,6 +35,31 @@ def run_handler(args: argparse.Namespace) -> int:
         print(f"modellens: internal error: {type(exc).__name__}: {first} "
               "(rerun with --debug for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+@contextlib.contextmanager
+def library_noise_silenced(silence: bool = True):
+    """Python warnings and every log record off while a command runs (`silence`), restored
+    after; transformers is told to keep quiet too (also in processes the command starts)."""
+    import logging
+    import os
+    import warnings
+
+    if not silence:  # --debug: everything, torch's fake-tensor tracebacks too (capture.run)
+        logging.getLogger("modellens").setLevel(logging.DEBUG)
+        yield
+        return
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
 
 
 class Output:

@@ -20,7 +20,9 @@ def register(subparsers) -> None:
         description="Time-to-first-token, decode tokens/s as the context grows, KV cache, what "
                     "fits in memory, and training memory/FLOPs, for a HF causal LM on a chip.")
     p.add_argument("model", help="HF causal LM: catalog id, hub id, directory or config.json")
-    p.add_argument("--prompt-len", type=positive_int, default=2048, help="prompt tokens (default 2048)")
+    p.add_argument("--prompt-len", type=positive_int,
+                   help="prompt tokens (default 2048, fewer where the model's positions hold "
+                        "less)")
     p.add_argument("--gen-len", type=positive_int, default=256, help="generated tokens (default 256)")
     p.add_argument("--batch-size", type=positive_int, default=1, help="sequences in flight (default 1)")
     p.add_argument("--dtype", default="bf16", help="weights/activations dtype (default bf16)")

@@ -36,6 +36,7 @@ from ..dtypes import dtype_name, dtype_size, parse_dtype, quantized_format
 from ..errors import ConfigError, SpecError
 from ..hardware import Chip, get_chip
 
+DEFAULT_PROMPT_LEN = 2048
 MEMORY_HEADROOM = 0.9  # usable fraction of device memory (allocator, CUDA context, fragmentation)
 
 
@@ -174,7 +175,7 @@ def _decode_time(points: list[DecodePoint], prompt_len: int, gen_len: int) -> fl
 def llm_cost(
     model: str,
     *,
-    prompt_len: int = 2048,
+    prompt_len: int | None = None,
     gen_len: int = 256,
     batch_size: int = 1,
     dtype: str = "bf16",
@@ -194,12 +195,14 @@ def llm_cost(
 ) -> LLMReport:
     """Prefill, decode and training cost of a Hugging Face causal LM on a chip.
 
-    A prompt plus generation longer than the model's positions is refused unless
+    `prompt_len` defaults to 2048 tokens, fewer where the model's positions hold less (with
+    `gen_len`). A prompt plus generation longer than the model's positions is refused unless
     `allow_longer` (then the report's notes say so)."""
     from ..sources import resolve
     from ..sources.base import build_model
 
-    for name, value in (("prompt_len", prompt_len), ("gen_len", gen_len),
+    default_prompt = prompt_len is None
+    for name, value in (("prompt_len", prompt_len or DEFAULT_PROMPT_LEN), ("gen_len", gen_len),
                         ("batch_size", batch_size), ("gpus", gpus), ("tp", tp), ("pp", pp)):
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -211,9 +214,16 @@ def llm_cost(
     torch_dtype = parse_dtype(dtype)
     weight_format = quantized_format(weight_dtype, group_size) if weight_dtype else None
     kv_format = quantized_format(kv_dtype) if kv_dtype else None
-    source = resolve(model, seq_len=prompt_len, batch_size=batch_size, allow_longer=allow_longer)
+    # the captures make their own inputs: the source only builds the model
+    source = resolve(model, batch_size=batch_size)
     limit = source.metadata.get("max_sequence_length")
     longer = []
+    if default_prompt:
+        prompt_len = DEFAULT_PROMPT_LEN
+        if limit and prompt_len + gen_len > limit and limit - gen_len >= 1:
+            prompt_len = limit - gen_len
+            longer.append(f"prompt_len {prompt_len}: the default {DEFAULT_PROMPT_LEN} cut to "
+                          f"the model's {limit} positions less gen_len {gen_len}")
     if limit and prompt_len + gen_len > limit:
         if not allow_longer:
             raise ConfigError(f"prompt_len + gen_len = {prompt_len + gen_len} is beyond the "

@@ -8,6 +8,7 @@ import time
 import traceback
 from typing import Callable
 
+from ...errors import ModellensError
 from .engine import one_line, profile_candidate
 from .results import FAILED_BUILD, FAILED_CAPTURE, TIMEOUT, Candidate, InputSettings, ModelResult
 
@@ -31,7 +32,8 @@ class _Worker:
                  memory_limit: int) -> None:
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_worker_main, daemon=True,
-                                       args=(child, inputs, threads, preload, memory_limit))
+                                       args=(child, inputs, threads, preload, memory_limit,
+                                             os.getpid()))
         self.process.start()
         child.close()
         self.ready = False
@@ -103,6 +105,8 @@ class Pool:
                         kind, payload = "died", None
                     if kind == "ready":
                         worker.ready = True
+                    elif kind == "failed":  # could not start: the same for every worker
+                        raise ModellensError(f"discover worker failed to start: {payload}")
                     elif kind == "phase":
                         worker.phase = payload
                     elif kind == "result":
@@ -113,7 +117,8 @@ class Pool:
                         if worker.task is not None:
                             finish(worker, self._lost(worker, f"worker process died (exit code {code})"))
                         elif not worker.ready:
-                            raise RuntimeError(f"discover worker failed to start (exit code {code})")
+                            raise ModellensError(f"discover worker failed to start (exit code "
+                                                 f"{code})")
                         workers[workers.index(worker)] = self._restart(worker)
                 now = time.perf_counter()
                 for i, worker in enumerate(workers):
@@ -140,29 +145,21 @@ class Pool:
 
 
 def _worker_main(conn, inputs: InputSettings, threads: int, preload: list[str],
-                 memory_limit: int) -> None:
-    """Worker loop: import the model libraries once, then profile each candidate sent."""
-    for key, value in _ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
+                 memory_limit: int, parent: int | None = None) -> None:
+    """Worker loop: import the model libraries once, then profile each candidate sent. The
+    worker dies with its parent (`parent`: its pid); a failure to start is one message."""
+    die_with_parent(parent)
     import gc
-    import logging
-    import resource
-    import warnings
 
-    resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, memory_limit))
-    import torch
-
-    from .. import profile  # noqa: F401 - imported here, not inside the first model's time
-
-    warnings.filterwarnings("ignore")
-    logging.getLogger("torch._subclasses.fake_tensor").setLevel(logging.CRITICAL)
-    torch.set_num_threads(threads)
-    for module in preload:
+    try:
+        _start(threads, preload, memory_limit)
+    except BaseException as exc:  # one line to the parent, no traceback on the terminal
         try:
-            __import__(module)
-        except ImportError:
-            continue
-    _warm_up()
+            conn.send(("failed", one_line(exc)))
+        except OSError:
+            pass
+        conn.close()
+        os._exit(1)
     conn.send(("ready", None))
     while (candidate := _receive(conn)) is not None:
         try:
@@ -177,6 +174,61 @@ def _worker_main(conn, inputs: InputSettings, threads: int, preload: list[str],
             break
         gc.collect()
     conn.close()
+
+
+def _start(threads: int, preload: list[str], memory_limit: int) -> None:
+    """Set the worker up: environment, memory limit, quiet libraries, model libraries imported
+    once, one warm-up capture."""
+    for key, value in _ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    import logging
+    import resource
+    import warnings
+
+    resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, memory_limit))
+    import torch
+
+    from .. import profile  # noqa: F401 - imported here, not inside the first model's time
+
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.CRITICAL)  # results carry every failure, in one line
+    torch.set_num_threads(threads)
+    for module in preload:
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+    _warm_up()
+
+
+def die_with_parent(parent: int | None) -> None:
+    """End this process when its parent does, even while it is busy with a model: Linux's
+    PR_SET_PDEATHSIG (SIGKILL when the parent exits), and everywhere a watchdog thread that
+    polls the parent's pid. `parent`: the pid the process started under."""
+    import signal
+    import sys
+    import threading
+
+    if parent is None:
+        parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="modellens-parent-watchdog", daemon=True).start()
 
 
 def _warm_up() -> None:
