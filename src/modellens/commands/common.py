@@ -176,6 +176,9 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seq-len", type=sizes,
                        help="sequence length for text models (default 128); "
                             "`profile` accepts several: 128,512,2048")
+    group.add_argument("--allow-longer", action="store_true",
+                       help="run a --seq-len beyond a text model's positions (refused otherwise; "
+                            "the result says so)")
     group.add_argument("--image-size", type=sizes,
                        help="image side for vision models (default native); `profile` accepts "
                             "several")

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             args.models, seq_len=args.seq_len, batch_size=args.batch_size,
             bandwidth=args.bandwidth, hardware=args.hardware,
             output_path=args.output if json_file else None, image_size=args.image_size,
-            dtype=args.dtype, task=args.task, inputs=args.inputs,
+            dtype=args.dtype, task=args.task, inputs=args.inputs, allow_longer=args.allow_longer,
         )
     out.emit(table=lambda console: render(result, console), data=result.to_dict,
              rows=lambda: matrix_rows(result))

@@ -23,9 +23,6 @@ def register(subparsers) -> None:
     p.add_argument("--unsupported", action="store_true", help="list ops with no FLOP convention")
     p.add_argument("--unit", choices=("flops", "macs"), default="flops",
                    help="show FLOPs or MACs in tables (1 MAC = 2 FLOPs; JSON has both)")
-    p.add_argument("--allow-longer", action="store_true",
-                   help="profile a --seq-len beyond the model's positions (refused otherwise; "
-                        "the result says so)")
     p.add_argument("--no-block-replay", action="store_true",
                    help="run every repeated block instead of capturing one and replaying it")
     add_output_options(p)

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         result = profile(
             args.model, args.inputs, batch_size=args.batch_size, seq_len=args.seq_len,
             image_size=args.image_size, dtype=args.dtype, backward=args.backward,
-            hardware=names[0], task=args.task,
+            hardware=names[0], task=args.task, allow_longer=args.allow_longer,
         )
     if args.plot:
         from ..report.plots import write_plots

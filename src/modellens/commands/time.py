@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         result = time_model(
             args.model, args.inputs, device=args.device, hardware=args.hardware,
             batch_size=args.batch_size, seq_len=args.seq_len, image_size=args.image_size,
-            dtype=args.dtype, max_seconds=args.max_seconds,
+            dtype=args.dtype, max_seconds=args.max_seconds, allow_longer=args.allow_longer,
             end_to_end=not args.no_end_to_end, use_cache=not args.no_cache, progress=progress)
     out.emit(table=lambda console: render_time(result, console, top=args.top),
              data=result.to_dict, rows=lambda: time_rows(result))

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         report = analyze_unique(
             model, args.inputs_path or args.inputs, level=args.level, supported=supported,
             batch_size=args.batch_size, seq_len=args.seq_len, image_size=args.image_size,
-            dtype=args.dtype, task=args.task)
+            dtype=args.dtype, task=args.task, allow_longer=args.allow_longer)
     files = write_report(report, args.dir)
     if not args.quiet:
         print(f"wrote {files[0]} and {files[1]}", file=sys.stderr)

@@ -127,7 +127,8 @@ def extract_unique_modules(load_fn: Any, get_sample_input: Any = None,
                            **options: Any) -> UniqueModulesResult:
     """Unique modules of the model; written to `output_path` (None: not written).
 
-    `options`: batch_size, seq_len, image_size, dtype, task (for specs and casts)."""
+    `options`: batch_size, seq_len, image_size, dtype, task, allow_longer (for specs and
+    casts)."""
     result = modules_result(*_capture(load_fn, get_sample_input, **options))
     if output_path is not None:
         result.path = _write(output_path, result.to_dict())
@@ -248,11 +249,13 @@ def ops_result(capture: Capture, modules: UniqueModulesResult, level: str,
 
 def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
              seq_len: int | None = None, image_size: int | None = None,
-             dtype: str | None = None, task: str = "auto") -> tuple[Capture, str, str | None]:
+             dtype: str | None = None, task: str = "auto",
+             allow_longer: bool = False) -> tuple[Capture, str, str | None]:
     """(capture, where the model came from, its function's name). A model given as code and
     its inputs function are called once, up front, so a wrong one fails with its own message."""
     source = called_once(resolve(load_fn, get_sample_input, batch_size=batch_size,
-                                 seq_len=seq_len, image_size=image_size, task=task))
+                                 seq_len=seq_len, image_size=image_size, task=task,
+                                 allow_longer=allow_longer))
     return capture_source(source, dtype=dtype).capture, source.location, source.function
 
 
