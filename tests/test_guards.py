@@ -262,6 +262,8 @@ def test_dtype_int8_refused_before_any_work(monkeypatch):
     ["info", "x.safetensors", "--per-page", "0"], ["info", "x.safetensors", "--top", "-1"],
     ["llm", "gpt2", "--group-size", "-8"], ["llm", "gpt2", "--prompt-len", "0"],
     ["diff", "a.safetensors", "b.safetensors", "--top", "-1"],
+    ["info", "x.safetensors", "--group-size", "0"], ["discover", "--jobs", "-1"],
+    ["discover", "--image-size", "0"], ["transformer", "c.json", "--repeats", "0"],
 ])
 def test_negative_counts_are_usage_errors(argv, capsys):
     from modellens.cli import main

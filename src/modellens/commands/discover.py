@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..io import write_text
-from .common import Output, add_output_options, positive_int
+from .common import Output, add_output_options, non_negative_int, positive_int
 
 LIBRARY_CHOICES = ("all", "catalog", "transformers", "torchvision", "timm", "yolo")
 
@@ -21,11 +21,11 @@ def register(subparsers) -> None:
     p.add_argument("--test-model", metavar="NAME",
                    help="profile one model in this process and show every detail "
                         "(a name from the library or any model spec)")
-    p.add_argument("--jobs", type=int, default=1,
+    p.add_argument("--jobs", type=non_negative_int, default=1,
                    help="worker processes (default 1; 0: in this process, no time limit)")
     p.add_argument("--timeout", type=float, default=120.0,
                    help="seconds per model before it counts as a timeout (default 120)")
-    p.add_argument("--limit", type=int, help="at most N models per library")
+    p.add_argument("--limit", type=positive_int, help="at most N models per library")
     p.add_argument("--max-memory", type=float, metavar="GIB",
                    help="memory each worker may allocate (default 60%% of RAM shared by the "
                         "workers); a model that needs more fails alone")
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
     group = p.add_argument_group("inputs (for every model; default: each model's native size)")
     group.add_argument("--batch-size", type=positive_int, default=1)
     group.add_argument("--seq-len", type=positive_int)
-    group.add_argument("--image-size", type=int)
+    group.add_argument("--image-size", type=positive_int)
     add_output_options(p)
     p.set_defaults(handler=run)
 

@@ -35,7 +35,7 @@ def add_quality_options(p) -> None:
     p.add_argument("--quant", metavar="FORMATS",
                    help="quantization preview, e.g. int8,int4,nf4,fp8: round-trip error per "
                         "tensor, bytes saved, outlier channels")
-    p.add_argument("--group-size", type=int, default=128,
+    p.add_argument("--group-size", type=positive_int, default=128,
                    help="group size of int4/nf4 in --quant (default 128)")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Output, add_output_options, positive_int
+from .common import Output, add_output_options, non_negative_int, positive_int
 
 
 def register(subparsers) -> None:
@@ -27,8 +27,8 @@ def register(subparsers) -> None:
     p.add_argument("--scale-bwd-flops", "--scale_bwd_flops", type=float, metavar="X",
                    help="report backward FLOPs as X × forward (the seed's estimate) instead of "
                         "the measured autograd count; both are in the JSON")
-    p.add_argument("--repeats", type=int, default=10, help="timed repeats per part (default 10)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed warm-up calls (default 2)")
+    p.add_argument("--repeats", type=positive_int, default=10, help="timed repeats per part (default 10)")
+    p.add_argument("--warmup", type=non_negative_int, default=2, help="untimed warm-up calls (default 2)")
     p.add_argument("--no-timing", action="store_true", help="count only; time lines say nan")
     p.add_argument("--out-dir", default="model_stats", help="where NAME.txt and NAME.json go "
                                                             "(default model_stats)")
