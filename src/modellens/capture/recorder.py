@@ -183,6 +183,7 @@ class Recorder(TorchDispatchMode):
         self.phase = FORWARD
         self.ops: list[OpRecord] = []
         self._paused = False
+        self.call = None  # the torch-level call running now (set by capture.functions)
 
     def _eval_batch_norm(self, input, weight, bias, running_mean, running_var, training,
                          *_, **__) -> tuple | None:
@@ -234,6 +235,7 @@ class Recorder(TorchDispatchMode):
                 args=map_leaves(args, to_spec),
                 kwargs=map_leaves(kwargs, to_spec),
                 outputs=tuple(self.ids.spec(t) for t in iter_tensors(out)),
+                call=self.call,
             )
         )
         return out

@@ -33,6 +33,7 @@ from .fake import (
     constant_keeping_mode,
     fake_converter,
 )
+from .functions import FunctionRecorder
 from .recorder import ModuleTracker, Recorder, StorageIds
 from .records import (
     BACKWARD,
@@ -104,6 +105,7 @@ def _run(
     dtype: torch.dtype | None,
     replay_blocks: bool,
     constants: FakeConstants | None = None,
+    torch_calls: bool = False,
 ) -> _Run:
     ids = StorageIds()
     attributes = _attribute_snapshot(model)
@@ -129,8 +131,10 @@ def _run(
             recorder = Recorder(tracker, ids, constants)
             grad = torch.enable_grad() if backward else torch.no_grad()
             replay_on = replay_blocks and not backward
-            with grad, recorder, blocks.installed(model, tracker, recorder, ids,
-                                                  tracker.attributes, replay_on) as replay:
+            functions = (FunctionRecorder(recorder, ids) if torch_calls
+                         else contextlib.nullcontext())
+            with grad, recorder, functions, blocks.installed(
+                    model, tracker, recorder, ids, tracker.attributes, replay_on) as replay:
                 if replacements is not None:
                     output = torch.func.functional_call(
                         model, replacements, inputs.args, inputs.kwargs, strict=False
@@ -217,6 +221,7 @@ def capture(
     rebuild_real: Callable[[], nn.Module] | None = None,
     max_real_bytes: int = DEFAULT_MAX_REAL_BYTES,
     replay_blocks: bool = True,
+    torch_calls: bool = False,
 ) -> Capture:
     """Run `model` once on `make_inputs()` and record everything analyses need.
 
@@ -224,6 +229,8 @@ def capture(
     the method is "fake". `rebuild_real` builds the model with real CPU weights for the "real"
     method when `model` lives on the meta device. `replay_blocks` captures repeated identical
     blocks once and replays them (forward-only fake captures; see `modellens.capture.replay`).
+    `torch_calls` also records the torch-level call each aten op lowered from
+    (`OpRecord.call`, see `modellens.capture.functions`); off by default (it slows capture).
     """
     params = parameter_records(model, dtype)
     failures: list[str] = []
@@ -232,7 +239,8 @@ def capture(
             with _gc_paused():
                 result = _run_method(method, model, make_inputs, params, backward=backward,
                                      dtype=dtype, rebuild_real=rebuild_real,
-                                     max_real_bytes=max_real_bytes, replay_blocks=replay_blocks)
+                                     max_real_bytes=max_real_bytes, replay_blocks=replay_blocks,
+                                     torch_calls=torch_calls)
         except (CaptureError, BuildError) as exc:
             failures.append(f"{method}: {exc}")
             continue
@@ -260,7 +268,7 @@ def capture(
 def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleInputs],
                 params: list[ParamRecord], *, backward: bool, dtype: torch.dtype | None,
                 rebuild_real: Callable[[], nn.Module] | None, max_real_bytes: int,
-                replay_blocks: bool) -> _Run:
+                replay_blocks: bool, torch_calls: bool = False) -> _Run:
     """One capture attempt: on fake tensors over the model's own weights, or on real ones."""
     if method == "fake":
         from torch._subclasses.fake_tensor import (
@@ -279,6 +287,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
                 dtype=dtype,
                 replay_blocks=replay_blocks,
                 constants=FakeConstants(fake_mode, limit, thorough),
+                torch_calls=torch_calls,
             )
 
         try:
@@ -297,6 +306,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
             backward=backward,
             dtype=dtype,
             replay_blocks=False,
+            torch_calls=torch_calls,
         )
     raise ValueError(f"unknown capture method {method!r}")
 

@@ -36,9 +36,10 @@ class Captured:
 
 def capture_source(
     source: ModelSource, *, backward: bool = False, dtype: str | None = None,
-    replay_blocks: bool = True,
+    replay_blocks: bool = True, torch_calls: bool = False,
 ) -> Captured:
-    """Build the source's model (on meta where possible) and capture it once."""
+    """Build the source's model (on meta where possible) and capture it once (`torch_calls`:
+    with the torch-level call of each aten op, see `capture(torch_calls=...)`)."""
     started = time.perf_counter()
     model, built_on = build_model(source)
     built = time.perf_counter()
@@ -54,6 +55,7 @@ def capture_source(
         dtype=torch_dtype,
         rebuild_real=rebuild,
         replay_blocks=replay_blocks,
+        torch_calls=torch_calls,
     )
     captured = time.perf_counter()
     if source.builds_on_meta and built_on != "meta":

@@ -253,7 +253,8 @@ def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
     its inputs function are called once, up front, so a wrong one fails with its own message."""
     source = called_once(resolve(load_fn, get_sample_input, batch_size=batch_size,
                                  seq_len=seq_len, image_size=image_size, task=task))
-    return capture_source(source, dtype=dtype).capture, source.location, source.function
+    captured = capture_source(source, dtype=dtype, torch_calls=True)
+    return captured.capture, source.location, source.function
 
 
 def _check_level(level: str) -> None:
