@@ -17,9 +17,11 @@ def run_porting(args: argparse.Namespace, specs: list[str]) -> int:
         specs = [args.model_path, *specs]
     if not specs:
         raise SpecError("no model: give one or more SPECs (or --models-file)")
+    # --inputs goes with the FILE.py::FN models (specs such as gpt2 make their own)
+    models = [(s, args.inputs) if "::" in s and args.inputs else s for s in specs]
     out = Output(args)
     with _progress(args.quiet) as progress:
-        result = port(specs, args.run_on, device=args.device, budget_s=args.budget,
+        result = port(models, args.run_on, device=args.device, budget_s=args.budget,
                       cache=not args.no_cache, emit_tests=args.emit_tests,
                       failing_only=args.failing_only, progress=progress,
                       batch_size=args.batch_size, seq_len=args.seq_len,

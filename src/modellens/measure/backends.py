@@ -254,7 +254,7 @@ class _Wrapped(torch.nn.Module):
 def prepare(fn, inputs, device):
     import onnxruntime
 
-    program = torch.onnx.export(_Wrapped(fn), tuple(inputs), dynamo=True, verbose=False)
+    program = torch.onnx.export(_Wrapped(fn).eval(), tuple(inputs), dynamo=True, verbose=False)
     session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(),
                                            providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
@@ -270,8 +270,8 @@ def prepare(fn, inputs, device):
         import onnxruntime
 
         case.enter("export")
-        program = torch.onnx.export(_Wrapped(case.fn), tuple(case.inputs), dynamo=True,
-                                    verbose=False)
+        program = torch.onnx.export(_Wrapped(case.fn).eval(), tuple(case.inputs),
+                                    dynamo=True, verbose=False)
         case.enter("compile")
         providers = ["CPUExecutionProvider"]
         if case.device.type == "cuda":

@@ -154,7 +154,8 @@ def port(models: Iterable[Any], backend: str | Backend | type[Backend] = "eager"
          failing_only: bool = False, progress: Progress | None = None,
          **options: Any) -> PortingResult:
     """Capture each model, run every unique configuration on `backend`, roll up what blocks
-    which model. `options`: batch_size, seq_len, image_size, dtype, task (as for unique)."""
+    which model. A model is a spec (or nn.Module, function) or a (spec, inputs) pair;
+    `options`: batch_size, seq_len, image_size, dtype, task (as for unique)."""
     started = time.perf_counter()
     try:
         runner = get_backend(backend)
@@ -168,10 +169,11 @@ def port(models: Iterable[Any], backend: str | Backend | type[Backend] = "eager"
     if not specs:
         raise SpecError("no model to port: give one or more specs")
     captures: list[tuple[str, Capture]] = []
-    for i, spec in enumerate(specs):
+    for i, entry in enumerate(specs):
+        spec, inputs = entry if isinstance(entry, tuple) else (entry, None)
         if progress:
             progress(f"capturing {_label(spec)}", i, len(specs))
-        captures.append((_label(spec), _capture(spec, **options)))
+        captures.append((_label(spec), _capture(spec, inputs, **options)))
     configs = merge_configs(captures)
     summaries = [ModelSummary(name, c.model_class, c.method,
                               sum(1 for p in configs if name in p.models))
@@ -187,7 +189,9 @@ def port(models: Iterable[Any], backend: str | Backend | type[Backend] = "eager"
 
 
 def _label(spec: Any) -> str:
-    return spec if isinstance(spec, str) else type(spec).__name__
+    if isinstance(spec, str):
+        return spec
+    return getattr(spec, "__name__", None) or type(spec).__name__
 
 
 def _device(device: str) -> torch.device:
@@ -200,10 +204,10 @@ def _device(device: str) -> torch.device:
     return target
 
 
-def _capture(spec: Any, *, batch_size: int = 1, seq_len: int | None = None,
+def _capture(spec: Any, inputs: Any = None, *, batch_size: int = 1, seq_len: int | None = None,
              image_size: int | None = None, dtype: str | None = None,
              task: str = "auto") -> Capture:
-    source = called_once(resolve(spec, None, batch_size=batch_size, seq_len=seq_len,
+    source = called_once(resolve(spec, inputs, batch_size=batch_size, seq_len=seq_len,
                                  image_size=image_size, task=task))
     return capture_source(source, dtype=dtype, torch_calls=True).capture
 
