@@ -272,6 +272,8 @@ def _run(configs: list[PortConfig], backend: Backend, device: torch.device,
             config.result = _isolated(check_config(config.config, backend, device), config)
             if cache is not None:
                 cache.put(config.key, config.result)
+                if i % 25 == 24:  # an interrupted run keeps what it did
+                    cache.save()
     finally:
         if cache is not None:
             cache.save()
