@@ -28,7 +28,8 @@ import torch
 from torch.autograd.function import FunctionCtx
 from torch.overrides import TorchFunctionMode
 
-from .records import TensorSpec, iter_tensors, map_leaves
+from .recorder import _plain
+from .records import TensorSpec, iter_specs, iter_tensors, map_leaves
 
 # what a function is reached as -> the name users call it by
 _F = "torch.nn.functional."
@@ -74,8 +75,6 @@ class TorchCall:
     custom: bool = False  # a custom autograd.Function
 
     def __post_init__(self) -> None:
-        from .records import iter_specs
-
         self.inputs = tuple(iter_specs((self.args, self.kwargs)))
 
 
@@ -108,8 +107,6 @@ class FunctionRecorder(TorchFunctionMode):
     def _spec(self, value: Any) -> Any:
         if isinstance(value, torch.Tensor):
             return self.ids.spec(value)
-        from .recorder import _plain
-
         return _plain(value)
 
     def _display(self, func: Any) -> str | None:
@@ -123,7 +120,7 @@ class FunctionRecorder(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if self.recorder.call is not None or self.recorder._paused:
+        if self.recorder.call is not None or self.recorder.is_paused:
             return func(*args, **kwargs)
         custom = self._custom_function()
         name = self._display(func) if custom is None else None

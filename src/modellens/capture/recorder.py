@@ -199,6 +199,10 @@ class Recorder(TorchDispatchMode):
             empty = self._empty_stats[input.dtype] = input.new_empty((0,))
         return torch.empty_like(input), empty, empty
 
+    @property
+    def is_paused(self) -> bool:
+        return self._paused
+
     @contextlib.contextmanager
     def paused(self):
         """Ops run inside are not recorded (tensors modellens itself creates)."""

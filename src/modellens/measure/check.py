@@ -59,7 +59,7 @@ def check_config(config: OpConfig, backend: Backend, device: torch.device) -> Ch
     case = OpCase(config.name, kit.as_function(op, args, kwargs, device),
                   [t.to(device) for t in tensors], device, args, kwargs)
     result = CheckResult("run", False)
-    with torch.inference_mode(False), torch.no_grad():
+    with torch.no_grad():
         try:
             runnable = backend.prepare(case)
             case.enter("run")
