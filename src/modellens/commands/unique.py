@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "run_on", None):
         from .porting import run_porting
 
-        return run_porting(args, specs)
+        return run_porting(args, specs, out)
     if len(specs) > 1:
         raise SpecError("several models need --run-on BACKEND (or give one SPEC)")
     model = args.model_path or (specs[0] if specs else None)

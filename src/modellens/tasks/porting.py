@@ -20,14 +20,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import torch
 
 from ..analysis.op_names import leaf_function, torch_name
 from ..capture import FORWARD, Capture, OpRecord
 from ..errors import ConfigError, SpecError
-from ..io import SCHEMA_VERSION, to_jsonable, write_text
+from ..io import SCHEMA_VERSION, Progress, to_jsonable, write_text
 from ..measure.backends import Backend, get_backend
 from ..measure.check import CheckCache, CheckResult, check_config, config_id
 from ..measure.emit import emitted_name, emitted_test
@@ -37,7 +37,6 @@ from ..sources.pyfile import called_once
 from .profile import capture_source
 
 ISOLATION = "materialize"  # the stage of a config that cannot run alone (eager CPU fails too)
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -172,7 +171,7 @@ def port(models: Iterable[Any], backend: str | Backend | type[Backend] = "eager"
     for i, entry in enumerate(specs):
         spec, inputs = entry if isinstance(entry, tuple) else (entry, None)
         if progress:
-            progress(f"capturing {_label(spec)}", i, len(specs))
+            progress(i, len(specs), f"capturing {_label(spec)}")
         captures.append((_label(spec), _capture(spec, inputs, **options)))
     configs = merge_configs(captures)
     summaries = [ModelSummary(name, c.model_class, c.method,
@@ -261,7 +260,7 @@ def _run(configs: list[PortConfig], backend: Backend, device: torch.device,
     try:
         for i, config in enumerate(configs):
             if progress:
-                progress(f"{backend.name}: {config.op}", i, len(configs))
+                progress(i, len(configs), config.op)
             cached = cache.get(config.key) if cache is not None else None
             if cached is not None:
                 config.result = cached
@@ -278,7 +277,7 @@ def _run(configs: list[PortConfig], backend: Backend, device: torch.device,
         if cache is not None:
             cache.save()
     if progress:
-        progress("done", len(configs), len(configs))
+        progress(len(configs), len(configs), "")
     notes = []
     if skipped:
         notes.append(f"{skipped} configurations not run: time budget of {budget_s:g} s spent")
