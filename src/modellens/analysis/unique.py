@@ -10,7 +10,9 @@ Ops. The capture records aten ops. The ``torch`` level names them as users call 
 Conv2d, BatchNorm2d, ReLU, ...) becomes that one call (``torch.nn.functional.linear``,
 ``torch.conv2d``) with the module's config as attributes, whatever aten ops it lowered to; every
 other aten op takes the name of the public torch function it implements (``torch.add``,
-``torch.Tensor.view``). Composite calls in model code (``x @ w``) show as the ops they lower to.
+``torch.Tensor.view``). Composite calls in model code (``x @ w``, ``einsum``, ``F.interpolate``,
+a custom autograd.Function) show as the call itself when the capture recorded torch-level calls
+(`analysis.torch_calls`), else as the ops they lower to.
 The ``aten`` level keeps every forward aten op under its overload name. An op is unique by name,
 attributes and input/output shapes and dtypes.
 """
@@ -25,6 +27,7 @@ from ..capture import Capture, ModuleRecord, OpRecord
 from ..capture.records import TensorSpec
 from ..io import to_jsonable
 from .op_names import INTERNAL, leaf_function, signature_names, torch_name
+from .torch_calls import function_call
 
 LEVELS = ("torch", "aten")
 ROOT = "(root)"
@@ -172,6 +175,14 @@ def op_calls(capture: Capture, level: str = "torch") -> list[OpCall]:
     while i < len(ops):
         record = capture.modules.get(ops[i].module)
         function = leaf_function(record) if record is not None else None
+        if function is None and ops[i].call is not None:  # a recorded torch-level call
+            end = i
+            while (end < len(ops) and ops[end].call is ops[i].call
+                   and ops[end].module == ops[i].module):
+                end += 1
+            calls.append(function_call(ops[i].call, ops[i].module, ops[i:end]))
+            i = end
+            continue
         if function is None:
             call = torch_call(ops[i])
             if call is not None:

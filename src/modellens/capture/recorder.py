@@ -183,6 +183,7 @@ class Recorder(TorchDispatchMode):
         self.phase = FORWARD
         self.ops: list[OpRecord] = []
         self._paused = False
+        self.call = None  # the torch-level call running now (set by capture.functions)
 
     def _eval_batch_norm(self, input, weight, bias, running_mean, running_var, training,
                          *_, **__) -> tuple | None:
@@ -197,6 +198,10 @@ class Recorder(TorchDispatchMode):
         if empty is None:
             empty = self._empty_stats[input.dtype] = input.new_empty((0,))
         return torch.empty_like(input), empty, empty
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused
 
     @contextlib.contextmanager
     def paused(self):
@@ -234,6 +239,7 @@ class Recorder(TorchDispatchMode):
                 args=map_leaves(args, to_spec),
                 kwargs=map_leaves(kwargs, to_spec),
                 outputs=tuple(self.ids.spec(t) for t in iter_tensors(out)),
+                call=self.call,
             )
         )
         return out

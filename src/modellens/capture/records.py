@@ -103,6 +103,8 @@ class OpRecord:
     outputs: tuple[TensorSpec, ...]
     # every TensorSpec of args and kwargs, in order; read by every analysis, so found once
     inputs: tuple[TensorSpec, ...] = field(init=False, repr=False, compare=False)
+    # the torch-level call it lowered from (capture.functions.TorchCall), when recorded
+    call: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(iter_specs((self.args, self.kwargs))))

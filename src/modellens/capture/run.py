@@ -38,6 +38,7 @@ from .fake import (
     constant_keeping_mode,
     fake_converter,
 )
+from .functions import FunctionRecorder
 from .recorder import ModuleTracker, Recorder, StorageIds
 from .records import (
     BACKWARD,
@@ -112,6 +113,7 @@ def _run(
     run_hooks: bool = False,
     restore_state: bool = False,
     recorded: list[OpRecord] | None = None,
+    torch_calls: bool = False,
 ) -> _Run:
     """One forward (and backward) of `model` under `mode_context`, recorded. The model's
     attributes are restored afterwards; with `restore_state`, also its parameters' and buffers'
@@ -151,8 +153,10 @@ def _run(
                 recorder.ops = recorded
             grad = torch.enable_grad() if backward else torch.no_grad()
             replay_on = replay_blocks and not backward
-            with grad, recorder, blocks.installed(model, tracker, recorder, ids,
-                                                  tracker.attributes, replay_on) as replay:
+            functions = (FunctionRecorder(recorder, ids) if torch_calls
+                         else contextlib.nullcontext())
+            with grad, recorder, functions, blocks.installed(
+                    model, tracker, recorder, ids, tracker.attributes, replay_on) as replay:
                 if replacements is not None:
                     output = torch.func.functional_call(
                         model, replacements, inputs.args, inputs.kwargs, strict=False
@@ -336,6 +340,7 @@ def capture(
     max_real_bytes: int = DEFAULT_MAX_REAL_BYTES,
     replay_blocks: bool = True,
     run_hooks: bool = False,
+    torch_calls: bool = False,
 ) -> Capture:
     """Run `model` once on `make_inputs()` and record everything analyses need.
 
@@ -349,6 +354,8 @@ def capture(
     (they would be called with fake tensors). The real-tensor fallback is refused when the
     weights, inputs and largest activation it would allocate exceed `max_real_bytes` (estimated
     from the shapes of the fake attempt, so nothing is allocated to find out).
+    `torch_calls` also records the torch-level call each aten op lowered from
+    (`OpRecord.call`, see `modellens.capture.functions`); off by default (it slows capture).
     """
     params = parameter_records(model, dtype)
     failures: list[str] = []
@@ -359,7 +366,8 @@ def capture(
                 result = _run_method(method, model, make_inputs, params, backward=backward,
                                      dtype=dtype, rebuild_real=rebuild_real,
                                      max_real_bytes=max_real_bytes, replay_blocks=replay_blocks,
-                                     run_hooks=run_hooks, recorded=recorded)
+                                     run_hooks=run_hooks, recorded=recorded,
+                                     torch_calls=torch_calls)
         except (CaptureError, BuildError) as exc:
             failures.append(f"{method}: {exc}")
             continue
@@ -387,7 +395,8 @@ def capture(
 def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleInputs],
                 params: list[ParamRecord], *, backward: bool, dtype: torch.dtype | None,
                 rebuild_real: Callable[[], nn.Module] | None, max_real_bytes: int,
-                replay_blocks: bool, run_hooks: bool, recorded: list[OpRecord]) -> _Run:
+                replay_blocks: bool, run_hooks: bool, recorded: list[OpRecord],
+                torch_calls: bool = False) -> _Run:
     """One capture attempt: on fake tensors over the model's own weights, or on real ones.
     A fake attempt records its ops into `recorded` (kept when it fails); a real attempt reads
     them to estimate what it would allocate."""
@@ -411,6 +420,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
                 constants=FakeConstants(fake_mode, limit, thorough),
                 run_hooks=run_hooks,
                 recorded=recorded,
+                torch_calls=torch_calls,
             )
 
         try:
@@ -434,6 +444,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
             replay_blocks=False,
             run_hooks=run_hooks,
             restore_state=real is model,  # the user's own model: put its state back
+            torch_calls=torch_calls,
         )
     raise ValueError(f"unknown capture method {method!r}")
 

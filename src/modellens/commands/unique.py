@@ -31,8 +31,9 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool) -> None:
     """The flags of `modellens unique`; `seed=True` gives the seed's tt-model-analysis form
     (no positional spec, --model-path and --inputs-path required)."""
     if not seed:
-        p.add_argument("model", nargs="?",
-                       help="model spec (gpt2, tv:resnet18, file.py::fn, ...); or --model-path")
+        p.add_argument("model", nargs="*",
+                       help="model spec (gpt2, tv:resnet18, file.py::fn, ...); or --model-path; "
+                            "several with --run-on")
     p.add_argument("--model-path", metavar="FILE.py::FN", required=seed,
                    help="function returning the model (nn.Module)")
     p.add_argument("--inputs-path", metavar="FILE.py::FN", required=seed,
@@ -47,10 +48,30 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool) -> None:
                         "aten::addmm.default); report the unique ops it lacks")
     p.add_argument("--top", type=non_negative_int, default=20,
                    help="rows per summary table (default 20, 0: all)")
+    if not seed:
+        add_porting_options(p)
     add_input_options(p)
     add_output_options(p)
     if seed:
         p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+
+
+def add_porting_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("porting (run every unique op configuration on a backend)")
+    g.add_argument("--run-on", metavar="BACKEND",
+                   help="eager, inductor, export, onnx, a registered plug-in, or "
+                        "FILE.py::Class (see modellens.measure.backends)")
+    g.add_argument("--device", default="cpu", help="device to run on: cpu (default), cuda")
+    g.add_argument("--models-file", metavar="FILE", help="more model specs, one per line")
+    g.add_argument("--emit-tests", metavar="DIR",
+                   help="write one standalone pytest file per op configuration")
+    g.add_argument("--failing-only", action="store_true",
+                   help="with --emit-tests: only the configurations that fail")
+    g.add_argument("--budget", type=float, metavar="SECONDS",
+                   help="stop running new configurations after this long (default: no limit)")
+    g.add_argument("--rollup", metavar="PATH",
+                   help="write the roll-up (op -> models blocked): .md markdown, else CSV")
+    g.add_argument("--no-cache", action="store_true", help="rerun configurations cached before")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,8 +81,19 @@ def run(args: argparse.Namespace) -> int:
     from ..tasks.unique import analyze_unique, read_supported, write_report
 
     out = Output(args)
-    model = args.model_path or getattr(args, "model", None)
-    if args.model_path and getattr(args, "model", None):
+    specs = list(getattr(args, "model", None) or [])
+    if getattr(args, "models_file", None):
+        from ..tasks.porting import read_models_file
+
+        specs += read_models_file(args.models_file)
+    if getattr(args, "run_on", None):
+        from .porting import run_porting
+
+        return run_porting(args, specs, out)
+    if len(specs) > 1:
+        raise SpecError("several models need --run-on BACKEND (or give one SPEC)")
+    model = args.model_path or (specs[0] if specs else None)
+    if args.model_path and specs:
         raise SpecError("give the model once: a SPEC or --model-path, not both")
     if not model:
         raise SpecError("no model: give a SPEC (gpt2, file.py::fn, ...) or "

@@ -3,8 +3,9 @@ on a device and timed alone.
 
 A configuration is the aten overload, the shapes and dtypes of its tensor arguments and its
 non-tensor arguments; calls of the same configuration anywhere in the model are timed once.
-Floating tensors are uniform in [0.5, 1.5) (no NaN from log/sqrt/rsqrt), integer tensors are
-zeros and booleans true, so index arguments are always in range. Tensors are fresh and
+Tensors are made by `measure.kit` (whose source every generated porting test carries): floating
+ones uniform in [0.5, 1.5) (no NaN from log/sqrt/rsqrt), integer ones zeros and booleans true,
+so index arguments are always in range. Tensors are fresh and
 contiguous: an op whose recorded call relied on another layout (`as_strided` over a larger
 storage) may fail, and is then listed with its error rather than dropped.
 """
@@ -18,7 +19,8 @@ from typing import Any, Callable
 import torch
 
 from ..capture.records import OpRecord, TensorSpec, map_leaves
-from ..capture.schema import argument_names, resolve
+from ..capture.schema import argument_names
+from . import kit
 from .clock import Measurement, measure
 
 
@@ -80,24 +82,36 @@ class OpMeasurement:
     error: str = ""
 
 
-def materialize(config: OpConfig, device: torch.device) -> Callable[[], Any]:
-    """A zero-argument callable running the configuration once on `device` with fresh tensors
-    (made once, reused by every call). Raises what the op raises."""
-    op = resolve(config.name)
+def argument_tree(config: OpConfig) -> tuple[Any, tuple, dict, list[tuple[tuple, str]]]:
+    """(op, args, kwargs, specs) in `measure.kit`'s form: each tensor argument a `kit.T(i)` over
+    `specs` (shape, dtype), the device argument `kit.DEVICE`, dtypes/layouts/memory formats as
+    torch objects. Raises when this torch has no such op."""
+    op = kit.resolve_op(config.name)
     if op is None:
         raise RuntimeError(f"{config.name} is not an op this torch knows")
     names = argument_names(config.name)
+    specs: list[tuple[tuple, str]] = []
 
     def value(leaf: Any, name: str) -> Any:
         if isinstance(leaf, TensorSpec):
-            return _tensor(leaf, device)
-        return _plain_argument(leaf, name, device)
+            specs.append((tuple(leaf.shape), leaf.dtype))
+            return kit.T(len(specs) - 1)
+        return _plain_argument(leaf, name)
 
     args = tuple(map_leaves(arg, lambda leaf, n=(names[i] if i < len(names) else ""):
                             value(leaf, n)) for i, arg in enumerate(config.args))
     kwargs = {key: map_leaves(arg, lambda leaf, n=key: value(leaf, n))
               for key, arg in config.kwargs.items()}
-    return lambda: op(*args, **kwargs)
+    return op, args, kwargs, specs
+
+
+def materialize(config: OpConfig, device: torch.device) -> Callable[[], Any]:
+    """A zero-argument callable running the configuration once on `device` with fresh tensors
+    (made once, reused by every call). Raises what the op raises."""
+    op, args, kwargs, specs = argument_tree(config)
+    tensors = [kit.make_tensor(shape, dtype, device) for shape, dtype in specs]
+    fn = kit.as_function(op, args, kwargs, device)
+    return lambda: fn(*tensors)
 
 
 def time_config(config: OpConfig, device: torch.device, max_s: float = 0.5) -> OpMeasurement:
@@ -111,27 +125,13 @@ def time_config(config: OpConfig, device: torch.device, max_s: float = 0.5) -> O
         return OpMeasurement(None, f"{type(exc).__name__}: {message}"[:300])
 
 
-def _tensor(spec: TensorSpec, device: torch.device) -> torch.Tensor:
-    dtype = getattr(torch, spec.dtype, None)
-    if not isinstance(dtype, torch.dtype):
-        raise RuntimeError(f"cannot make a {spec.dtype} tensor")
-    if dtype == torch.bool:
-        return torch.ones(spec.shape, dtype=dtype, device=device)
-    if dtype.is_floating_point or dtype.is_complex:
-        if dtype.itemsize == 1:  # float8: made in fp16, cast (no uniform_ kernel for it)
-            return torch.empty(spec.shape, dtype=torch.float16, device=device).uniform_(
-                0.5, 1.5).to(dtype)
-        return torch.empty(spec.shape, dtype=dtype, device=device).uniform_(0.5, 1.5)
-    return torch.zeros(spec.shape, dtype=dtype, device=device)
-
-
-def _plain_argument(value: Any, name: str, device: torch.device) -> Any:
+def _plain_argument(value: Any, name: str) -> Any:
     """A recorded non-tensor argument back as what the op takes (dtypes, layouts and memory
     formats were recorded by name; a device argument becomes the target device)."""
     if not isinstance(value, str):
         return value
     if name == "device":
-        return device
+        return kit.DEVICE
     attribute = getattr(torch, value.removeprefix("torch."), None)
     if isinstance(attribute, (torch.dtype, torch.layout, torch.memory_format)):
         return attribute

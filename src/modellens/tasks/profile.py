@@ -37,8 +37,10 @@ class Captured:
 def capture_source(
     source: ModelSource, *, backward: bool = False, dtype: str | None = None,
     replay_blocks: bool = True, run_hooks: bool = False,
+    torch_calls: bool = False,
 ) -> Captured:
-    """Build the source's model (on meta where possible) and capture it once."""
+    """Build the source's model (on meta where possible) and capture it once (`torch_calls`:
+    with the torch-level call of each aten op, see `capture(torch_calls=...)`)."""
     started = time.perf_counter()
     torch_dtype = parse_dtype(dtype) if dtype else None
     model, built_on = build_model(source)
@@ -55,6 +57,7 @@ def capture_source(
         rebuild_real=rebuild,
         replay_blocks=replay_blocks,
         run_hooks=run_hooks,
+        torch_calls=torch_calls,
     )
     captured = time.perf_counter()
     if source.builds_on_meta and built_on != "meta":

@@ -129,7 +129,7 @@ def extract_unique_modules(load_fn: Any, get_sample_input: Any = None,
 
     `options`: batch_size, seq_len, image_size, dtype, task, allow_longer (for specs and
     casts)."""
-    result = modules_result(*_capture(load_fn, get_sample_input, **options))
+    result = modules_result(*_capture(load_fn, get_sample_input, torch_calls=False, **options))
     if output_path is not None:
         result.path = _write(output_path, result.to_dict())
     return result
@@ -143,7 +143,8 @@ def extract_pytorch_ops(modules_json_path: PathLike | None, load_fn: Any,
     (ops as users call them) or "aten" (the ops a backend lowers)."""
     _check_level(level)
     modules = read_modules_json(modules_json_path) if modules_json_path is not None else None
-    capture, location, fn_name = _capture(load_fn, get_sample_input, **options)
+    capture, location, fn_name = _capture(load_fn, get_sample_input,
+                                          torch_calls=level == "torch", **options)
     if modules is None:
         modules = modules_result(capture, location, fn_name)
     result = ops_result(capture, modules, level,
@@ -158,7 +159,8 @@ def analyze_unique(load_fn: Any, get_sample_input: Any = None, *, level: str = "
     """Unique modules and unique ops from one capture; with `supported` (op names a backend
     has), also the unique ops it lacks and the modules that use them. Nothing is written."""
     _check_level(level)
-    capture, location, fn_name = _capture(load_fn, get_sample_input, **options)
+    capture, location, fn_name = _capture(load_fn, get_sample_input,
+                                          torch_calls=level == "torch", **options)
     modules = modules_result(capture, location, fn_name)
     ops = ops_result(capture, modules, level, MODULES_FILE)
     missing = None
@@ -250,13 +252,15 @@ def ops_result(capture: Capture, modules: UniqueModulesResult, level: str,
 def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
              seq_len: int | None = None, image_size: int | None = None,
              dtype: str | None = None, task: str = "auto",
-             allow_longer: bool = False) -> tuple[Capture, str, str | None]:
+             allow_longer: bool = False, torch_calls: bool = True
+             ) -> tuple[Capture, str, str | None]:
     """(capture, where the model came from, its function's name). A model given as code and
     its inputs function are called once, up front, so a wrong one fails with its own message."""
     source = called_once(resolve(load_fn, get_sample_input, batch_size=batch_size,
                                  seq_len=seq_len, image_size=image_size, task=task,
                                  allow_longer=allow_longer))
-    return capture_source(source, dtype=dtype).capture, source.location, source.function
+    captured = capture_source(source, dtype=dtype, torch_calls=torch_calls)
+    return captured.capture, source.location, source.function
 
 
 def _check_level(level: str) -> None:
