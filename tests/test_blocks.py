@@ -4,20 +4,18 @@ import pytest
 import torch
 from torch import nn
 
-from modellens.analysis.memory import peak_live_bytes
-from modellens.analysis.modules import module_stats
-from modellens.capture import FORWARD, SampleInputs, capture
-from modellens.costing.cost import op_costs
+from modellens.analysis import Analysis
+from modellens.capture import SampleInputs, capture
 from modellens.sources import resolve
 from modellens.sources.base import build_model
 
 
 def summary(cap):
-    costs = op_costs(cap)
+    analysis = Analysis(cap)
     modules = [(m.path, m.calls, m.flops, m.bytes, m.input_shapes, m.output_shapes)
-               for m in module_stats(cap, costs)]
+               for m in analysis.by_module()]
     ops = [(op.name, op.module, [s.shape for s in op.inputs]) for op in cap.ops]
-    return ops, modules, sum(c.bytes for c in costs), peak_live_bytes(cap, costs, (FORWARD,))
+    return ops, modules, sum(c.bytes for c in analysis.costs), analysis.activations()
 
 
 @pytest.mark.parametrize("spec", ["gpt2", "tv:resnet50", "yolo:yolov8n"])

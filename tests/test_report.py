@@ -19,13 +19,12 @@ import torch
 from torch import nn
 
 from modellens import profile
-from modellens.analysis.roofline import bottleneck
 from modellens.cli import main
 from modellens.hardware import get_chip
 from modellens.report import html as html_report
 from modellens.report import plots, view
 from modellens.sources import resolve
-from modellens.tasks.profile import capture_source
+from modellens.tasks.pipeline import capture_source
 
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny_model.py"
@@ -104,7 +103,7 @@ def test_chip_times_match_the_roofline_analysis(blocks_result):
     captured = capture_source(resolve(Blocks(), torch.randn(2, 8, 16)), backward=True)
     for chip, entry in zip(chips, data["chips"]):
         for phase in ("forward", "backward"):
-            summary, _ = bottleneck(captured.capture, captured.costs, chip, phase=phase)
+            summary = captured.analysis.roofline(chip).bottleneck(phase)
             assert entry[phase]["time_s"] == pytest.approx(summary.predicted_time_s, rel=1e-12)
             assert entry[phase]["compute_bound_share"] == pytest.approx(
                 summary.compute_bound_time_share, abs=1e-12)
