@@ -131,6 +131,24 @@ def test_blocks_that_differ_stay_apart(profiled):
     assert [(n.name, n.count) for n in layer1.children] == [("0", 1), ("1–2", 2)]
 
 
+class Windowed(nn.Linear):
+    """A layer whose config says how it attends; its figures do not show it."""
+
+    def __init__(self, index: int, window: int | None):
+        super().__init__(8, 8)
+        self.layer_idx, self.window = index, window
+
+
+def test_tree_merges_by_the_structural_signature():
+    """Blocks merge when only their place differs (layer_idx), not when their config does."""
+    layers = [Windowed(i, None) for i in range(3)] + [Windowed(3, 4)]
+    result = profile(nn.Sequential(*layers), torch.randn(2, 8))
+    tree, _ = view.module_tree(result)
+    assert [(n.name, n.count) for n in tree.children] == [("0–2", 3), ("3", 1)]
+    assert tree.children[0].flops == 3 * tree.children[1].flops
+
+
+
 def test_tree_keeps_its_first_nodes_when_too_large(profiled):
     full, _ = view.module_tree(profiled("tv:resnet50"))
     tree, omitted = view.module_tree(profiled("tv:resnet50"), max_nodes=20)

@@ -107,7 +107,8 @@ def _kv_bytes(op, cost: OpCost, kv: set[int]) -> int:
 @dataclass(frozen=True)
 class BatchScaling:
     """Decode throughput vs batch size from one captured step at batch `batch`: FLOPs and
-    per-sequence bytes grow with the batch, weight reads do not."""
+    per-sequence bytes grow with the batch, weight reads do not. An extrapolation of the
+    step's totals (one roofline over the whole step), not a per-op time."""
 
     batch: int
     flops_per_sequence: float

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable
 from ..capture import ModuleRecord, OpRecord
 from ..costing.cost import OpCost
 from ..hardware import Chip
-from ..io import SCHEMA_VERSION, to_jsonable
+from ..io import document, to_jsonable
 from .flops import FlopTotals, OperatorStats, UnsupportedOp
 from .memory import MemoryEstimate
 from .modules import ModuleStats
@@ -166,8 +166,7 @@ class ProfileResult:
 
     def to_dict(self) -> dict[str, Any]:
         flops = self.flops
-        return {
-            "schema_version": SCHEMA_VERSION,
+        return document({
             "model": self.model,
             "model_class": self.model_class,
             "source": self.source,
@@ -175,7 +174,7 @@ class ProfileResult:
             "inputs": self.inputs,
             "input_description": self.input_description,
             "settings": self.settings,
-            "params": to_jsonable(self.params),
+            "params": self.params,
             "flops": {
                 "forward": flops.forward,
                 "forward_all": flops.forward_all,
@@ -183,15 +182,15 @@ class ProfileResult:
                 "backward_all": flops.backward_all,
             },
             "macs": {"forward": flops.forward_macs, "backward": flops.backward_macs},
-            "memory": to_jsonable(self.memory),
-            "hardware": to_jsonable(self.hardware),
-            "bottleneck": to_jsonable(self.bottleneck),
-            "backward_bottleneck": to_jsonable(self.backward_bottleneck),
-            "moe": to_jsonable(self.moe),
-            "modules": to_jsonable(self.modules),
-            "operators": to_jsonable(self.operators),
-            "ops": to_jsonable(self.ops),
-            "unsupported_ops": to_jsonable(self.unsupported),
+            "memory": self.memory,
+            "hardware": self.hardware,
+            "bottleneck": self.bottleneck,
+            "backward_bottleneck": self.backward_bottleneck,
+            "moe": self.moe,
+            "modules": self.modules,
+            "operators": self.operators,
+            "ops": self.ops,
+            "unsupported_ops": self.unsupported,
             "notes": list(self.notes),
             "timings": dict(self.timings),
-        }
+        })

@@ -34,7 +34,7 @@ from ..capture.records import TensorSpec
 from ..dtypes import dtype_name, dtype_size, parse_dtype, quantized_format
 from ..errors import ConfigError, SpecError
 from ..hardware import Chip, get_chip
-from ..io import SCHEMA_VERSION, to_jsonable
+from ..io import document, to_jsonable
 
 MEMORY_HEADROOM = 0.9  # usable fraction of device memory (allocator, CUDA context, fragmentation)
 
@@ -88,8 +88,7 @@ class LLMReport:
         return [tp * self.decode_scaling.tokens_per_second(b, chip, dtype) for b in batches]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
+        return document({
             "model": self.model,
             "hardware": self.hardware.to_dict(),
             "settings": self.settings,
@@ -107,11 +106,11 @@ class LLMReport:
             "prefill": {**to_jsonable(self.prefill),
                         "time_to_first_token_s": self.time_to_first_token_s},
             "decode": {
-                "points": to_jsonable(self.decode),
+                "points": self.decode,
                 "time_s": self.decode_time_s,
                 "tokens_per_second": self.decode_tokens_per_second,
                 "compute_bound_from_batch": self.compute_bound_from_batch,
-                "scaling": to_jsonable(self.decode_scaling),
+                "scaling": self.decode_scaling,
             },
             "end_to_end_s": self.end_to_end_s,
             "training": None if self.training is None else {
@@ -120,7 +119,7 @@ class LLMReport:
                 "tokens_per_day": self.training_tokens_per_day,
             },
             "notes": list(self.notes),
-        }
+        })
 
 
 def _step_inputs(config, accepted: set[str], batch: int, past: int, new: int,
@@ -212,6 +211,8 @@ class _Prefill:
 
 
 class _Fit(NamedTuple):
+    """What fits in the GPUs' memory."""
+
     kv_cache_bytes: int
     needed: int
     available: int
@@ -221,6 +222,7 @@ class _Fit(NamedTuple):
 
 def _check(prompt_len: int, gen_len: int, batch_size: int, gpus: int, tp: int, pp: int,
            mfu: float) -> None:
+    """Usage errors, before any work."""
     for name, value in (("prompt_len", prompt_len), ("gen_len", gen_len),
                         ("batch_size", batch_size), ("gpus", gpus), ("tp", tp), ("pp", pp)):
         if not isinstance(value, int) or value < 1:
@@ -248,6 +250,7 @@ def _load(model: str, prompt_len: int, batch_size: int):
 
 
 def _prefill(lm: _Model, prompt_len: int, chip: Chip) -> _Prefill:
+    """The prompt's forward pass, captured and costed once, and the memory it implies."""
     analysis, quantized = lm.measure(0, prompt_len)
     cap = analysis.capture
     kv_specs = _specs_by_storage(cap, cap.storages("kv_cache"))
