@@ -1,6 +1,7 @@
 """Render-ready views of a ProfileResult, shared by the HTML report and the PNG plots: repeated
-ops grouped and timed on several chips, per-chip totals, the module tree with identical
-numbered blocks merged, and the per-layer rows."""
+ops grouped, per-chip totals (both read from the times the result's Analysis computed; nothing
+here times an op), the module tree with identical numbered blocks merged, and the per-layer
+rows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from ..analysis.modules import ModuleStats
 from ..analysis.results import OpGroup, ProfileResult, group_ops
-from ..analysis.roofline import COMPUTE, PhaseTime, op_peak
+from ..analysis.roofline import COMPUTE, op_peak
 from ..capture.structure import call_specs
 from ..costing.registry import MATMUL
 from ..hardware import Chip
@@ -30,11 +31,6 @@ class ChipTotals:
     def intensity(self) -> float:
         return self.flops / self.bytes if self.bytes else 0.0
 
-    @classmethod
-    def of(cls, chip: Chip, totals: PhaseTime) -> ChipTotals:
-        return cls(chip, totals.phase, totals.time_s, totals.share(COMPUTE), totals.flops,
-                   totals.bytes)
-
     def to_dict(self) -> dict[str, Any]:
         return {"chip": self.chip.id, "phase": self.phase, "time_s": self.time_s,
                 "compute_bound_share": self.compute_bound_share, "flops": self.flops,
@@ -44,7 +40,10 @@ class ChipTotals:
 def chip_totals(result: ProfileResult, chip: Chip, phase: str) -> ChipTotals | None:
     """None when the phase was not captured."""
     totals = result.roofline(chip).phase(phase)
-    return None if totals is None else ChipTotals.of(chip, totals)
+    if totals is None:
+        return None
+    return ChipTotals(chip, phase, totals.time_s, totals.share(COMPUTE), totals.flops,
+                      totals.bytes)
 
 
 def roofs(result: ProfileResult, chip: Chip) -> list[tuple[str, float]]:
