@@ -24,7 +24,7 @@ from ..measure.cache import MeasurementCache, measured_chip_path
 from ..measure.clock import measure
 from ..measure.ops import OpConfig, config_key, time_config, unique_configs
 from ..sources import resolve
-from .profile import capture_source
+from .pipeline import capture_source
 
 DEFAULT_MAX_REAL_WEIGHT_FRACTION = 0.5  # end to end only when the weights fit in half of RAM
 
