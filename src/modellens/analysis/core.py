@@ -10,6 +10,7 @@ from ..capture import FORWARD, Capture, ModuleRecord, OpRecord
 from ..capture.structure import module_signatures
 from ..costing.cost import OpCost, op_costs
 from ..hardware import Chip
+from ..hardware.timemodel import OpTime, TimeModel
 from . import flops, memory, modules, moe, params, roofline
 
 
@@ -75,14 +76,16 @@ class Analysis:
         return self._once("memory", lambda: memory.estimate_memory(self))
 
     def roofline(self, chip: Chip) -> roofline.Roofline:
-        """Every op timed on `chip` (THE per-op time loop) and per-phase totals."""
+        """Every op timed on `chip` under the plain roofline (the lower bound; THE per-op time
+        loop) and per-phase totals."""
+        plain = chip.with_time_model(TimeModel.ROOFLINE)
         cached = self._views.get(("roofline", chip.id))
-        if cached is None or cached.chip != chip:
-            cached = self._views[("roofline", chip.id)] = roofline.time_ops(self, chip)
+        if cached is None or cached.chip != plain:
+            cached = self._views[("roofline", chip.id)] = roofline.time_ops(self, plain)
         return cached
 
-    def timed_ops(self, chip: Chip) -> Iterator[tuple[int, OpRecord, OpCost, roofline.OpTiming]]:
-        """(index, op, cost, timing on `chip`) of every op that takes time, in capture order."""
+    def timed_ops(self, chip: Chip) -> Iterator[tuple[int, OpRecord, OpCost, OpTime]]:
+        """(index, op, cost, roofline time on `chip`) of every op that takes time, in order."""
         timings = self.roofline(chip).timings
         for index, (op, cost) in enumerate(self.items()):
             if timings[index] is not None:

@@ -15,7 +15,8 @@ from .memory import MemoryEstimate
 from .modules import ModuleStats
 from .moe import MoEReport
 from .params import ParamCounts
-from .roofline import Bottleneck, OpTiming, Roofline, op_dtype
+from ..hardware.timemodel import OpTime
+from .roofline import Bottleneck, Roofline, op_dtype
 
 if TYPE_CHECKING:
     from .core import Analysis
@@ -46,7 +47,7 @@ class OpRow:
     index: int  # in the capture's ops
     op: OpRecord
     cost: OpCost
-    timing: OpTiming
+    timing: OpTime
 
     name = _read("op", "name")
     module = _read("op", "module")
@@ -153,7 +154,7 @@ class ProfileResult:
         """Module path -> structural signature (see `Analysis.module_signatures`)."""
         return self._analysis().module_signatures(extra)
 
-    def timing(self, row: OpRow, chip: Chip) -> OpTiming:
+    def timing(self, row: OpRow, chip: Chip) -> OpTime:
         """One op's time on `chip`."""
         timing = self.roofline(chip).timings[row.index]
         assert timing is not None  # rows are timed ops

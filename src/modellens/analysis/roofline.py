@@ -1,7 +1,9 @@
-"""Time on a chip. `op_time` is THE function that times one op; `time_ops` is THE loop over a
-capture's ops that every time figure (profile's bottleneck and per-op times, LLM step costs,
-the report's per-chip times and plots) reads. Today an op takes its roofline time,
-max(FLOPs / peak, bytes / bandwidth), bound by whichever is larger."""
+"""Time on a chip. `op_time` is THE function that times one op: the chip's time model (see
+`hardware.timemodel`: calibrated efficiency curves, or the plain roofline max(FLOPs / peak,
+bytes / bandwidth)) applied to the op's class, FLOPs, bytes and dtype. `time_ops` is THE loop
+over a capture's ops that the per-capture time figures (profile's bottleneck and per-op times,
+LLM step costs, the report's per-chip times and plots) read; they time on the plain roofline
+today, the lower bound (`Analysis.roofline`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from ..capture import FORWARD, OpRecord
 from ..costing.cost import OpCost
 from ..costing.registry import MATMUL
 from ..hardware import Chip
+from ..hardware.timemodel import MATRIX_CLASSES_NAMES, OpTime
 from ..io import JsonRecord
+from .timeclass import gemm_dims, time_class
 
 if TYPE_CHECKING:
     from .core import Analysis
@@ -36,8 +40,9 @@ def op_dtype(op: OpRecord) -> str:
 
 
 def op_peak(op: OpRecord, cost: OpCost, chip: Chip) -> float:
-    """The roof an op runs under: matrix units for matmuls, vector units otherwise."""
-    return chip.peak(op_dtype(op), matmul=cost.category == MATMUL)
+    """The roof an op runs under: matrix units for matmul, conv and attention, vector units
+    otherwise (as `Chip.op_time` has it)."""
+    return chip.peak(op_dtype(op), matmul=time_class(op, cost) in MATRIX_CLASSES_NAMES)
 
 
 def is_timed(cost: OpCost) -> bool:
@@ -45,21 +50,11 @@ def is_timed(cost: OpCost) -> bool:
     return bool(cost.flops_all or cost.bytes)
 
 
-@dataclass(frozen=True, slots=True)
-class OpTiming:
-    time_s: float
-    compute_time_s: float
-    memory_time_s: float
-    bound: str  # COMPUTE or MEMORY
-
-
-def op_time(op: OpRecord, cost: OpCost, chip: Chip) -> OpTiming | None:
-    """THE time of one op on `chip` (None for ops that take none, see `is_timed`)."""
-    if not is_timed(cost):
-        return None
-    time, compute, memory = roofline_time(cost.flops_all, cost.bytes, op_peak(op, cost, chip),
-                                          chip.memory_bandwidth)
-    return OpTiming(time, compute, memory, COMPUTE if compute >= memory else MEMORY)
+def op_time(op: OpRecord, cost: OpCost, chip: Chip) -> OpTime:
+    """THE time of one op on `chip`, under the chip's time model."""
+    op_class = time_class(op, cost)
+    return chip.op_time(op_class, cost.flops_all, cost.bytes, op_dtype(op),
+                        gemm_dims(op, op_class))
 
 
 @dataclass
@@ -74,7 +69,7 @@ class PhaseTime:
     bytes: int = 0
     matmul_dtype: str | None = None  # of the first matmul-class op
 
-    def add(self, op: OpRecord, cost: OpCost, timing: OpTiming) -> None:
+    def add(self, op: OpRecord, cost: OpCost, timing: OpTime) -> None:
         self.ops[timing.bound] += 1
         self.times[timing.bound] += timing.time_s
         self.flops += cost.flops_all
@@ -118,10 +113,10 @@ class Bottleneck(JsonRecord):
 @dataclass(frozen=True)
 class Roofline:
     """One capture timed on one chip: per-op timings aligned with the capture's ops (None for
-    ops that take no time) and per-phase totals."""
+    ops that take no time, see `is_timed`) and per-phase totals."""
 
     chip: Chip
-    timings: list[OpTiming | None]
+    timings: list[OpTime | None]
     phases: dict[str, PhaseTime]
 
     def phase(self, phase: str) -> PhaseTime | None:
@@ -145,11 +140,12 @@ class Roofline:
 
 
 def time_ops(analysis: Analysis, chip: Chip) -> Roofline:
-    """THE loop: every op of the analysis timed on `chip` by `op_time`, summed per phase."""
-    timings: list[OpTiming | None] = []
+    """THE loop: every op of the analysis that takes time timed on `chip` by `op_time`,
+    summed per phase."""
+    timings: list[OpTime | None] = []
     phases: dict[str, PhaseTime] = {}
     for op, cost in analysis.items():
-        timing = op_time(op, cost, chip)
+        timing = op_time(op, cost, chip) if is_timed(cost) else None
         timings.append(timing)
         if timing is not None:
             phases.setdefault(op.phase, PhaseTime(op.phase)).add(op, cost, timing)
