@@ -4,20 +4,18 @@ import pytest
 import torch
 from torch import nn
 
-from modellens.analysis.memory import peak_live_bytes
-from modellens.analysis.modules import module_stats
-from modellens.capture import FORWARD, SampleInputs, capture
-from modellens.costing.cost import op_costs
+from modellens.analysis import Analysis
+from modellens.capture import SampleInputs, capture
 from modellens.sources import resolve
 from modellens.sources.base import build_model
 
 
 def summary(cap):
-    costs = op_costs(cap)
+    analysis = Analysis(cap)
     modules = [(m.path, m.calls, m.flops, m.bytes, m.input_shapes, m.output_shapes)
-               for m in module_stats(cap, costs)]
+               for m in analysis.by_module()]
     ops = [(op.name, op.module, [s.shape for s in op.inputs]) for op in cap.ops]
-    return ops, modules, sum(c.bytes for c in costs), peak_live_bytes(cap, costs, (FORWARD,))
+    return ops, modules, sum(c.bytes for c in analysis.costs), analysis.activations()
 
 
 @pytest.mark.parametrize("spec", ["gpt2", "tv:resnet50", "yolo:yolov8n"])
@@ -95,3 +93,41 @@ def test_replayed_ops_of_a_shared_module_keep_its_own_path():
     silus = [op.module for op in replayed.ops if op.packet == "aten.silu"]
     assert silus == ["act"] * 4
     assert replayed.modules["act"].calls == 4
+
+
+# ---------------------------------------------------------------- one structural signature
+
+
+def _partition(keys: dict) -> set[frozenset]:
+    groups: dict = {}
+    for item, key in keys.items():
+        groups.setdefault(key, set()).add(item)
+    return {frozenset(g) for g in groups.values()}
+
+
+@pytest.mark.parametrize("spec", ["gpt2", "tv:resnet50"])
+def test_live_and_recorded_signatures_are_the_same_rule(spec):
+    """Replay's signature (live modules) and the capture's (records) group modules alike."""
+    from modellens.capture.structure import module_signatures, structural_signatures
+
+    source = resolve(spec)
+    model, _ = build_model(source)
+    cap = capture(model, source.make_inputs)
+    names = {module: path for path, module in model.named_modules()}
+    live = structural_signatures(model, lambda m: cap.modules[names[m]].attributes)
+    assert _partition({names[m]: key for m, key in live.items()}) == \
+        _partition(module_signatures(cap))
+
+
+def test_place_attributes_are_ignored_and_config_is_not():
+    from modellens.capture.structure import module_signatures
+
+    class Named(nn.Linear):
+        def __init__(self, name, eps):
+            super().__init__(4, 4)
+            self.name, self.layer_idx, self.eps = name, len(name), eps
+
+    model = nn.Sequential(Named("a", 1e-5), Named("bb", 1e-5), Named("ccc", 1e-6))
+    cap = capture(model, lambda: SampleInputs((torch.randn(2, 4),)))
+    keys = module_signatures(cap)
+    assert keys["0"] == keys["1"] != keys["2"]

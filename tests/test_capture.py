@@ -5,9 +5,8 @@ import torch
 from torch import nn
 
 from modellens import profile
-from modellens.analysis.modules import module_stats
+from modellens.analysis import Analysis
 from modellens.capture import BACKWARD, FORWARD, SampleInputs, capture
-from modellens.costing.cost import op_costs
 
 
 def linear_stack(widths=(32, 64, 48, 16)):
@@ -87,7 +86,7 @@ def test_module_totals_add_up():
     """Inclusive: each parent's FLOPs = own ops + sum over its children (property over models)."""
     model = nn.Sequential(nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8)), nn.Linear(8, 2))
     cap = capture(model, lambda: SampleInputs((torch.randn(3, 8),)))
-    stats = {m.path: m for m in module_stats(cap, op_costs(cap))}
+    stats = {m.path: m for m in Analysis(cap).by_module()}
     for path, entry in stats.items():
         children = [c for c in stats.values() if c.parent == path]
         if children:

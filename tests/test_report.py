@@ -19,13 +19,12 @@ import torch
 from torch import nn
 
 from modellens import profile
-from modellens.analysis.roofline import bottleneck
 from modellens.cli import main
 from modellens.hardware import get_chip
 from modellens.report import html as html_report
 from modellens.report import plots, view
 from modellens.sources import resolve
-from modellens.tasks.profile import capture_source
+from modellens.tasks.pipeline import capture_source
 
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny_model.py"
@@ -104,7 +103,7 @@ def test_chip_times_match_the_roofline_analysis(blocks_result):
     captured = capture_source(resolve(Blocks(), torch.randn(2, 8, 16)), backward=True)
     for chip, entry in zip(chips, data["chips"]):
         for phase in ("forward", "backward"):
-            summary, _ = bottleneck(captured.capture, captured.costs, chip, phase=phase)
+            summary = captured.analysis.roofline(chip).bottleneck(phase)
             assert entry[phase]["time_s"] == pytest.approx(summary.predicted_time_s, rel=1e-12)
             assert entry[phase]["compute_bound_share"] == pytest.approx(
                 summary.compute_bound_time_share, abs=1e-12)
@@ -130,6 +129,24 @@ def test_blocks_that_differ_stay_apart(profiled):
     tree, _ = view.module_tree(profiled("tv:resnet50"))
     layer1 = next(n for n in tree.children if n.name == "layer1")
     assert [(n.name, n.count) for n in layer1.children] == [("0", 1), ("1–2", 2)]
+
+
+class Windowed(nn.Linear):
+    """A layer whose config says how it attends; its figures do not show it."""
+
+    def __init__(self, index: int, window: int | None):
+        super().__init__(8, 8)
+        self.layer_idx, self.window = index, window
+
+
+def test_tree_merges_by_the_structural_signature():
+    """Blocks merge when only their place differs (layer_idx), not when their config does."""
+    layers = [Windowed(i, None) for i in range(3)] + [Windowed(3, 4)]
+    result = profile(nn.Sequential(*layers), torch.randn(2, 8))
+    tree, _ = view.module_tree(result)
+    assert [(n.name, n.count) for n in tree.children] == [("0–2", 3), ("3", 1)]
+    assert tree.children[0].flops == 3 * tree.children[1].flops
+
 
 
 def test_tree_keeps_its_first_nodes_when_too_large(profiled):

@@ -8,6 +8,7 @@ from modellens import profile
 from modellens.analysis.roofline import roofline_time
 from modellens.errors import HardwareError
 from modellens.hardware import get_chip, load_chips
+from modellens.hardware.timemodel import OpTime
 
 
 def test_roofline_time_is_the_max_of_compute_and_memory():
@@ -57,3 +58,55 @@ def test_memory_breakdown_of_a_chain():
     assert memory.outputs_bytes == 10 * 50 * 4
     assert memory.activations_bytes == 4 * (10 * 200 + 10 * 200 + 10 * 50)
     assert memory.peak_activations_bytes == 4 * (10 * 200 + 10 * 200)
+
+
+# ---------------------------------------------------------------- one per-op time function
+
+
+def test_every_time_figure_goes_through_op_time(monkeypatch):
+    """Replace the one per-op time function: profile's bottleneck and per-op times, an LLM step
+    cost and the report's per-chip totals and op groups all follow it."""
+    from modellens.analysis import roofline
+    from modellens.analysis.inference import step_cost
+    from modellens.report import html, view
+
+    def one_microsecond(op, cost, chip):
+        return OpTime(1e-6, 1e-6, 0.0, 0.0)
+
+    monkeypatch.setattr(roofline, "op_time", one_microsecond)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 8))
+    result = profile(model, torch.randn(4, 64), backward=True, hardware=["h100", "l4"])
+    forward = [r for r in result.ops if r.phase == "forward"]
+    assert {r.time_s for r in result.ops} == {1e-6}
+    assert result.bottleneck.predicted_time_s == pytest.approx(len(forward) * 1e-6)
+    assert result.bottleneck.compute_bound_time_share == 1.0
+    assert result.backward_bottleneck.predicted_time_s == pytest.approx(
+        (len(result.ops) - len(forward)) * 1e-6)
+    assert step_cost(result.analysis, get_chip("a100")).time_s == pytest.approx(len(forward) * 1e-6)
+    for chip in (get_chip("h100"), get_chip("l4")):
+        totals = view.chip_totals(result, chip, "forward")
+        assert totals.time_s == result.bottleneck.predicted_time_s
+        assert {result.timing(g.first, chip).time_s for g in view.op_groups(result, chip)} == {1e-6}
+    groups = html.report_data(result, [get_chip("h100"), get_chip("l4")])["op_groups"]
+    assert {t for g in groups for t in g["t"]} == {1e-6}
+
+
+def test_chips_are_resolved_once_at_the_edge(monkeypatch):
+    """Chip objects pass through every layer; names are looked up once each."""
+    from modellens.analysis import roofline
+    from modellens.tasks import pipeline
+
+    chips = [get_chip("h100"), get_chip("a100")]
+    monkeypatch.setattr(pipeline, "get_chip", lambda name: pytest.fail(f"resolved {name!r}"))
+    result = profile(nn.Linear(8, 8), torch.randn(2, 8), hardware=chips + [get_chip("h100-sxm5")])
+    assert result.hardware is chips[0] and result.bottleneck.hardware == "h100-sxm"
+    # every chip asked for was timed by the task; renderers only read the timings
+    monkeypatch.setattr(roofline, "time_ops", lambda *_: pytest.fail("timed again"))
+    assert result.roofline(chips[1]).chip.id == chips[1].id
+
+
+def test_a_chip_is_timed_once_per_analysis():
+    result = profile(nn.Linear(8, 8), torch.randn(2, 8))
+    chip = get_chip("l4")
+    assert result.roofline(chip) is result.roofline(chip)
+    assert result.roofline(result.hardware).bottleneck() == result.bottleneck

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from gpu_ops import ALL_REDUCE_CALIBRATION_DEVICES, AllReduce, load  # noqa: E402
 
-from modellens.hardware.fit import overhead_estimate, errors, fit_time_model  # noqa: E402
+from modellens.hardware.fit import errors, fit_time_model, overhead_estimate  # noqa: E402
 from modellens.hardware.timemodel import DEFAULT  # noqa: E402
 
 OUT = Path(__file__).parents[2] / "src/modellens/hardware/time_models.yaml"

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..capture import FORWARD, Capture
 from ..capture.records import TensorSpec, map_specs
-from ..costing.cost import OpCost, op_costs
-from ..costing.registry import MATMUL
+from ..costing.cost import OpCost
+from ..costing.registry import MATMUL, category
 from ..hardware import Chip
-from .roofline import COMPUTE, MEMORY, op_timing, roofline_time
+from ..io import JsonRecord
+from .roofline import PhaseTime, is_timed, roofline_time
+
+if TYPE_CHECKING:
+    from .core import Analysis
 
 
 def matmul_weight_storages(capture: Capture) -> set[int]:
     """Parameters read by matmul-class ops (what weight-only quantization compresses);
     embeddings, norms and biases are left out."""
     params = capture.storages("params")
-    from ..costing.registry import category
-
     found: set[int] = set()
     for op in capture.ops:
         if category(op.name) != MATMUL:
@@ -49,7 +52,7 @@ def with_storage_formats(capture: Capture, formats: dict[frozenset[int] | set[in
 
 
 @dataclass(frozen=True)
-class StepCost:
+class StepCost(JsonRecord):
     """One forward step: totals, roofline time on a chip, and the bytes split that decides how
     it scales with batch size (weights are read once per step whatever the batch)."""
 
@@ -62,31 +65,18 @@ class StepCost:
     bound: str  # where most of the time goes
     intensity: float
 
-    def to_dict(self) -> dict:
-        return dict(vars(self))
 
-
-def step_cost(capture: Capture, chip: Chip, costs: list[OpCost] | None = None) -> StepCost:
-    costs = costs if costs is not None else op_costs(capture)
-    params, kv = capture.storages("params"), capture.storages("kv_cache")
-    flops = matmul = moved = weight = kv_moved = 0
-    times = {COMPUTE: 0.0, MEMORY: 0.0}
-    for op, cost in zip(capture.ops, costs):
-        if op.phase != FORWARD:
-            continue
-        timing = op_timing(op, cost, chip)
-        if timing is None:
-            continue
-        times[timing.bound] += timing.time_s
-        flops += cost.flops_all
-        matmul += cost.flops
-        moved += cost.bytes
-        weight += _weight_bytes(op, cost, params)
-        kv_moved += _kv_bytes(op, cost, kv)
-    total = times[COMPUTE] + times[MEMORY]
-    return StepCost(flops, matmul, moved, weight, kv_moved, total,
-                    COMPUTE if times[COMPUTE] >= times[MEMORY] else MEMORY,
-                    flops / moved if moved else 0.0)
+def step_cost(analysis: Analysis, chip: Chip) -> StepCost:
+    """The forward step of `analysis` on `chip`, timed by the one roofline loop."""
+    params, kv = analysis.capture.storages("params"), analysis.capture.storages("kv_cache")
+    weight = kv_moved = 0
+    for op, cost in analysis.items(FORWARD):
+        if is_timed(cost):
+            weight += _weight_bytes(op, cost, params)
+            kv_moved += _kv_bytes(op, cost, kv)
+    step = analysis.roofline(chip).phase(FORWARD) or PhaseTime(FORWARD)
+    return StepCost(step.flops, step.matmul_flops, step.bytes, weight, kv_moved, step.time_s,
+                    step.bound, step.intensity)
 
 
 def _distinct(specs):
@@ -117,7 +107,8 @@ def _kv_bytes(op, cost: OpCost, kv: set[int]) -> int:
 @dataclass(frozen=True)
 class BatchScaling:
     """Decode throughput vs batch size from one captured step at batch `batch`: FLOPs and
-    per-sequence bytes grow with the batch, weight reads do not."""
+    per-sequence bytes grow with the batch, weight reads do not. An extrapolation of the
+    step's totals (one roofline over the whole step), not a per-op time."""
 
     batch: int
     flops_per_sequence: float

@@ -32,6 +32,7 @@ from ..capture.records import TensorSpec
 from ..costing.cost import FLOPS_PER_MAC
 from ..costing.registry import MATMUL, category
 from ..dtypes import dtype_name, dtype_size
+from ..io import JsonRecord, to_jsonable
 from .params import count_params
 
 BATCH = "batch_size"
@@ -40,7 +41,7 @@ _PARENT_LEVELS = 2  # how far up an uncalled matrix may borrow its input
 
 
 @dataclass(frozen=True)
-class Matrix:
+class Matrix(JsonRecord):
     """One weight matrix (or one expert's slice of a fused expert weight)."""
 
     layer_name: str
@@ -72,9 +73,6 @@ class Matrix:
     def key(self) -> tuple[str, int | None]:
         """Identity of the stored weight: tied matrices share it."""
         return (min([self.weight_name, *self.shared_with]), self.expert)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
 
 
 @dataclass
@@ -121,7 +119,7 @@ class ModelMatrices:
         return {
             "total_matrices": self.total_matrices,
             "max_sequence_length": self.max_sequence_length,
-            "matrices": [m.to_dict() for m in self.matrices],
+            "matrices": to_jsonable(self.matrices),
             "model_class": self.model_class,
             "source": self.source,
             "capture_method": self.capture_method,

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..capture import FORWARD, Capture
-from ..costing.cost import OpCost
+from ..capture import FORWARD
 from ..costing.registry import VIEW
-from .params import ParamCounts
+from ..io import JsonRecord
+
+if TYPE_CHECKING:
+    from .core import Analysis
 
 
 @dataclass(frozen=True)
-class MemoryEstimate:
+class MemoryEstimate(JsonRecord):
     weights_bytes: int  # parameters + buffers, each tensor once
     inputs_bytes: int
     outputs_bytes: int
@@ -19,24 +22,23 @@ class MemoryEstimate:
     peak_activations_bytes: int  # most forward intermediates alive at once (see `peak_live_bytes`)
     gradients_bytes: int | None = None  # one gradient per trainable parameter, with --backward
 
-    def to_dict(self) -> dict:
-        return dict(vars(self))
 
-
-def peak_live_bytes(capture: Capture, costs: list[OpCost], phases: tuple[str, ...]) -> tuple[int, int]:
+def peak_live_bytes(analysis: Analysis, phases: tuple[str, ...]) -> tuple[int, int]:
     """(total, peak) bytes of tensors created by the ops of `phases`.
 
     A tensor is alive from the op that creates it to the last op that reads it (model outputs
     stay alive to the end). With backward included, tensors saved for backward stay alive
     until backward reads them, as in training.
     """
+    capture = analysis.capture
     created: dict[int, tuple[int, int]] = {}  # storage -> (op index, bytes)
     last_use: dict[int, int] = {}
-    ops = [(i, op) for i, op in enumerate(capture.ops) if op.phase in phases]
-    for i, op in ops:
+    for i, (op, cost) in enumerate(analysis.items()):
+        if op.phase not in phases:
+            continue
         for spec in op.inputs:
             last_use[spec.storage] = i
-        is_view = costs[i].category == VIEW
+        is_view = cost.category == VIEW
         for spec in op.outputs:
             # a storage first seen as an output was allocated here; one seen first as an input
             # (weights, model inputs, caches) or made by a view was not
@@ -58,8 +60,9 @@ def peak_live_bytes(capture: Capture, costs: list[OpCost], phases: tuple[str, ..
     return sum(size for _, size in created.values()), peak
 
 
-def estimate_memory(capture: Capture, costs: list[OpCost], params: ParamCounts) -> MemoryEstimate:
-    activations, peak = peak_live_bytes(capture, costs, (FORWARD,))
+def estimate_memory(analysis: Analysis) -> MemoryEstimate:
+    capture, params = analysis.capture, analysis.params()
+    activations, peak = analysis.activations((FORWARD,))
     gradients = None
     if capture.backward:
         gradients = sum(p.nbytes for p in capture.params if p.requires_grad)

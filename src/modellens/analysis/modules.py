@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from ..capture import FORWARD, Capture
-from ..costing.cost import OpCost
+from ..capture import FORWARD
+from ..io import fields_dict
+
+if TYPE_CHECKING:
+    from .core import Analysis
 
 
 @lru_cache(maxsize=65536)
@@ -42,11 +46,12 @@ class ModuleStats:
         return self.path or "(root)"
 
     def to_dict(self) -> dict:
-        return {"path": self.name, **{k: v for k, v in vars(self).items() if k != "path"}}
+        return fields_dict(self, path=self.name)
 
 
-def module_stats(capture: Capture, costs: list[OpCost]) -> list[ModuleStats]:
+def module_stats(analysis: Analysis) -> list[ModuleStats]:
     """One entry per module, in tree (definition) order."""
+    capture = analysis.capture
     stats = {
         path: ModuleStats(
             path=path,
@@ -67,7 +72,7 @@ def module_stats(capture: Capture, costs: list[OpCost]) -> list[ModuleStats]:
         for path in ancestors(owner):
             if path in stats:
                 stats[path].params += param.numel
-    for op, cost in zip(capture.ops, costs):
+    for op, cost in analysis.items():
         if not (cost.flops or cost.flops_all or cost.bytes):
             continue
         module = op.module if op.module in stats else ""

@@ -9,13 +9,17 @@ the total. Expert parameters are those under an `experts` module (`...experts.ga
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..capture import FORWARD, Capture
-from ..costing.cost import OpCost
+from ..capture import FORWARD
+from ..io import JsonRecord
+
+if TYPE_CHECKING:
+    from .core import Analysis
 
 
 @dataclass(frozen=True)
-class MoEReport:
+class MoEReport(JsonRecord):
     num_experts: int
     experts_per_token: int
     total_params: int
@@ -25,25 +29,19 @@ class MoEReport:
     forward_flops_all_experts: int  # if every token went through every expert
     routing: str = "each token to exactly experts_per_token experts"
 
-    def to_dict(self) -> dict:
-        return dict(vars(self))
-
 
 def _is_expert_path(path: str) -> bool:
     parts = path.split(".")
     return "experts" in parts
 
 
-def moe_report(capture: Capture, costs: list[OpCost], num_experts: int,
-               experts_per_token: int) -> MoEReport:
-    params = [p for p in capture.params if not p.is_buffer]
+def moe_report(analysis: Analysis, num_experts: int, experts_per_token: int) -> MoEReport:
+    params = [p for p in analysis.capture.params if not p.is_buffer]
     total = sum(p.numel for p in params)
     expert = sum(p.numel for p in params if _is_expert_path(p.name))
     active = total - expert + expert * experts_per_token // num_experts
     expert_flops = dense_flops = 0
-    for op, cost in zip(capture.ops, costs):
-        if op.phase != FORWARD:
-            continue
+    for op, cost in analysis.items(FORWARD):
         if _is_expert_path(op.module):
             expert_flops += cost.flops
         else:

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Hashable
 
+from ..capture import ModuleRecord, OpRecord
+from ..costing.cost import OpCost
 from ..hardware import Chip
+from ..hardware.timemodel import OpTime
+from ..io import document, to_jsonable
 from .flops import FlopTotals, OperatorStats, UnsupportedOp
 from .memory import MemoryEstimate
 from .modules import ModuleStats
 from .moe import MoEReport
 from .params import ParamCounts
-from .roofline import Bottleneck
+from .roofline import Bottleneck, Roofline, op_dtype
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from .core import Analysis
+
 _LAYER_INDEX = re.compile(r"(?<=\.)\d+(?=\.|$)|^\d+(?=\.|$)")
+# The keys of a row in the JSON `ops` list, in order.
+OP_ROW_KEYS = ("index", "name", "module", "phase", "category", "dtype", "flops", "flops_all",
+               "bytes_read", "bytes_written", "intensity", "bound", "time_s", "input_shapes",
+               "output_shapes")
 
 
 def module_pattern(path: str) -> str:
@@ -23,32 +33,50 @@ def module_pattern(path: str) -> str:
     return _LAYER_INDEX.sub("*", path)
 
 
-@dataclass
-class OpRow:
-    """One op that computes or moves data (views are left out)."""
+def _read(part: str, name: str) -> property:
+    """A read-only attribute `name` of the row's `part` (its op, cost or timing)."""
+    return property(lambda row: getattr(getattr(row, part), name),
+                    doc=f"{part}.{name}")
 
-    index: int
-    name: str
-    module: str
-    phase: str
-    category: str
-    dtype: str
-    flops: int
-    flops_all: int
-    bytes_read: int
-    bytes_written: int
-    intensity: float
-    bound: str
-    time_s: float
-    input_shapes: list[list[int]]
-    output_shapes: list[list[int]]
+
+@dataclass(frozen=True)
+class OpRow:
+    """One op that computes or moves data (views are left out): its record, its cost and its
+    time on the result's chip, read through."""
+
+    index: int  # in the capture's ops
+    op: OpRecord
+    cost: OpCost
+    timing: OpTime
+
+    name = _read("op", "name")
+    module = _read("op", "module")
+    phase = _read("op", "phase")
+    category = _read("cost", "category")
+    flops = _read("cost", "flops")
+    flops_all = _read("cost", "flops_all")
+    bytes_read = _read("cost", "bytes_read")
+    bytes_written = _read("cost", "bytes_written")
+    bytes = _read("cost", "bytes")
+    intensity = _read("cost", "intensity")
+    bound = _read("timing", "bound")
+    time_s = _read("timing", "time_s")
 
     @property
-    def bytes(self) -> int:
-        return self.bytes_read + self.bytes_written
+    def dtype(self) -> str:
+        """What the roofline times it in."""
+        return op_dtype(self.op)
+
+    @property
+    def input_shapes(self) -> list[list[int]]:
+        return [list(s.shape) for s in self.op.inputs]
+
+    @property
+    def output_shapes(self) -> list[list[int]]:
+        return [list(s.shape) for s in self.op.outputs]
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {key: to_jsonable(getattr(self, key)) for key in OP_ROW_KEYS}
 
 
 @dataclass
@@ -83,6 +111,9 @@ def group_ops(rows: list[OpRow]) -> list[OpGroup]:
 
 @dataclass
 class ProfileResult:
+    """Every profile view of one capture. `analysis` is the capture's Analysis (not part of
+    the JSON): per-chip times and module signatures are read from it."""
+
     model: str
     model_class: str
     source: str
@@ -103,10 +134,31 @@ class ProfileResult:
     moe: MoEReport | None = None
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    analysis: Analysis | None = field(default=None, repr=False, compare=False)
 
     @property
     def macs(self) -> int:
         return self.flops.forward_macs
+
+    def _analysis(self) -> Analysis:
+        if self.analysis is None:
+            raise ValueError("this ProfileResult was built without its capture's Analysis")
+        return self.analysis
+
+    def roofline(self, chip: Chip) -> Roofline:
+        """The capture timed on `chip` (precomputed for the chips the profile was asked for)."""
+        return self._analysis().roofline(chip)
+
+    def module_signatures(self, extra: Callable[[ModuleRecord], Hashable] | None = None
+                          ) -> dict[str, int]:
+        """Module path -> structural signature (see `Analysis.module_signatures`)."""
+        return self._analysis().module_signatures(extra)
+
+    def timing(self, row: OpRow, chip: Chip) -> OpTime:
+        """One op's time on `chip`."""
+        timing = self.roofline(chip).timings[row.index]
+        assert timing is not None  # rows are timed ops
+        return timing
 
     def top_ops(self, key: str = "flops", k: int = 10, phase: str = "forward") -> list[OpGroup]:
         """The k largest groups of identical ops by total `key` ("flops" or "bytes")."""
@@ -115,8 +167,7 @@ class ProfileResult:
 
     def to_dict(self) -> dict[str, Any]:
         flops = self.flops
-        return {
-            "schema_version": SCHEMA_VERSION,
+        return document({
             "model": self.model,
             "model_class": self.model_class,
             "source": self.source,
@@ -124,7 +175,7 @@ class ProfileResult:
             "inputs": self.inputs,
             "input_description": self.input_description,
             "settings": self.settings,
-            "params": self.params.to_dict(),
+            "params": self.params,
             "flops": {
                 "forward": flops.forward,
                 "forward_all": flops.forward_all,
@@ -132,17 +183,15 @@ class ProfileResult:
                 "backward_all": flops.backward_all,
             },
             "macs": {"forward": flops.forward_macs, "backward": flops.backward_macs},
-            "memory": self.memory.to_dict(),
-            "hardware": self.hardware.to_dict(),
-            "bottleneck": self.bottleneck.to_dict(),
-            "backward_bottleneck": (
-                self.backward_bottleneck.to_dict() if self.backward_bottleneck else None
-            ),
-            "moe": self.moe.to_dict() if self.moe else None,
-            "modules": [m.to_dict() for m in self.modules],
-            "operators": [o.to_dict() for o in self.operators],
-            "ops": [o.to_dict() for o in self.ops],
-            "unsupported_ops": [u.to_dict() for u in self.unsupported],
+            "memory": self.memory,
+            "hardware": self.hardware,
+            "bottleneck": self.bottleneck,
+            "backward_bottleneck": self.backward_bottleneck,
+            "moe": self.moe,
+            "modules": self.modules,
+            "operators": self.operators,
+            "ops": self.ops,
+            "unsupported_ops": self.unsupported,
             "notes": list(self.notes),
             "timings": dict(self.timings),
-        }
+        })

@@ -1,13 +1,25 @@
-"""Roofline: per op, time = max(FLOPs / peak, bytes / bandwidth); bound by whichever is larger."""
+"""Time on a chip. `op_time` is THE function that times one op: the chip's time model (see
+`hardware.timemodel`: calibrated efficiency curves, or the plain roofline max(FLOPs / peak,
+bytes / bandwidth)) applied to the op's class, FLOPs, bytes and dtype. `time_ops` is THE loop
+over a capture's ops that the per-capture time figures (profile's bottleneck and per-op times,
+LLM step costs, the report's per-chip times and plots) read; they time on the plain roofline
+today, the lower bound (`Analysis.roofline`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..capture import FORWARD, Capture, OpRecord
+from ..capture import FORWARD, OpRecord
 from ..costing.cost import OpCost
 from ..costing.registry import MATMUL
 from ..hardware import Chip
+from ..hardware.timemodel import MATRIX_CLASSES_NAMES, OpTime
+from ..io import JsonRecord
+from .timeclass import gemm_dims, time_class
+
+if TYPE_CHECKING:
+    from .core import Analysis
 
 COMPUTE = "compute"
 MEMORY = "memory"
@@ -27,69 +39,114 @@ def op_dtype(op: OpRecord) -> str:
     return op.outputs[0].dtype if op.outputs else "float32"
 
 
-@dataclass(frozen=True, slots=True)
-class OpTiming:
-    time_s: float
-    compute_time_s: float
-    memory_time_s: float
-    bound: str  # COMPUTE or MEMORY
+def op_peak(op: OpRecord, cost: OpCost, chip: Chip) -> float:
+    """The roof an op runs under: matrix units for matmul, conv and attention, vector units
+    otherwise (as `Chip.op_time` has it)."""
+    return chip.peak(op_dtype(op), matmul=time_class(op, cost) in MATRIX_CLASSES_NAMES)
 
 
-def op_timing(op: OpRecord, cost: OpCost, chip: Chip) -> OpTiming | None:
-    """None for ops that neither compute nor move data (views)."""
-    if cost.flops_all == 0 and cost.bytes == 0:
-        return None
-    peak = chip.peak(op_dtype(op), matmul=cost.category == MATMUL)
-    time, compute, memory = roofline_time(cost.flops_all, cost.bytes, peak, chip.memory_bandwidth)
-    return OpTiming(time, compute, memory, COMPUTE if compute >= memory else MEMORY)
+def is_timed(cost: OpCost) -> bool:
+    """Whether an op takes time at all: views neither compute nor move data."""
+    return bool(cost.flops_all or cost.bytes)
+
+
+def op_time(op: OpRecord, cost: OpCost, chip: Chip) -> OpTime:
+    """THE time of one op on `chip`, under the chip's time model."""
+    op_class = time_class(op, cost)
+    return chip.op_time(op_class, cost.flops_all, cost.bytes, op_dtype(op),
+                        gemm_dims(op, op_class))
+
+
+@dataclass
+class PhaseTime:
+    """The timed ops of one phase on one chip, run one after another (no overlap)."""
+
+    phase: str
+    ops: dict[str, int] = field(default_factory=lambda: {COMPUTE: 0, MEMORY: 0})  # by bound
+    times: dict[str, float] = field(default_factory=lambda: {COMPUTE: 0.0, MEMORY: 0.0})
+    flops: int = 0  # all FLOPs
+    matmul_flops: int = 0
+    bytes: int = 0
+    matmul_dtype: str | None = None  # of the first matmul-class op
+
+    def add(self, op: OpRecord, cost: OpCost, timing: OpTime) -> None:
+        self.ops[timing.bound] += 1
+        self.times[timing.bound] += timing.time_s
+        self.flops += cost.flops_all
+        self.matmul_flops += cost.flops
+        self.bytes += cost.bytes
+        if self.matmul_dtype is None and cost.category == MATMUL:
+            self.matmul_dtype = op_dtype(op)
+
+    @property
+    def time_s(self) -> float:
+        return self.times[COMPUTE] + self.times[MEMORY]
+
+    @property
+    def bound(self) -> str:
+        """Where most of the time goes."""
+        return COMPUTE if self.times[COMPUTE] >= self.times[MEMORY] else MEMORY
+
+    def share(self, bound: str) -> float:
+        """Share of the time spent in ops bound by `bound`."""
+        total = self.time_s
+        return self.times[bound] / total if total else 0.0
+
+    @property
+    def intensity(self) -> float:
+        return self.flops / self.bytes if self.bytes else 0.0
 
 
 @dataclass(frozen=True)
-class Bottleneck:
+class Bottleneck(JsonRecord):
     hardware: str
     phase: str
     compute_bound_ops: int
     memory_bound_ops: int
     compute_bound_time_share: float
     memory_bound_time_share: float
-    predicted_time_s: float  # sum over ops of their roofline time (no overlap between ops)
+    predicted_time_s: float  # sum over ops of their time (no overlap between ops)
     arithmetic_intensity: float  # FLOPs (all) / bytes over the whole phase
     ridge_point: float  # FLOPs/byte where matmuls in the model's dtype turn compute-bound
 
-    def to_dict(self) -> dict:
-        return dict(vars(self))
+
+@dataclass(frozen=True)
+class Roofline:
+    """One capture timed on one chip: per-op timings aligned with the capture's ops (None for
+    ops that take no time, see `is_timed`) and per-phase totals."""
+
+    chip: Chip
+    timings: list[OpTime | None]
+    phases: dict[str, PhaseTime]
+
+    def phase(self, phase: str) -> PhaseTime | None:
+        """None when the phase has no timed op (e.g. backward was not captured)."""
+        return self.phases.get(phase)
+
+    def bottleneck(self, phase: str = FORWARD) -> Bottleneck:
+        """The summary of one phase, as `profile` reports it."""
+        totals = self.phases.get(phase) or PhaseTime(phase)
+        return Bottleneck(
+            hardware=self.chip.id,
+            phase=phase,
+            compute_bound_ops=totals.ops[COMPUTE],
+            memory_bound_ops=totals.ops[MEMORY],
+            compute_bound_time_share=totals.share(COMPUTE),
+            memory_bound_time_share=totals.share(MEMORY),
+            predicted_time_s=totals.time_s,
+            arithmetic_intensity=totals.intensity,
+            ridge_point=self.chip.ridge_point(totals.matmul_dtype or "float32"),
+        )
 
 
-def bottleneck(
-    capture: Capture, costs: list[OpCost], chip: Chip, phase: str = FORWARD
-) -> tuple[Bottleneck, list[OpTiming | None]]:
-    """Summary for one phase plus per-op timings aligned with `capture.ops` (None elsewhere)."""
-    timings: list[OpTiming | None] = []
-    counts = {COMPUTE: 0, MEMORY: 0}
-    times = {COMPUTE: 0.0, MEMORY: 0.0}
-    flops = moved = 0
-    dtype = None
-    for op, cost in zip(capture.ops, costs):
-        timing = op_timing(op, cost, chip) if op.phase == phase else None
+def time_ops(analysis: Analysis, chip: Chip) -> Roofline:
+    """THE loop: every op of the analysis that takes time timed on `chip` by `op_time`,
+    summed per phase."""
+    timings: list[OpTime | None] = []
+    phases: dict[str, PhaseTime] = {}
+    for op, cost in analysis.items():
+        timing = op_time(op, cost, chip) if is_timed(cost) else None
         timings.append(timing)
-        if timing is None:
-            continue
-        counts[timing.bound] += 1
-        times[timing.bound] += timing.time_s
-        flops += cost.flops_all
-        moved += cost.bytes
-        if dtype is None and cost.category == MATMUL:
-            dtype = op_dtype(op)
-    total = times[COMPUTE] + times[MEMORY]
-    summary = Bottleneck(
-        hardware=chip.id,
-        phase=phase,
-        compute_bound_ops=counts[COMPUTE],
-        memory_bound_ops=counts[MEMORY],
-        compute_bound_time_share=times[COMPUTE] / total if total else 0.0,
-        memory_bound_time_share=times[MEMORY] / total if total else 0.0,
-        predicted_time_s=total,
-        arithmetic_intensity=flops / moved if moved else 0.0,
-        ridge_point=chip.ridge_point(dtype or "float32"),
-    )
-    return summary, timings
+        if timing is not None:
+            phases.setdefault(op.phase, PhaseTime(op.phase)).add(op, cost, timing)
+    return Roofline(chip, timings, phases)

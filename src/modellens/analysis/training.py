@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..io import fields_dict
+
 # Optimizer state bytes per parameter (without fp32 master weights).
 OPTIMIZER_STATE_BYTES = {"adam": 8, "adamw": 8, "adam8bit": 2, "sgd": 4, "sgd-nomomentum": 0,
                          "adafactor": 4}
@@ -40,7 +42,7 @@ class TrainingMemory:
         return (self.weights_bytes + self.gradients_bytes + self.optimizer_bytes) / self.params
 
     def to_dict(self) -> dict:
-        return {**dict(vars(self)), "bytes_per_param": self.bytes_per_param}
+        return fields_dict(self, bytes_per_param=self.bytes_per_param)
 
 
 def training_memory(params: int, *, weight_bytes_per_param: float, optimizer: str = "adamw",

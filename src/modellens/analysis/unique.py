@@ -1,9 +1,10 @@
 """Unique modules and unique ops of one capture: what a compiler or new-hardware team must support.
 
-Modules. Two modules are the same kernel when they have the same class, the same input and
-output shapes and dtypes (first call), the same configuration (`parameters`: the module's plain
-attributes minus identity bookkeeping such as HF's `layer_idx`), the same own weight shapes, and
-the same children (by name and unique id). Every level is kept, containers included.
+Modules. Two modules are the same kernel when they have the same structural signature
+(`capture.structure`: class, configuration -- `parameters`, the module's plain attributes minus
+identity bookkeeping such as HF's `layer_idx` --, own weight shapes and dtypes, children by name)
+and the same input and output shapes and dtypes (first call), at every level of their subtrees.
+Every level is kept, containers included.
 
 Ops. The capture records aten ops. The ``torch`` level names them as users call them (see
 `op_names`): a call of a ``torch.nn`` leaf module whose forward is one functional (Linear,
@@ -25,22 +26,15 @@ from typing import Any, Iterable
 
 from ..capture import Capture, ModuleRecord, OpRecord
 from ..capture.records import TensorSpec
-from ..io import to_jsonable
+from ..capture.structure import call_specs, configuration, module_signatures, own_params
+from ..io import JsonRecord, to_jsonable
 from .op_names import INTERNAL, leaf_function, signature_names, torch_name
 from .torch_calls import function_call
 
 LEVELS = ("torch", "aten")
 ROOT = "(root)"
 
-# Attributes that name a module's place, not its computation: equal blocks differ only in these.
-IDENTITY_KEYS = frozenset({
-    "layer_idx", "layer_id", "layer_index", "layer_number", "layer_num", "block_idx",
-    "block_id", "block_index", "stage_idx", "idx", "index", "name", "name_or_path",
-    "gradient_checkpointing", "loss_type", "kernel_config",
-})
-
 _TENSOR_ARGUMENTS = frozenset({"input", "weight", "bias", "running_mean", "running_var"})
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -48,7 +42,7 @@ _TENSOR_ARGUMENTS = frozenset({"input", "weight", "bias", "running_mean", "runni
 
 
 @dataclass
-class UniqueModule:
+class UniqueModule(JsonRecord):
     """One distinct module kernel and every path where it occurs (seed-002 `modules` entry)."""
 
     id: str
@@ -64,34 +58,22 @@ class UniqueModule:
     type_name: str = ""  # fully qualified class
     weights: dict[str, dict[str, str]] = field(default_factory=dict)  # own params and buffers
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: to_jsonable(v) for k, v in vars(self).items()}
-
 
 def display_path(path: str) -> str:
     """Capture path -> seed path: '' is '(root)'."""
     return path or ROOT
 
 
-def config_parameters(record: ModuleRecord) -> dict[str, Any]:
-    """A module's configuration without the keys that only say where it sits."""
-    return {k: v for k, v in record.attributes.items() if k not in IDENTITY_KEYS}
-
-
 def own_weights(capture: Capture) -> dict[str, list[tuple[str, TensorSpec]]]:
     """module path -> [(local name, spec)] of the parameters and buffers it holds (tied names
     included at every owner)."""
-    owned: dict[str, list[tuple[str, TensorSpec]]] = {}
-    for param in capture.params:
-        for name in (param.name, *param.aliases):
-            owner, _, local = name.rpartition(".")
-            owned.setdefault(owner, []).append((local, param.spec))
-    return owned
+    return {path: [(local, p.spec) for local, p in owned]
+            for path, owned in own_params(capture).items()}
 
 
 def unique_modules(capture: Capture) -> list[UniqueModule]:
     """Distinct modules in tree order of first occurrence; ids mod_000, mod_001, ..."""
-    keys = module_keys(capture)
+    keys = module_signatures(capture, call_specs)
     weights = own_weights(capture)
     by_key: dict[int, UniqueModule] = {}
     for path, record in capture.modules.items():
@@ -108,39 +90,12 @@ def unique_modules(capture: Capture) -> list[UniqueModule]:
             output_shapes=[s.shape_str() for s in record.output_specs],
             input_dtypes=[s.dtype for s in record.input_specs],
             output_dtypes=[s.dtype for s in record.output_specs],
-            parameters=config_parameters(record),
+            parameters=configuration(record.attributes),
             occurrences=[display_path(path)],
             type_name=record.type_name,
             weights={n: spec_dict(s) for n, s in weights.get(path, [])},
         )
     return list(by_key.values())
-
-
-def module_keys(capture: Capture) -> dict[str, int]:
-    """module path -> small int equal exactly for structurally identical modules."""
-    children: dict[str, list[str]] = {}
-    for path, record in capture.modules.items():
-        if record.parent is not None:
-            children.setdefault(record.parent, []).append(path)
-    weights = own_weights(capture)
-    interned: dict[tuple, int] = {}
-    keys: dict[str, int] = {}
-    for path in reversed(capture.modules):  # tree order reversed: children before parents
-        record = capture.modules[path]
-        key = (
-            record.type_name,
-            _specs_key(record.input_specs),
-            _specs_key(record.output_specs),
-            json.dumps(to_jsonable(config_parameters(record)), sort_keys=True),
-            tuple((n, s.shape, s.dtype) for n, s in weights.get(path, [])),
-            tuple((c.rpartition(".")[2], keys[c]) for c in children.get(path, [])),
-        )
-        keys[path] = interned.setdefault(key, len(interned))
-    return keys
-
-
-def _specs_key(specs: Iterable[TensorSpec]) -> tuple:
-    return tuple((s.shape, s.dtype) for s in specs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,7 +214,7 @@ def torch_call(op: OpRecord) -> OpCall | None:
 
 
 @dataclass
-class UniqueOp:
+class UniqueOp(JsonRecord):
     """One distinct op (name, attributes, tensor types) and where it runs (seed-002 `ops` entry)."""
 
     id: str
@@ -270,9 +225,6 @@ class UniqueOp:
     tensor_types: dict[str, Any]
     occurrences: list[dict[str, str]]
     aten_ops: list[str] = field(default_factory=list)  # what it runs as
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: to_jsonable(v) for k, v in vars(self).items()}
 
 
 def unique_ops(calls: list[OpCall], module_ids: dict[str, str],
@@ -334,7 +286,7 @@ def spec_dict(spec: TensorSpec) -> dict[str, str]:
 
 
 @dataclass
-class MissingOp:
+class MissingOp(JsonRecord):
     """An op name a backend lacks: its variants, how often it runs and which modules use it."""
 
     op_name: str
@@ -342,9 +294,6 @@ class MissingOp:
     occurrences: int
     missing_aten_ops: list[str]
     modules: list[dict[str, str]]  # {"id", "class_name"} of every unique module that calls it
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
 
 
 def normalize_op_name(name: str) -> str:

@@ -204,10 +204,6 @@ def chip_names(spec: str | None, option: str = "--hardware") -> list[str | None]
 
 def chip_list(names: list[str | None]) -> list:
     """Chips in order, duplicates (aliases of one chip) dropped."""
-    from ..hardware import get_chip
+    from ..tasks.pipeline import resolve_chips
 
-    chips = {}
-    for name in names:
-        chip = get_chip(name)
-        chips.setdefault(chip.id, chip)
-    return list(chips.values())
+    return resolve_chips(names)

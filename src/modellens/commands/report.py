@@ -40,13 +40,12 @@ def run(args: argparse.Namespace) -> int:
             from ..errors import SpecError
 
             raise SpecError(f"report takes one {option}; sweep several with `modellens profile`")
-    names = chip_names(args.hardware)
-    chips = chip_list(names)
+    chips = chip_list(chip_names(args.hardware))
     with out.progress(f"profiling {args.model}"):
         result = profile(
             args.model, args.inputs, batch_size=args.batch_size, seq_len=args.seq_len,
             image_size=args.image_size, dtype=args.dtype, backward=args.backward,
-            hardware=names[0], task=args.task, allow_longer=args.allow_longer,
+            hardware=chips, task=args.task, allow_longer=args.allow_longer,
         )
     if args.plot:
         from ..report.plots import write_plots

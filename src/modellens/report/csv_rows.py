@@ -36,9 +36,9 @@ def op_rows(result: ProfileResult, chips: list[Chip]) -> list[Row]:
             "output_shapes": row.output_shapes,
         }
         for chip in chips:
-            time, bound = view.op_time(row, chip)
-            entry[f"time_total_s_{chip.id}"] = time * group.count
-            entry[f"bound_{chip.id}"] = bound
+            timing = result.timing(row, chip)
+            entry[f"time_total_s_{chip.id}"] = timing.time_s * group.count
+            entry[f"bound_{chip.id}"] = timing.bound
         rows.append(entry)
     return rows
 

@@ -24,15 +24,15 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def _group_dict(group: OpGroup, chips: list[Chip]) -> dict[str, Any]:
+def _group_dict(result: ProfileResult, group: OpGroup, chips: list[Chip]) -> dict[str, Any]:
     row = group.first
-    timed = [view.op_time(row, chip) for chip in chips]
+    timed = [result.timing(row, chip) for chip in chips]
     return {
         "op": row.name, "module": group.module_pattern or "(root)", "phase": row.phase,
         "cat": row.category, "dtype": row.dtype, "n": group.count, "flops": row.flops,
         "flops_all": row.flops_all, "br": row.bytes_read, "bw": row.bytes_written,
         "ai": row.intensity, "in": row.input_shapes, "out": row.output_shapes,
-        "t": [time for time, _ in timed], "b": [bound for _, bound in timed],
+        "t": [t.time_s for t in timed], "b": [t.bound for t in timed],
     }
 
 
@@ -65,7 +65,7 @@ def report_data(result: ProfileResult, chips: list[Chip]) -> dict[str, Any]:
     data.update(
         chips=[_chip_dict(result, chip) for chip in chips],
         module_tree=tree.to_dict(),
-        op_groups=[_group_dict(g, chips) for g in groups[:MAX_OP_ROWS]],
+        op_groups=[_group_dict(result, g, chips) for g in groups[:MAX_OP_ROWS]],
         module_classes=_module_classes(result),
         report={
             "ops": len(result.ops), "op_groups": len(groups),

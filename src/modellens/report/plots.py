@@ -43,7 +43,7 @@ def roofline_figure(result: ProfileResult, chips: list[Chip] | None = None,
                     ls="-" if rank == 0 else "--",
                     label=f"{chip.id}: {label} {units.significant(peak, 'FLOP/s')}, "
                           f"{units.significant(chip.memory_bandwidth, 'B/s')}")
-        times = [view.op_time(g.first, chip)[0] * g.count for g in groups]
+        times = [result.timing(g.first, chip).time_s * g.count for g in groups]
         total = sum(times) or 1.0
         for matmul in (True, False):
             chosen = [(g, t) for g, t in zip(groups, times)

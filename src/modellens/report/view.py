@@ -1,6 +1,7 @@
 """Render-ready views of a ProfileResult, shared by the HTML report and the PNG plots: repeated
-ops grouped and timed on several chips, per-chip totals, the module tree with identical
-numbered blocks merged, and the per-layer rows."""
+ops grouped, per-chip totals (both read from the times the result's Analysis computed; nothing
+here times an op), the module tree with identical numbered blocks merged, and the per-layer
+rows."""
 
 from __future__ import annotations
 
@@ -8,27 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..analysis.modules import ModuleStats
-from ..analysis.results import OpGroup, OpRow, ProfileResult, group_ops
-from ..analysis.roofline import COMPUTE, MEMORY, roofline_time
+from ..analysis.results import OpGroup, ProfileResult, group_ops
+from ..analysis.roofline import COMPUTE, op_peak
+from ..capture.structure import call_specs
 from ..costing.registry import MATMUL
 from ..hardware import Chip
 
 
-def peak_for(row: OpRow, chip: Chip) -> float:
-    """The roof an op runs under: matrix units for matmuls, vector units otherwise."""
-    return chip.peak(row.dtype, matmul=row.category == MATMUL)
-
-
-def op_time(row: OpRow, chip: Chip) -> tuple[float, str]:
-    """(roofline time of one call, COMPUTE or MEMORY) of an op on `chip`."""
-    time, compute, memory = roofline_time(row.flops_all, row.bytes, peak_for(row, chip),
-                                          chip.memory_bandwidth)
-    return time, COMPUTE if compute >= memory else MEMORY
-
-
 @dataclass(frozen=True)
 class ChipTotals:
-    """Predicted time of one phase on one chip: the sum of its ops' roofline times."""
+    """Predicted time of one phase on one chip: the sum of its ops' times."""
 
     chip: Chip
     phase: str
@@ -49,16 +39,11 @@ class ChipTotals:
 
 def chip_totals(result: ProfileResult, chip: Chip, phase: str) -> ChipTotals | None:
     """None when the phase was not captured."""
-    rows = [r for r in result.ops if r.phase == phase]
-    if not rows:
+    totals = result.roofline(chip).phase(phase)
+    if totals is None:
         return None
-    times = {COMPUTE: 0.0, MEMORY: 0.0}
-    for row in rows:
-        time, bound = op_time(row, chip)
-        times[bound] += time
-    total = times[COMPUTE] + times[MEMORY]
-    return ChipTotals(chip, phase, total, times[COMPUTE] / total if total else 0.0,
-                      sum(r.flops_all for r in rows), sum(r.bytes for r in rows))
+    return ChipTotals(chip, phase, totals.time_s, totals.share(COMPUTE), totals.flops,
+                      totals.bytes)
 
 
 def roofs(result: ProfileResult, chip: Chip) -> list[tuple[str, float]]:
@@ -66,7 +51,7 @@ def roofs(result: ProfileResult, chip: Chip) -> list[tuple[str, float]]:
     kinds: dict[float, set[str]] = {}
     dtypes: dict[float, set[str]] = {}
     for row in result.ops:
-        peak = peak_for(row, chip)
+        peak = op_peak(row.op, row.cost, chip)
         kinds.setdefault(peak, set()).add("matrix" if row.category == MATMUL else "vector")
         if "float" in row.dtype:
             dtypes.setdefault(peak, set()).add(row.dtype)
@@ -77,7 +62,7 @@ def roofs(result: ProfileResult, chip: Chip) -> list[tuple[str, float]]:
 def op_groups(result: ProfileResult, chip: Chip) -> list[OpGroup]:
     """Repeated ops (same name, module pattern, phase, shapes) merged; slowest on `chip` first."""
     groups = group_ops(result.ops)
-    return sorted(groups, key=lambda g: -op_time(g.first, chip)[0] * g.count)
+    return sorted(groups, key=lambda g: -result.timing(g.first, chip).time_s * g.count)
 
 
 # ---------------------------------------------------------------- module tree
@@ -136,25 +121,23 @@ def _children(modules: list[ModuleStats]) -> dict[str, list[ModuleStats]]:
     return kids
 
 
-def _signatures(modules: list[ModuleStats], kids: dict[str, list[ModuleStats]]) -> dict[str, tuple]:
-    """Per module, a value equal for two modules exactly when their subtrees have the same
-    classes, child names, figures and shapes."""
-    signature: dict[str, tuple] = {}
-    for module in reversed(modules):  # tree order: children come after their parent
-        prefix = len(module.path) + 1 if module.path else 0
-        signature[module.path] = (
-            module.class_name, module.params, module.flops, module.flops_all, module.bytes,
-            module.backward_flops, str(module.input_shapes), str(module.output_shapes),
-            tuple((k.path[prefix:], signature[k.path]) for k in kids.get(module.path, ())),
-        )
-    return signature
+def _signatures(result: ProfileResult) -> dict[str, int]:
+    """Per module, a value equal for two modules exactly when they are structurally the same
+    (capture.structure) with the same call shapes and figures, all through their subtrees."""
+    by_path = {m.path: m for m in result.modules}
+
+    def facts(record) -> tuple:
+        m = by_path[record.path]
+        return (call_specs(record), m.params, m.flops, m.flops_all, m.bytes, m.backward_flops)
+
+    return result.module_signatures(facts)
 
 
 def _leaf_name(path: str) -> str:
     return path.rsplit(".", 1)[-1]
 
 
-def _runs(siblings: list[ModuleStats], signature: dict[str, tuple]) -> list[list[ModuleStats]]:
+def _runs(siblings: list[ModuleStats], signature: dict[str, int]) -> list[list[ModuleStats]]:
     """Consecutive numbered siblings with equal subtrees, as runs (unnumbered ones alone)."""
     runs: list[list[ModuleStats]] = []
     for module in siblings:
@@ -173,7 +156,7 @@ def module_tree(result: ProfileResult, max_nodes: int = 3000) -> tuple[TreeNode,
     out: beyond `max_nodes`, only the first nodes in breadth-first order are kept."""
     modules = result.modules
     kids = _children(modules)
-    signature = _signatures(modules, kids)
+    signature = _signatures(result)
     by_path = {m.path: m for m in modules}
 
     def build(run: list[ModuleStats], multiplier: int) -> TreeNode:

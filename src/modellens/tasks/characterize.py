@@ -32,7 +32,7 @@ from ..hardware.timemodel import DEFAULT, TimeModel
 from ..io import Progress
 from ..measure.ops import OpConfig, time_config, unique_configs
 from ..sources import resolve
-from .profile import capture_source
+from .pipeline import capture_source
 
 GEMMS = [(m, k, n) for m in (1, 8, 32, 128, 512, 2048)
          for k, n in ((256, 256), (768, 768), (768, 3072), (3072, 768), (1024, 4096),

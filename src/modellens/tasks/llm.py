@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
+from torch import nn
 
+from ..analysis import Analysis
 from ..analysis.inference import (
     BatchScaling,
     StepCost,
@@ -26,15 +28,13 @@ from ..analysis.inference import (
     step_cost,
     with_storage_formats,
 )
-from ..analysis.memory import peak_live_bytes
-from ..analysis.results import SCHEMA_VERSION
 from ..analysis.training import TrainingMemory, tokens_per_day, training_memory
 from ..capture import BACKWARD, FORWARD, Capture, SampleInputs, capture
 from ..capture.records import TensorSpec
-from ..costing.cost import op_costs
 from ..dtypes import dtype_name, dtype_size, parse_dtype, quantized_format
 from ..errors import ConfigError, SpecError
 from ..hardware import Chip, get_chip
+from ..io import document, to_jsonable
 
 DEFAULT_PROMPT_LEN = 2048
 MEMORY_HEADROOM = 0.9  # usable fraction of device memory (allocator, CUDA context, fragmentation)
@@ -47,7 +47,7 @@ class DecodePoint:
     tokens_per_second: float  # batch / step time
 
     def to_dict(self) -> dict:
-        return {"context": self.context, **self.step.to_dict(),
+        return {"context": self.context, **to_jsonable(self.step),
                 "tokens_per_second": self.tokens_per_second}
 
 
@@ -89,8 +89,7 @@ class LLMReport:
         return [tp * self.decode_scaling.tokens_per_second(b, chip, dtype) for b in batches]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
+        return document({
             "model": self.model,
             "hardware": self.hardware.to_dict(),
             "settings": self.settings,
@@ -105,23 +104,23 @@ class LLMReport:
                 "max_batch": self.max_batch,
                 "max_context": self.max_context,
             },
-            "prefill": {**self.prefill.to_dict(),
+            "prefill": {**to_jsonable(self.prefill),
                         "time_to_first_token_s": self.time_to_first_token_s},
             "decode": {
-                "points": [p.to_dict() for p in self.decode],
+                "points": self.decode,
                 "time_s": self.decode_time_s,
                 "tokens_per_second": self.decode_tokens_per_second,
                 "compute_bound_from_batch": self.compute_bound_from_batch,
-                "scaling": dict(vars(self.decode_scaling)),
+                "scaling": self.decode_scaling,
             },
             "end_to_end_s": self.end_to_end_s,
             "training": None if self.training is None else {
-                **self.training.to_dict(),
+                **to_jsonable(self.training),
                 "flops_per_token": self.training_flops_per_token,
                 "tokens_per_day": self.training_tokens_per_day,
             },
             "notes": list(self.notes),
-        }
+        })
 
 
 def _step_inputs(config, accepted: set[str], batch: int, past: int, new: int,
@@ -172,6 +171,151 @@ def _decode_time(points: list[DecodePoint], prompt_len: int, gen_len: int) -> fl
     return total + points[-1].step.time_s  # the last step itself
 
 
+@dataclass(frozen=True)
+class _Model:
+    """The causal LM under study, on meta, and how its steps are captured."""
+
+    name: str
+    module: nn.Module
+    dtype: torch.dtype
+    batch: int
+    weight_format: str | None  # weight-only quantization of matmul weights
+    kv_format: str | None
+
+    @property
+    def config(self):
+        return self.module.config
+
+    def measure(self, past: int, new: int) -> tuple[Analysis, set[int]]:
+        """A forward of `new` tokens after `past` cached ones, with the storage formats applied,
+        and the parameter storages quantized."""
+        accepted = set(inspect.signature(type(self.module).forward).parameters)
+        cap = capture(self.module, _step_inputs(self.config, accepted, self.batch, past, new,
+                                                self.dtype),
+                      name=self.name, dtype=self.dtype)
+        quantized = matmul_weight_storages(cap) if self.weight_format else set()
+        formats = {frozenset(quantized): self.weight_format} if self.weight_format else {}
+        if self.kv_format:
+            formats[frozenset(cap.storages("kv_cache"))] = self.kv_format
+        return Analysis(with_storage_formats(cap, formats)), quantized
+
+
+@dataclass(frozen=True)
+class _Prefill:
+    """The prompt's forward pass, and what memory it implies."""
+
+    analysis: Analysis
+    step: StepCost
+    kv_per_token: int  # one sequence, all layers
+    weights_bytes: int  # as stored
+    peak_activations: int
+
+
+class _Fit(NamedTuple):
+    """What fits in the GPUs' memory."""
+
+    kv_cache_bytes: int
+    needed: int
+    available: int
+    max_batch: int
+    max_context: int
+
+
+def _check(prompt_len: int, gen_len: int, batch_size: int, gpus: int, tp: int, pp: int,
+           mfu: float) -> None:
+    """Usage errors, before any work."""
+    for name, value in (("prompt_len", prompt_len), ("gen_len", gen_len),
+                        ("batch_size", batch_size), ("gpus", gpus), ("tp", tp), ("pp", pp)):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if gpus % (tp * pp):
+        raise ConfigError(f"gpus ({gpus}) must be a multiple of tp × pp ({tp * pp})")
+    if not 0 < mfu <= 1:
+        raise ConfigError(f"mfu must be in (0, 1], got {mfu}")
+
+
+def _prompt_length(source, prompt_len: int | None, gen_len: int, train_seq_len: int | None,
+                   training: bool, allow_longer: bool) -> tuple[int, list[str]]:
+    """(prompt length, notes): the default 2048 cut to the model's positions less `gen_len`; a
+    prompt plus generation (or a training sequence) beyond them refused unless allow_longer."""
+    limit = source.metadata.get("max_sequence_length")
+    notes = []
+    if prompt_len is None:
+        prompt_len = DEFAULT_PROMPT_LEN
+        if limit and prompt_len + gen_len > limit and limit - gen_len >= 1:
+            prompt_len = limit - gen_len
+            notes.append(f"prompt_len {prompt_len}: the default {DEFAULT_PROMPT_LEN} cut to "
+                         f"the model's {limit} positions less gen_len {gen_len}")
+    if limit and prompt_len + gen_len > limit:
+        if not allow_longer:
+            raise ConfigError(f"prompt_len + gen_len = {prompt_len + gen_len} is beyond the "
+                              f"model's {limit} positions; pass --allow-longer "
+                              "(allow_longer=True) to estimate it anyway")
+        notes.append(f"prompt + generation ({prompt_len + gen_len} tokens) beyond the model's "
+                     f"{limit} positions (allow_longer)")
+    if training and train_seq_len and limit and train_seq_len > limit and not allow_longer:
+        raise ConfigError(f"train_seq_len {train_seq_len} is beyond the model's {limit} "
+                          "positions; pass --allow-longer (allow_longer=True) to estimate it")
+    return prompt_len, notes
+
+
+def _load(model: str, batch_size: int):
+    """(source, module on meta) of a decoder-only causal LM. The captures make their own
+    inputs: the source only builds the model."""
+    from ..sources import resolve
+    from ..sources.base import build_model
+
+    source = resolve(model, batch_size=batch_size)
+    needs = (f"{model}: `llm` needs a Hugging Face decoder-only causal LM (catalog id, hub id, "
+             "directory or config.json)")
+    if source.kind != "hf":
+        raise SpecError(needs)
+    module, _ = build_model(source)
+    if getattr(module.config, "is_encoder_decoder", False) or not module.can_generate():
+        raise SpecError(needs)
+    return source, module
+
+
+def _prefill(lm: _Model, prompt_len: int, chip: Chip) -> _Prefill:
+    """The prompt's forward pass, captured and costed once, and the memory it implies."""
+    analysis, quantized = lm.measure(0, prompt_len)
+    cap = analysis.capture
+    kv_specs = _specs_by_storage(cap, cap.storages("kv_cache"))
+    kv_per_token = sum(s.nbytes for s in kv_specs.values()) // (lm.batch * prompt_len)
+    weights_bytes = analysis.params().params_bytes
+    if lm.weight_format:
+        element = dtype_size(lm.weight_format) - lm.dtype.itemsize
+        weights_bytes += int(sum(s.numel * element for s in
+                                 _specs_by_storage(cap, quantized).values()))
+    _, peak = analysis.activations((FORWARD,))
+    return _Prefill(analysis, step_cost(analysis, chip), kv_per_token, weights_bytes, peak)
+
+
+def _decode(lm: _Model, prompt_len: int, gen_len: int, points: int, chip: Chip,
+            tp: int) -> list[DecodePoint]:
+    """One decode step at each of `points` contexts over the generation."""
+    decode = []
+    for context in _contexts(prompt_len, gen_len, points):
+        step = step_cost(lm.measure(context, 1)[0], chip)
+        decode.append(DecodePoint(context, step, lm.batch * tp / step.time_s))
+    return decode
+
+
+def _fit(prefill: _Prefill, batch: int, prompt_len: int, gen_len: int, chip: Chip,
+         gpus: int) -> _Fit:
+    """Weights + KV cache + peak prefill activations against the GPUs' memory."""
+    kv, peak, weights = prefill.kv_per_token, prefill.peak_activations, prefill.weights_bytes
+    context = prompt_len + gen_len
+    kv_cache_bytes = kv * batch * context
+    available = int(chip.memory_bytes * gpus * MEMORY_HEADROOM)
+    per_sequence = kv * context + peak // batch
+    max_batch = max(0, (available - weights) // per_sequence) if per_sequence else 0
+    per_token = kv * batch + peak // prompt_len
+    max_context = max(0, (available - weights) // per_token) if per_token else 0
+    return _Fit(kv_cache_bytes, weights + kv_cache_bytes + peak, available, int(max_batch),
+                int(max_context))
+
+
 def llm_cost(
     model: str,
     *,
@@ -182,7 +326,7 @@ def llm_cost(
     kv_dtype: str | None = None,
     weight_dtype: str | None = None,
     group_size: int = 128,
-    hardware: str | None = None,
+    hardware: str | Chip | None = None,
     gpus: int = 1,
     tp: int = 1,
     pp: int = 1,
@@ -198,125 +342,56 @@ def llm_cost(
     `prompt_len` defaults to 2048 tokens, fewer where the model's positions hold less (with
     `gen_len`). A prompt plus generation longer than the model's positions is refused unless
     `allow_longer` (then the report's notes say so)."""
-    from ..sources import resolve
-    from ..sources.base import build_model
-
-    default_prompt = prompt_len is None
-    for name, value in (("prompt_len", prompt_len or DEFAULT_PROMPT_LEN), ("gen_len", gen_len),
-                        ("batch_size", batch_size), ("gpus", gpus), ("tp", tp), ("pp", pp)):
-        if not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    if gpus % (tp * pp):
-        raise ConfigError(f"gpus ({gpus}) must be a multiple of tp × pp ({tp * pp})")
-    if not 0 < mfu <= 1:
-        raise ConfigError(f"mfu must be in (0, 1], got {mfu}")
-    chip = get_chip(hardware)
+    _check(prompt_len or DEFAULT_PROMPT_LEN, gen_len, batch_size, gpus, tp, pp, mfu)
+    chip = hardware if isinstance(hardware, Chip) else get_chip(hardware)
     torch_dtype = parse_dtype(dtype)
     weight_format = quantized_format(weight_dtype, group_size) if weight_dtype else None
     kv_format = quantized_format(kv_dtype) if kv_dtype else None
-    # the captures make their own inputs: the source only builds the model
-    source = resolve(model, batch_size=batch_size)
-    limit = source.metadata.get("max_sequence_length")
-    longer = []
-    if default_prompt:
-        prompt_len = DEFAULT_PROMPT_LEN
-        if limit and prompt_len + gen_len > limit and limit - gen_len >= 1:
-            prompt_len = limit - gen_len
-            longer.append(f"prompt_len {prompt_len}: the default {DEFAULT_PROMPT_LEN} cut to "
-                          f"the model's {limit} positions less gen_len {gen_len}")
-    if limit and prompt_len + gen_len > limit:
-        if not allow_longer:
-            raise ConfigError(f"prompt_len + gen_len = {prompt_len + gen_len} is beyond the "
-                              f"model's {limit} positions; pass --allow-longer "
-                              "(allow_longer=True) to estimate it anyway")
-        longer.append(f"prompt + generation ({prompt_len + gen_len} tokens) beyond the model's "
-                      f"{limit} positions (allow_longer)")
-    if training and train_seq_len and limit and train_seq_len > limit and not allow_longer:
-        raise ConfigError(f"train_seq_len {train_seq_len} is beyond the model's {limit} "
-                          "positions; pass --allow-longer (allow_longer=True) to estimate it")
-    needs = (f"{model}: `llm` needs a Hugging Face decoder-only causal LM (catalog id, hub id, "
-             "directory or config.json)")
-    if source.kind != "hf":
-        raise SpecError(needs)
-    module, _ = build_model(source)
-    config = module.config
-    if getattr(config, "is_encoder_decoder", False) or not module.can_generate():
-        raise SpecError(needs)
-    accepted = set(inspect.signature(type(module).forward).parameters)
-
-    def measure(past: int, new: int) -> tuple[Capture, StepCost, set[int]]:
-        cap = capture(module, _step_inputs(config, accepted, batch_size, past, new, torch_dtype),
-                      name=model, dtype=torch_dtype)
-        quantized = matmul_weight_storages(cap) if weight_format else set()
-        formats = {frozenset(quantized): weight_format} if weight_format else {}
-        if kv_format:
-            formats[frozenset(cap.storages("kv_cache"))] = kv_format
-        cap = with_storage_formats(cap, formats)
-        return cap, step_cost(cap, chip, op_costs(cap)), quantized
-
-    prefill_capture, prefill, quantized = measure(0, prompt_len)
-    kv_specs = _specs_by_storage(prefill_capture, prefill_capture.storages("kv_cache"))
-    kv_per_token = sum(s.nbytes for s in kv_specs.values()) // (batch_size * prompt_len)
-    decode = []
-    for context in _contexts(prompt_len, gen_len, decode_points):
-        _, step, _ = measure(context, 1)
-        decode.append(DecodePoint(context, step, batch_size * tp / step.time_s))
+    source, module = _load(model, batch_size)
+    prompt_len, longer = _prompt_length(source, prompt_len, gen_len, train_seq_len, training,
+                                        allow_longer)
+    lm = _Model(model, module, torch_dtype, batch_size, weight_format, kv_format)
+    prefill = _prefill(lm, prompt_len, chip)
+    decode = _decode(lm, prompt_len, gen_len, decode_points, chip, tp)
     decode_time = _decode_time(decode, prompt_len, gen_len) / tp
-    ttft = prefill.time_s / tp
+    ttft = prefill.step.time_s / tp
     scaling = BatchScaling.from_step(decode[len(decode) // 2].step, batch_size)
-    params = sum(p.numel for p in prefill_capture.params if not p.is_buffer)
-    active = params
+    params = prefill.analysis.params().total
     moe = source.metadata.get("moe")
-    if moe:
-        from ..analysis.moe import moe_report
-
-        active = moe_report(prefill_capture, op_costs(prefill_capture), *moe).active_params
-    weights_bytes = sum(p.nbytes for p in prefill_capture.params if not p.is_buffer)
-    if weight_format:
-        element = dtype_size(weight_format) - torch_dtype.itemsize
-        weights_bytes += int(sum(s.numel * element for s in
-                                 _specs_by_storage(prefill_capture, quantized).values()))
-    costs = op_costs(prefill_capture)
-    _, prefill_peak = peak_live_bytes(prefill_capture, costs, (FORWARD,))
-    context = prompt_len + gen_len
-    kv_cache_bytes = kv_per_token * batch_size * context
-    needed = weights_bytes + kv_cache_bytes + prefill_peak
-    available = int(chip.memory_bytes * gpus * MEMORY_HEADROOM)
-    per_sequence = kv_per_token * context + prefill_peak // batch_size
-    max_batch = max(0, (available - weights_bytes) // per_sequence) if per_sequence else 0
-    per_token = kv_per_token * batch_size + prefill_peak // prompt_len
-    max_context = max(0, (available - weights_bytes) // per_token) if per_token else 0
+    fit = _fit(prefill, batch_size, prompt_len, gen_len, chip, gpus)
+    name = dtype_name(torch_dtype)
     report = LLMReport(
         model=model,
         hardware=chip,
         settings={"batch_size": batch_size, "prompt_len": prompt_len, "gen_len": gen_len,
-                  "dtype": dtype_name(torch_dtype), "kv_dtype": kv_format or dtype_name(torch_dtype),
-                  "weight_dtype": weight_format or dtype_name(torch_dtype),
+                  "dtype": name, "kv_dtype": lm.kv_format or name,
+                  "weight_dtype": lm.weight_format or name,
                   "group_size": group_size if weight_dtype else None, "gpus": gpus, "tp": tp,
                   "pp": pp, "optimizer": optimizer, "mfu": mfu,
                   "memory_headroom": MEMORY_HEADROOM},
         params=params,
-        active_params=active,
-        weights_bytes=weights_bytes,
-        kv_bytes_per_token=kv_per_token,
-        kv_cache_bytes=kv_cache_bytes,
-        prefill=prefill,
+        active_params=prefill.analysis.moe(*moe).active_params if moe else params,
+        weights_bytes=prefill.weights_bytes,
+        kv_bytes_per_token=prefill.kv_per_token,
+        kv_cache_bytes=fit.kv_cache_bytes,
+        prefill=prefill.step,
         time_to_first_token_s=ttft,
         decode=decode,
         decode_time_s=decode_time,
         decode_tokens_per_second=batch_size * gen_len / decode_time if decode_time else 0.0,
         end_to_end_s=ttft + decode_time,
         decode_scaling=scaling,
-        compute_bound_from_batch=scaling.compute_bound_from(chip, dtype_name(torch_dtype)),
-        memory_needed_bytes=needed,
-        memory_available_bytes=available,
-        max_batch=int(max_batch),
-        max_context=int(max_context),
-        notes=longer + [n for n in prefill_capture.notes if n.startswith("capture method")],
+        compute_bound_from_batch=scaling.compute_bound_from(chip, name),
+        memory_needed_bytes=fit.needed,
+        memory_available_bytes=fit.available,
+        max_batch=fit.max_batch,
+        max_context=fit.max_context,
+        notes=longer + [n for n in prefill.analysis.capture.notes
+                        if n.startswith("capture method")],
     )
     if training:
-        _add_training(report, module, model, config, chip, torch_dtype, optimizer, mfu,
-                      train_seq_len or prompt_len, gpus, tp, pp, allow_longer)
+        _add_training(report, lm, chip, optimizer, mfu, train_seq_len or prompt_len, gpus, tp, pp,
+                      allow_longer)
     return report
 
 
@@ -330,27 +405,25 @@ def _specs_by_storage(cap: Capture, storages: set[int]) -> dict[int, TensorSpec]
     return found
 
 
-def _add_training(report: LLMReport, module, model: str, config, chip: Chip,
-                  dtype: torch.dtype, optimizer: str, mfu: float, seq_len: int, gpus: int,
-                  tp: int, pp: int, allow_longer: bool = False) -> None:
+def _add_training(report: LLMReport, lm: _Model, chip: Chip, optimizer: str, mfu: float,
+                  seq_len: int, gpus: int, tp: int, pp: int, allow_longer: bool = False) -> None:
     """Training FLOPs per token and memory from a forward+backward capture of one sequence."""
     from ..sources import resolve
 
-    source = resolve(model, seq_len=seq_len, batch_size=1, allow_longer=allow_longer)
-    cap = capture(module, source.make_inputs, name=model, dtype=dtype, backward=True)
-    costs = op_costs(cap)
-    step_flops = sum(c.flops for c in costs)
-    flops_per_token = step_flops / seq_len
-    _, activations = peak_live_bytes(cap, costs, (FORWARD, BACKWARD))
-    layers = getattr(config, "num_hidden_layers", 1) or 1
-    hidden_state = seq_len * config.hidden_size * dtype.itemsize
+    source = resolve(lm.name, seq_len=seq_len, batch_size=1, allow_longer=allow_longer)
+    analysis = Analysis(capture(lm.module, source.make_inputs, name=lm.name, dtype=lm.dtype,
+                                backward=True))
+    totals = analysis.totals()
+    flops_per_token = (totals.forward + totals.backward) / seq_len
+    _, activations = analysis.activations((FORWARD, BACKWARD))
+    layers = getattr(lm.config, "num_hidden_layers", 1) or 1
+    hidden_state = seq_len * lm.config.hidden_size * lm.dtype.itemsize
     checkpointed = layers * hidden_state + activations // layers
-    params = report.params
     report.training = training_memory(
-        params, weight_bytes_per_param=dtype.itemsize, optimizer=optimizer,
+        report.params, weight_bytes_per_param=lm.dtype.itemsize, optimizer=optimizer,
         activations_bytes=activations, activations_checkpointed_bytes=checkpointed,
         gpus=gpus, tensor_parallel=tp, pipeline_parallel=pp)
     report.training_flops_per_token = flops_per_token
-    report.training_tokens_per_day = tokens_per_day(flops_per_token, chip.peak(dtype_name(dtype)),
-                                                    gpus, mfu)
+    report.training_tokens_per_day = tokens_per_day(flops_per_token,
+                                                    chip.peak(dtype_name(lm.dtype)), gpus, mfu)
     report.settings["train_seq_len"] = seq_len

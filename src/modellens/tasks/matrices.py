@@ -15,7 +15,7 @@ from ..hardware import get_chip
 from ..io import document, write_json
 from ..sources import resolve
 from ..sources.base import ModelSource
-from .profile import capture_source
+from .pipeline import capture_source
 
 GB = 1e9  # --bandwidth is in GB/s, decimal like the chip data sheets
 

@@ -34,7 +34,7 @@ from ..measure.emit import emitted_name, emitted_test
 from ..measure.ops import OpConfig, argument_tree, config_key
 from ..sources import resolve
 from ..sources.pyfile import called_once
-from .profile import capture_source
+from .pipeline import capture_source
 
 ISOLATION = "materialize"  # the stage of a config that cannot run alone (eager CPU fails too)
 

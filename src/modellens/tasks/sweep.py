@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..analysis.results import SCHEMA_VERSION
+from ..io import JsonRecord, document, fields_dict
 
 QUANTITIES = ("flops", "flops_all", "bytes", "peak_activations_bytes")
 
 
 @dataclass(frozen=True)
-class SweepPoint:
+class SweepPoint(JsonRecord):
     size: int
     flops: int
     flops_all: int
@@ -19,12 +19,9 @@ class SweepPoint:
     peak_activations_bytes: int
     predicted_time_s: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
 
 @dataclass(frozen=True)
-class ScalingFit:
+class ScalingFit(JsonRecord):
     """value(s) ≈ a + b·s + c·s² (least squares; exact for three sizes)."""
 
     quantity: str
@@ -36,9 +33,6 @@ class ScalingFit:
     def predict(self, size: float) -> float:
         return self.a + self.b * size + self.c * size * size
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
 
 @dataclass
 class SweepResult:
@@ -49,14 +43,7 @@ class SweepResult:
     fits: list[ScalingFit] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "model": self.model,
-            "dimension": self.dimension,
-            "hardware": self.hardware,
-            "points": [p.to_dict() for p in self.points],
-            "fits": [f.to_dict() for f in self.fits],
-        }
+        return document(fields_dict(self))
 
 
 def fit_quadratic(sizes: list[int], values: list[float], quantity: str) -> ScalingFit | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ..analysis.timeclass import compute_dtype, predict_op
+from ..analysis.roofline import op_dtype, op_time
 from ..capture import FORWARD
 from ..costing.cost import op_cost
 from ..errors import ConfigError, HardwareError
@@ -24,7 +24,7 @@ from ..measure.cache import MeasurementCache, measured_chip_path
 from ..measure.clock import measure
 from ..measure.ops import OpConfig, config_key, time_config, unique_configs
 from ..sources import resolve
-from .profile import capture_source
+from .pipeline import capture_source
 
 DEFAULT_MAX_REAL_WEIGHT_FRACTION = 0.5  # end to end only when the weights fit in half of RAM
 
@@ -112,7 +112,8 @@ def time_model(model: Any, inputs: Any = None, *, device: str = "cpu",
             notes.append(note)
     measured_rows = [(row, c) for row, c in zip(rows, configs) if row.measured_s is not None]
     op_sum = math.fsum(row.measured_s * c.calls for row, c in measured_rows) if rows else None
-    predicted = (math.fsum(predict_op(op, op_cost(op), chip).time_s for op in forward)
+    predicted = (math.fsum(op_time(op, cost, chip).time_s
+                           for op, cost in captured.analysis.items(FORWARD))
                  if chip is not None else None)
     return TimeResult(model=source.name, device=str(target),
                       capture_method=captured.capture.method,
@@ -177,11 +178,11 @@ def _measure_configs(configs: list[OpConfig], device: torch.device, chip: Chip |
 def _row(config: OpConfig, seconds: float | None, error: str, chip: Chip | None) -> OpTimeRow:
     op = config.records[0]
     cost = op_cost(op)
-    predicted = predict_op(op, cost, chip) if chip is not None else None
+    predicted = op_time(op, cost, chip) if chip is not None else None
     peak = None
     if chip is not None and seconds:
         matrix = predicted is not None and cost.flops > 0
-        peak = cost.flops_all / seconds / chip.peak(compute_dtype(op), matmul=matrix)
+        peak = cost.flops_all / seconds / chip.peak(op_dtype(op), matmul=matrix)
     return OpTimeRow(
         name=config.name, shapes=config.shapes(), dtype=config.dtype(), calls=config.calls,
         measured_s=seconds, predicted_s=predicted.time_s if predicted else None,

@@ -6,15 +6,15 @@ The config and the model it describes are in `modellens.sources.transformer`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from ..analysis.flops import FlopTotals, OperatorStats, by_operator, totals
-from ..analysis.memory import peak_live_bytes
-from ..capture import BACKWARD, FORWARD, Capture, SampleInputs
+from ..analysis import Analysis
+from ..analysis.flops import FlopTotals, OperatorStats
+from ..capture import BACKWARD, FORWARD, SampleInputs
 from ..dtypes import parse_dtype
 from ..errors import ConfigError
 from ..io import JsonRecord, Progress, document, to_json, write_text
@@ -29,7 +29,7 @@ from ..sources.transformer import (
     load_config,
     model_inputs,
 )
-from .profile import capture_source
+from .pipeline import capture_source
 
 DEFAULT_SCALE_BWD_FLOPS = 2.0  # the seed's estimate: backward = 2 x forward
 
@@ -132,56 +132,37 @@ def _seconds(value: float | None) -> str:
     return "nan" if value is None else f"{value:.6g}"
 
 
-def _in(path: str, prefix: str) -> bool:
-    return path == prefix or path.startswith(prefix + ".")
-
-
-def _flops_where(capture: Capture, costs, phase: str, keep: Callable[[str], bool]) -> int:
-    """Matmul-class FLOPs of the `phase` ops whose module path passes `keep`."""
-    return sum(cost.flops for op, cost in zip(capture.ops, costs)
-               if op.phase == phase and keep(op.module))
-
-
 def _in_block(path: str) -> bool:
     return path.startswith(("encoder.", "decoder."))
 
 
-def _block_stats(capture: Capture, costs, cfg: TransformerConfig) -> list[BlockStats]:
+def _part_stats(kind: str, path: str, count: int, part: Analysis) -> BlockStats:
+    flops = part.totals()
+    return BlockStats(kind, path, count, part.params().total, flops.forward, flops.backward or 0)
+
+
+def _block_stats(analysis: Analysis, cfg: TransformerConfig) -> list[BlockStats]:
     stats = []
     for kind, stack, count in (("encoder_block", "encoder", cfg.num_encoder_blocks),
                                ("decoder_block", "decoder", cfg.num_decoder_blocks)):
-        if not count:
-            continue
-        path = f"{stack}.{count - 1}"
-        params = sum(p.numel for p in capture.params if _in(p.module, path) and not p.is_buffer)
-        inside = lambda module, path=path: _in(module, path)
-        stats.append(BlockStats(kind, path, count, params,
-                                _flops_where(capture, costs, FORWARD, inside),
-                                _flops_where(capture, costs, BACKWARD, inside)))
+        if count:
+            path = f"{stack}.{count - 1}"
+            stats.append(_part_stats(kind, path, count, analysis.slice(path)))
     if cfg.vocab_size:
-        outside = lambda module: not _in_block(module)
-        params = sum(p.numel for p in capture.params if outside(p.module) and not p.is_buffer)
-        stats.append(BlockStats("embedding_and_head", "embedding, head", 1, params,
-                                _flops_where(capture, costs, FORWARD, outside),
-                                _flops_where(capture, costs, BACKWARD, outside)))
+        outside = analysis.where(lambda module: not _in_block(module))
+        stats.append(_part_stats("embedding_and_head", "embedding, head", 1, outside))
     return stats
 
 
-def _needed_bytes(capture: Capture, costs, prefix: str | None) -> int:
+def _needed_bytes(analysis: Analysis, prefix: str | None) -> int:
     """Weights + gradients + peak live activations of forward and backward (inside `prefix`)."""
-    if prefix is None:
-        ops, sub_costs, params = capture.ops, costs, capture.params
-    else:
-        keep = [i for i, op in enumerate(capture.ops) if _in(op.module, prefix)]
-        ops, sub_costs = [capture.ops[i] for i in keep], [costs[i] for i in keep]
-        params = [p for p in capture.params if _in(p.module, prefix)]
-    sub = replace(capture, ops=ops, outputs=[] if prefix else capture.outputs)
-    _, peak = peak_live_bytes(sub, sub_costs, (FORWARD, BACKWARD))
-    inputs = sum(s.nbytes for s in capture.modules[prefix or ""].input_specs)
-    return 2 * sum(p.nbytes for p in params) + peak + inputs
+    part = analysis if prefix is None else analysis.slice(prefix)
+    _, peak = part.activations((FORWARD, BACKWARD))
+    inputs = sum(s.nbytes for s in analysis.capture.modules[prefix or ""].input_specs)
+    return 2 * sum(p.nbytes for p in part.capture.params) + peak + inputs
 
 
-def _timed_parts(cfg: TransformerConfig, capture: Capture, costs, batch_size: int,
+def _timed_parts(cfg: TransformerConfig, analysis: Analysis, batch_size: int,
                  torch_dtype: torch.dtype) -> tuple[list[TimedPart], TimedPart]:
     """The seed's parts (one encoder block, one decoder block; inputs that need gradients, as
     inside the model) and the whole model, with the memory each needs from the capture."""
@@ -200,15 +181,15 @@ def _timed_parts(cfg: TransformerConfig, capture: Capture, costs, batch_size: in
         blocks.append(TimedPart("encoder_block", cfg.num_encoder_blocks,
                                 lambda: encoder_block(cfg, torch_dtype),
                                 lambda: SampleInputs((hidden(cfg.encoder_seq_len),)),
-                                _needed_bytes(capture, costs, path)))
+                                _needed_bytes(analysis, path)))
     if cfg.num_decoder_blocks:
         path = f"decoder.{cfg.num_decoder_blocks - 1}"
         blocks.append(TimedPart("decoder_block", cfg.num_decoder_blocks,
                                 lambda: DecoderBlock(cfg, torch_dtype), decoder_inputs,
-                                _needed_bytes(capture, costs, path)))
+                                _needed_bytes(analysis, path)))
     whole = TimedPart("model", 1, lambda: ConfigTransformer(cfg, torch_dtype),
                       lambda: model_inputs(cfg, batch_size, torch_dtype),
-                      _needed_bytes(capture, costs, None))
+                      _needed_bytes(analysis, None))
     return blocks, whole
 
 
@@ -249,11 +230,10 @@ def profile_transformer_config(
             raise ConfigError(f"repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}")
     float_dtype = "float32" if dtype == "int8" else dtype
     captured = capture_source(_source(cfg, name, batch_size), backward=True, dtype=float_dtype)
-    capture = captured.capture
-    costs = captured.costs
+    analysis, capture = captured.analysis, captured.capture
     report = None
     if timing:
-        blocks, whole = _timed_parts(cfg, capture, costs, batch_size, parse_dtype(float_dtype))
+        blocks, whole = _timed_parts(cfg, analysis, batch_size, parse_dtype(float_dtype))
         report = time_parts(blocks, whole, device=device, dtype=dtype, repeats=repeats,
                             warmup=warmup, progress=progress)
     result = TransformerProfile(
@@ -262,12 +242,12 @@ def profile_transformer_config(
         settings={"batch_size": batch_size, "dtype": dtype, "device": device,
                   "inputs": captured.source.input_description},
         capture_method=capture.method,
-        params=sum(p.numel for p in capture.params if not p.is_buffer),
-        flops=totals(capture, costs),
+        params=analysis.params().total,
+        flops=analysis.totals(),
         scale_bwd_flops=DEFAULT_SCALE_BWD_FLOPS if scale_bwd_flops is None else scale_bwd_flops,
         backward_source="measured" if scale_bwd_flops is None else "scaled",
-        blocks=_block_stats(capture, costs, cfg),
-        operators=by_operator(capture, costs),
+        blocks=_block_stats(analysis, cfg),
+        operators=analysis.by_operator(),
         timing=report,
         notes=list(capture.notes) + [_backward_note(cfg)],
     )

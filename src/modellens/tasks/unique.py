@@ -37,7 +37,7 @@ from ..errors import ConfigError
 from ..io import document, to_json, write_text
 from ..sources import resolve
 from ..sources.pyfile import called_once
-from .profile import capture_source
+from .pipeline import capture_source
 
 MODULES_FILE = "unique_modules.json"
 OPS_FILE = "pytorch_ops.json"

@@ -36,7 +36,8 @@ def check_model(candidate: Candidate, inputs: InputSettings = InputSettings()):
 def _profile(candidate: Candidate, inputs: InputSettings, on_phase: Callable[[str], None],
              reason_limit: int | None = 300):
     from ...sources import resolve
-    from ..profile import analyze, capture_source
+    from ..pipeline import capture_source
+    from ..profile import analyze
 
     started = time.perf_counter()
     result = ModelResult(candidate.library, candidate.name, candidate.spec, FAILED_BUILD, 0.0)
@@ -111,12 +112,11 @@ def stage_costs(captured) -> list[StageCost]:
         index = int(match.group(1)) if match else -1
         return next((s for s, (lo, hi) in stages.items() if lo <= index < hi), "other")
 
-    params = {s: 0 for s in [*stages, "other"]}
-    flops = dict(params)
+    names = [*stages, "other"]
+    params = {s: 0 for s in names}
     for record in captured.capture.params:
         if not record.is_buffer:
             params[stage_of(record.name)] += record.numel
-    for op, cost in zip(captured.capture.ops, captured.costs):
-        if op.phase == "forward":
-            flops[stage_of(op.module)] += cost.flops
+    flops = {s: captured.analysis.where(lambda path, s=s: stage_of(path) == s).totals().forward
+             for s in names}
     return [StageCost(s, params[s], flops[s]) for s in params if s != "other" or params[s] or flops[s]]

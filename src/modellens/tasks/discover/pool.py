@@ -236,7 +236,7 @@ def _warm_up() -> None:
     import torch
 
     from ...sources import resolve
-    from ..profile import capture_source
+    from ..pipeline import capture_source
 
     capture_source(resolve(torch.nn.Linear(2, 2), torch.zeros(1, 2), name="warm-up"))
 

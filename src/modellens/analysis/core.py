@@ -1,0 +1,118 @@
+"""`Analysis(capture)`: every view of one capture, each computed once and cached (fvcore's
+`FlopCountAnalysis` manner). It holds the per-op costs; nothing else pairs ops with costs."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Hashable, Iterator
+
+from ..capture import FORWARD, Capture, ModuleRecord, OpRecord
+from ..capture.structure import module_signatures
+from ..costing.cost import OpCost, op_costs
+from ..hardware import Chip
+from ..hardware.timemodel import OpTime, TimeModel
+from . import flops, memory, modules, moe, params, roofline
+
+
+def in_subtree(path: str, prefix: str) -> bool:
+    """Whether module `path` is `prefix` or below it ('' is the whole model)."""
+    return not prefix or path == prefix or path.startswith(prefix + ".")
+
+
+class Analysis:
+    """Views of one capture. Views return shared objects: read them, do not change them."""
+
+    def __init__(self, capture: Capture, costs: list[OpCost] | None = None) -> None:
+        self.capture = capture
+        self.costs = op_costs(capture) if costs is None else costs  # aligned with capture.ops
+        self._views: dict[Hashable, Any] = {}
+
+    def _once(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        if key not in self._views:
+            self._views[key] = compute()
+        return self._views[key]
+
+    def items(self, phase: str | None = None) -> Iterator[tuple[OpRecord, OpCost]]:
+        """(op, cost) of every op (of `phase`), in capture order."""
+        for op, cost in zip(self.capture.ops, self.costs):
+            if phase is None or op.phase == phase:
+                yield op, cost
+
+    # -- counts -------------------------------------------------------------------------------
+
+    def totals(self) -> flops.FlopTotals:
+        return self._once("totals", lambda: flops.totals(self))
+
+    def params(self) -> params.ParamCounts:
+        return self._once("params", lambda: params.count_params(self.capture.params))
+
+    def by_operator(self) -> list[flops.OperatorStats]:
+        return self._once("by_operator", lambda: flops.by_operator(self.items()))
+
+    def by_module(self) -> list[modules.ModuleStats]:
+        return self._once("by_module", lambda: modules.module_stats(self))
+
+    def by_module_and_operator(self) -> dict[str, list[flops.OperatorStats]]:
+        return self._once("by_module_and_operator", lambda: flops.by_module_and_operator(self))
+
+    def unsupported_ops(self) -> list[flops.UnsupportedOp]:
+        return self._once("unsupported", lambda: flops.unsupported_ops(self))
+
+    def uncalled_modules(self) -> list[str]:
+        """Paths of the modules the captured run never called, in tree order."""
+        return [path for path, record in self.capture.modules.items() if not record.calls]
+
+    def moe(self, num_experts: int, experts_per_token: int) -> moe.MoEReport:
+        return self._once(("moe", num_experts, experts_per_token),
+                          lambda: moe.moe_report(self, num_experts, experts_per_token))
+
+    # -- memory and time ----------------------------------------------------------------------
+
+    def activations(self, phases: tuple[str, ...] = (FORWARD,)) -> tuple[int, int]:
+        """(total, peak live) bytes of the tensors the ops of `phases` create."""
+        return self._once(("activations", phases), lambda: memory.peak_live_bytes(self, phases))
+
+    def memory(self) -> memory.MemoryEstimate:
+        return self._once("memory", lambda: memory.estimate_memory(self))
+
+    def roofline(self, chip: Chip) -> roofline.Roofline:
+        """Every op timed on `chip` under the plain roofline (the lower bound; THE per-op time
+        loop) and per-phase totals."""
+        plain = chip.with_time_model(TimeModel.ROOFLINE)
+        cached = self._views.get(("roofline", chip.id))
+        if cached is None or cached.chip != plain:
+            cached = self._views[("roofline", chip.id)] = roofline.time_ops(self, plain)
+        return cached
+
+    def timed_ops(self, chip: Chip) -> Iterator[tuple[int, OpRecord, OpCost, OpTime]]:
+        """(index, op, cost, roofline time on `chip`) of every op that takes time, in order."""
+        timings = self.roofline(chip).timings
+        for index, (op, cost) in enumerate(self.items()):
+            if timings[index] is not None:
+                yield index, op, cost, timings[index]
+
+    # -- structure ----------------------------------------------------------------------------
+
+    def module_signatures(self, extra: Callable[[ModuleRecord], Hashable] | None = None
+                          ) -> dict[str, int]:
+        """Module path -> int equal for structurally identical modules (see capture.structure)."""
+        if extra is not None:
+            return module_signatures(self.capture, extra)
+        return self._once("signatures", lambda: module_signatures(self.capture))
+
+    def where(self, keep: Callable[[str], bool]) -> Analysis:
+        """An Analysis of the ops, modules and parameters whose module path passes `keep`. It
+        has no model outputs: its tensors die at their last use inside it."""
+        chosen = [i for i, op in enumerate(self.capture.ops) if keep(op.module)]
+        capture = dataclasses.replace(
+            self.capture,
+            ops=[self.capture.ops[i] for i in chosen],
+            modules={p: r for p, r in self.capture.modules.items() if keep(p)},
+            params=[p for p in self.capture.params if keep(p.module)],
+            outputs=[],
+        )
+        return Analysis(capture, [self.costs[i] for i in chosen])
+
+    def slice(self, prefix: str) -> Analysis:
+        """The Analysis of one module subtree (e.g. one decoder block), paths unchanged."""
+        return self.where(lambda path: in_subtree(path, prefix))
