@@ -121,5 +121,6 @@ def test_hardware_measure_writes_a_chip_that_hardware_accepts(tmp_path, monkeypa
     assert chip.id == "measured-cpu" and chip.peak_flops["fp32"] > 1e9
     assert not chip.time_model.is_roofline
     assert {"matmul", "conv"} <= set(chip.time_model.compute)
-    assert chip.op_time("matmul", 1e9, 1e6, "float32").time_s > 1e9 / chip.peak("float32")
+    # the peak is the fastest GEMM measured, so a GEMM is predicted near or below it
+    assert 0.8 < chip.op_time("matmul", 1e9, 1e6, "float32").time_s * chip.peak("float32") / 1e9 < 5
     assert list((tmp_path / "cache" / "chips").glob("*.yaml"))

@@ -38,14 +38,24 @@ def test_chip_lookup_by_alias_and_user_yaml(tmp_path):
 def test_matmul_bound_follows_intensity():
     """A [1, K] x [K, N] matmul (a decode step) is memory-bound; a large square one compute-bound."""
     chip = "h100"
-    small = profile(nn.Linear(4096, 4096, bias=False), torch.randn(1, 4096), hardware=chip)
-    big = profile(nn.Linear(4096, 4096, bias=False), torch.randn(4096, 4096), hardware=chip)
+    small = profile(nn.Linear(4096, 4096, bias=False), torch.randn(1, 4096), hardware=chip,
+                    time_model="roofline")
+    big = profile(nn.Linear(4096, 4096, bias=False), torch.randn(4096, 4096), hardware=chip,
+                  time_model="roofline")
     [small_mm] = [r for r in small.ops if r.category == "matmul"]
     [big_mm] = [r for r in big.ops if r.category == "matmul"]
     assert small_mm.bound == "memory" and big_mm.bound == "compute"
     weight_bytes = 4096 * 4096 * 4
     assert small_mm.bytes_read == weight_bytes + 4096 * 4
-    assert small_mm.time_s == pytest.approx((weight_bytes + 2 * 4096 * 4) / get_chip(chip).memory_bandwidth)
+    roofline = (weight_bytes + 2 * 4096 * 4) / get_chip(chip).memory_bandwidth
+    assert small_mm.time_s == pytest.approx(roofline)
+    # calibrated (the default): the same op under H100's measured curves, never below the roof
+    calibrated = profile(nn.Linear(4096, 4096, bias=False), torch.randn(1, 4096), hardware=chip)
+    [mm] = [r for r in calibrated.ops if r.category == "matmul"]
+    expected = get_chip(chip).op_time("matmul", mm.flops_all, mm.bytes, "float32", (1, 4096))
+    assert mm.time_s == pytest.approx(expected.time_s) and mm.time_s > roofline
+    assert calibrated.bottleneck.roofline_time_s == pytest.approx(roofline)
+    assert calibrated.bottleneck.time_model == "calibrated"
 
 
 def test_memory_breakdown_of_a_chain():
@@ -109,4 +119,5 @@ def test_a_chip_is_timed_once_per_analysis():
     result = profile(nn.Linear(8, 8), torch.randn(2, 8))
     chip = get_chip("l4")
     assert result.roofline(chip) is result.roofline(chip)
-    assert result.roofline(result.hardware).bottleneck() == result.bottleneck
+    lower = result.analysis.lower_bound(result.hardware)
+    assert result.roofline(result.hardware).bottleneck(lower_bound=lower) == result.bottleneck

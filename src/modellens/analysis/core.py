@@ -76,13 +76,17 @@ class Analysis:
         return self._once("memory", lambda: memory.estimate_memory(self))
 
     def roofline(self, chip: Chip) -> roofline.Roofline:
-        """Every op timed on `chip` under the plain roofline (the lower bound; THE per-op time
-        loop) and per-phase totals."""
-        plain = chip.with_time_model(TimeModel.ROOFLINE)
+        """Every op timed on `chip` under the chip's time model (THE per-op time loop): the
+        calibrated model where the chip has one, else the plain roofline; per-phase totals."""
         cached = self._views.get(("roofline", chip.id))
-        if cached is None or cached.chip != plain:
-            cached = self._views[("roofline", chip.id)] = roofline.time_ops(self, plain)
+        if cached is None or cached.chip != chip:
+            cached = self._views[("roofline", chip.id)] = roofline.time_ops(self, chip)
         return cached
+
+    def lower_bound(self, chip: Chip) -> roofline.Roofline:
+        """The same loop under the plain roofline: datasheet peaks, no fixed cost (the lower
+        bound every calibrated time is shown beside)."""
+        return self.roofline(chip.with_time_model(TimeModel.ROOFLINE))
 
     def timed_ops(self, chip: Chip) -> Iterator[tuple[int, OpRecord, OpCost, OpTime]]:
         """(index, op, cost, roofline time on `chip`) of every op that takes time, in order."""

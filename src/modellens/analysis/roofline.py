@@ -2,8 +2,8 @@
 `hardware.timemodel`: calibrated efficiency curves, or the plain roofline max(FLOPs / peak,
 bytes / bandwidth)) applied to the op's class, FLOPs, bytes and dtype. `time_ops` is THE loop
 over a capture's ops that the per-capture time figures (profile's bottleneck and per-op times,
-LLM step costs, the report's per-chip times and plots) read; they time on the plain roofline
-today, the lower bound (`Analysis.roofline`)."""
+LLM step costs, the report's per-chip times and plots) read, under the chip's time model
+(`Analysis.roofline`; `Analysis.lower_bound` is the plain roofline beside it)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ class PhaseTime:
     matmul_flops: int = 0
     bytes: int = 0
     matmul_dtype: str | None = None  # of the first matmul-class op
+    fixed_s: float = 0.0  # what ops that take no time on the roofline (views) cost: dispatch
 
     def add(self, op: OpRecord, cost: OpCost, timing: OpTime) -> None:
         self.ops[timing.bound] += 1
@@ -80,7 +81,7 @@ class PhaseTime:
 
     @property
     def time_s(self) -> float:
-        return self.times[COMPUTE] + self.times[MEMORY]
+        return self.times[COMPUTE] + self.times[MEMORY] + self.fixed_s
 
     @property
     def bound(self) -> str:
@@ -89,7 +90,7 @@ class PhaseTime:
 
     def share(self, bound: str) -> float:
         """Share of the time spent in ops bound by `bound`."""
-        total = self.time_s
+        total = self.times[COMPUTE] + self.times[MEMORY]
         return self.times[bound] / total if total else 0.0
 
     @property
@@ -105,9 +106,11 @@ class Bottleneck(JsonRecord):
     memory_bound_ops: int
     compute_bound_time_share: float
     memory_bound_time_share: float
-    predicted_time_s: float  # sum over ops of their time (no overlap between ops)
+    predicted_time_s: float  # sum over ops of their time under the chip's time model
     arithmetic_intensity: float  # FLOPs (all) / bytes over the whole phase
     ridge_point: float  # FLOPs/byte where matmuls in the model's dtype turn compute-bound
+    roofline_time_s: float = 0.0  # the plain roofline of the same ops: the lower bound
+    time_model: str = "roofline"  # "calibrated" (the chip's measured curves) or "roofline"
 
 
 @dataclass(frozen=True)
@@ -123,9 +126,12 @@ class Roofline:
         """None when the phase has no timed op (e.g. backward was not captured)."""
         return self.phases.get(phase)
 
-    def bottleneck(self, phase: str = FORWARD) -> Bottleneck:
-        """The summary of one phase, as `profile` reports it."""
+    def bottleneck(self, phase: str = FORWARD, lower_bound: Roofline | None = None
+                   ) -> Bottleneck:
+        """The summary of one phase, as `profile` reports it (`lower_bound`: the same ops on
+        the plain roofline, shown beside the prediction)."""
         totals = self.phases.get(phase) or PhaseTime(phase)
+        bound = (lower_bound or self).phases.get(phase) or PhaseTime(phase)
         return Bottleneck(
             hardware=self.chip.id,
             phase=phase,
@@ -136,6 +142,8 @@ class Roofline:
             predicted_time_s=totals.time_s,
             arithmetic_intensity=totals.intensity,
             ridge_point=self.chip.ridge_point(totals.matmul_dtype or "float32"),
+            roofline_time_s=bound.time_s,
+            time_model="roofline" if self.chip.time_model.is_roofline else "calibrated",
         )
 
 
@@ -144,9 +152,12 @@ def time_ops(analysis: Analysis, chip: Chip) -> Roofline:
     summed per phase."""
     timings: list[OpTime | None] = []
     phases: dict[str, PhaseTime] = {}
+    view_cost = chip.time_model.overhead("view")
     for op, cost in analysis.items():
         timing = op_time(op, cost, chip) if is_timed(cost) else None
         timings.append(timing)
         if timing is not None:
             phases.setdefault(op.phase, PhaseTime(op.phase)).add(op, cost, timing)
+        elif view_cost:
+            phases.setdefault(op.phase, PhaseTime(op.phase)).fixed_s += view_cost
     return Roofline(chip, timings, phases)

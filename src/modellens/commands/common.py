@@ -207,3 +207,11 @@ def chip_list(names: list[str | None]) -> list:
     from ..tasks.pipeline import resolve_chips
 
     return resolve_chips(names)
+
+
+def add_time_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--time-model", choices=("calibrated", "roofline"), default="calibrated",
+        help="calibrated (default): the chip's measured efficiency curves and fixed cost per op "
+             "where it has them (A100, H100, a `hardware --measure` YAML), else the roofline; "
+             "roofline: datasheet peaks only (the lower bound, always shown beside)")

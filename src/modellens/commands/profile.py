@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Output, add_input_options, add_output_options, non_negative_int
+from .common import (
+    Output,
+    add_input_options,
+    add_output_options,
+    add_time_model_option,
+    non_negative_int,
+)
 
 
 def register(subparsers) -> None:
@@ -15,8 +21,9 @@ def register(subparsers) -> None:
     p.add_argument("model", help="model spec (catalog id, tv:, timm:, yolo:, file.py::fn, ...)")
     add_input_options(p)
     p.add_argument("--backward", action="store_true", help="also capture and count the backward pass")
-    p.add_argument("--hardware", help="chip for the roofline (default a100; `modellens hardware` "
-                                      "lists them) or a YAML file")
+    p.add_argument("--hardware", help="chip for the predicted time (default a100; `modellens "
+                                      "hardware` lists them) or a YAML file")
+    add_time_model_option(p)
     p.add_argument("--depth", type=non_negative_int, default=2, help="module table depth (default 2)")
     p.add_argument("--showshape", action="store_true", help="show module input/output shapes")
     p.add_argument("--top", type=non_negative_int, default=10, help="top-k ops by FLOPs and by bytes (0: none)")
@@ -41,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             args.model, args.inputs, batch_size=args.batch_size, seq_len=args.seq_len,
             image_size=args.image_size, dtype=args.dtype, backward=args.backward,
             hardware=args.hardware, task=args.task, replay_blocks=not args.no_block_replay,
-            allow_longer=args.allow_longer,
+            allow_longer=args.allow_longer, time_model=args.time_model,
         )
 
     def table(console) -> None:

@@ -12,7 +12,9 @@ from torch import nn
 from ..analysis import Analysis
 from ..capture import Capture, capture
 from ..dtypes import parse_dtype
+from ..errors import ConfigError
 from ..hardware import Chip, get_chip
+from ..hardware.timemodel import TimeModel
 from ..sources.base import ModelSource, build_model
 
 Hardware = str | Chip | Sequence[str | Chip] | None
@@ -65,12 +67,20 @@ def capture_source(
     return Captured(source, analysis, model, seconds)
 
 
-def resolve_chips(hardware: Hardware) -> list[Chip]:
+TIME_MODELS = ("calibrated", "roofline")
+
+
+def resolve_chips(hardware: Hardware, time_model: str = "calibrated") -> list[Chip]:
     """Chips from names, YAML paths or Chip objects (one or a list; None: the default chip),
-    in order, aliases of one chip dropped."""
+    in order, aliases of one chip dropped. `time_model="roofline"` times them on the plain
+    roofline (the lower bound) instead of their calibrated curves."""
+    if time_model not in TIME_MODELS:
+        raise ConfigError(f"time model must be calibrated or roofline, got {time_model!r}")
     given = [hardware] if hardware is None or isinstance(hardware, (str, Chip)) else hardware
     chips: dict[str, Chip] = {}
     for item in given or [None]:
         chip = item if isinstance(item, Chip) else get_chip(item)
+        if time_model == "roofline":
+            chip = chip.with_time_model(TimeModel.ROOFLINE)
         chips.setdefault(chip.id, chip)
     return list(chips.values())

@@ -29,6 +29,7 @@ def profile(
     replay_blocks: bool = True,
     run_hooks: bool = False,
     allow_longer: bool = False,
+    time_model: str = "calibrated",
 ) -> ProfileResult:
     """Profile a model: params, FLOPs/MACs, memory, roofline bottleneck on `hardware`.
 
@@ -36,7 +37,9 @@ def profile(
     `inputs` (a tensor, tuple, dict, or a function returning one). `inputs` may also be a
     "file.py::fn" reference for a file-based model. `hardware` is a chip name, YAML file or
     Chip, or a list of them: the first is the result's chip, every one is timed (see
-    `ProfileResult.roofline`). `replay_blocks=False` runs every repeated block instead of
+    `ProfileResult.roofline`) under its calibrated time model where it has one (A100, H100, a
+    `hardware --measure` YAML); `time_model="roofline"` times on the plain roofline, which
+    `bottleneck.roofline_time_s` always shows as the lower bound. `replay_blocks=False` runs every repeated block instead of
     capturing one and replaying it (see `modellens.capture.replay`).
     The model's own forward/backward hooks (and global module hooks) are not called during the
     capture, which runs on fake tensors; `run_hooks=True` calls them. `allow_longer=True`
@@ -45,7 +48,7 @@ def profile(
     started = time.perf_counter()
     if dtype:
         parse_dtype(dtype)  # refused before any work
-    chips = resolve_chips(hardware)
+    chips = resolve_chips(hardware, time_model)
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
                      image_size=image_size, task=task, name=name, allow_longer=allow_longer)
     captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks,
@@ -81,8 +84,9 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
         flops=analysis.totals(),
         memory=analysis.memory(),
         hardware=chips[0],
-        bottleneck=roofline.bottleneck(),
-        backward_bottleneck=roofline.bottleneck(BACKWARD) if cap.backward else None,
+        bottleneck=roofline.bottleneck(lower_bound=analysis.lower_bound(chips[0])),
+        backward_bottleneck=(roofline.bottleneck(BACKWARD, analysis.lower_bound(chips[0]))
+                             if cap.backward else None),
         modules=analysis.by_module(),
         ops=[OpRow(*timed) for timed in analysis.timed_ops(chips[0])],
         operators=analysis.by_operator(),
