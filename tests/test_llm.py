@@ -1,6 +1,7 @@
 """Issue 10: LLM inference and training cost against hand formulas."""
 
 import pytest
+import torch
 
 from modellens.analysis.training import tokens_per_day, training_memory
 from modellens.hardware import get_chip
@@ -78,3 +79,63 @@ def test_training_flops_per_token_about_six_times_params():
     peak = get_chip("a100").peak("bfloat16")
     assert report.training_tokens_per_day == pytest.approx(
         tokens_per_day(report.training_flops_per_token, peak, 1, 0.4))
+
+
+SMALL_LLAMA = str(__import__("pathlib").Path(__file__).parents[1]
+                  / "examples/validation/llama-small.json")
+
+
+def test_tensor_parallel_step_pays_its_all_reduces():
+    """--tp 2 on H100: each step is timed per GPU (sharded ops) plus Megatron's two all-reduces
+    per layer of the step's hidden states, on the chip's fitted NVLink figures."""
+    from modellens.hardware import get_chip
+    from modellens.tasks.llm import llm_cost
+
+    chip = get_chip("h100")
+    one = llm_cost(SMALL_LLAMA, prompt_len=256, gen_len=16, dtype="bf16", hardware=chip,
+                   training=False, decode_points=1)
+    two = llm_cost(SMALL_LLAMA, prompt_len=256, gen_len=16, dtype="bf16", hardware=chip, gpus=2,
+                   tp=2, training=False, decode_points=1)
+    layers, hidden = 8, 512
+    expected = 2 * layers * chip.interconnect.all_reduce_time(256 * hidden * 2, 2)
+    assert two.prefill.communication_s == pytest.approx(expected)
+    assert one.prefill.communication_s == 0.0
+    assert two.time_to_first_token_s == pytest.approx(two.prefill.time_s)
+    # sharded compute is faster, but not 2x: small GEMMs lose efficiency and norms replicate
+    compute_two = two.prefill.time_s - two.prefill.communication_s
+    assert one.prefill.time_s / 2 < compute_two < one.prefill.time_s
+    step = two.decode[0].step
+    assert step.communication_s == pytest.approx(
+        2 * layers * chip.interconnect.all_reduce_time(1 * hidden * 2, 2))
+    assert two.decode[0].tokens_per_second == pytest.approx(1 / step.time_s)
+
+
+def test_fp8_matmuls_run_at_the_fp8_peak():
+    from modellens.analysis.roofline import op_time
+    from modellens.hardware import get_chip
+    from modellens.tasks.llm import llm_cost
+
+    chip = get_chip("h100")
+    bf16 = llm_cost(SMALL_LLAMA, prompt_len=1024, gen_len=2, dtype="bf16", hardware=chip,
+                    training=False, decode_points=1)
+    fp8 = llm_cost(SMALL_LLAMA, prompt_len=1024, gen_len=2, dtype="fp8", hardware=chip,
+                   training=False, decode_points=1)
+    assert fp8.settings["weight_dtype"] == "float8_e4m3fn"
+    assert fp8.time_to_first_token_s < bf16.time_to_first_token_s
+    # matmul weights at 1 byte (8 layers of q, k, v, o, gate, up, down + lm_head); the
+    # embedding table and norms stay bf16
+    matmul_weights = 8 * (2 * 512 * 512 + 2 * 512 * 256 + 3 * 512 * 1408) + 512 * 32000
+    assert bf16.weights_bytes - fp8.weights_bytes == matmul_weights
+    # a compute-bound GEMM captured in bf16 and timed in fp8 runs at twice H100's bf16 peak
+    from torch import nn
+
+    from modellens import profile
+
+    big = profile(nn.Linear(8192, 8192, bias=False), torch.randn(4096, 8192), dtype="bf16",
+                  hardware=chip)
+    row = next(r for r in big.ops if r.category == "matmul")
+    as_bf16 = op_time(row.op, row.cost, chip)
+    as_fp8 = op_time(row.op, row.cost, chip, compute_dtype="float8_e4m3fn")
+    ratio = chip.peak("float8_e4m3fn") / chip.peak("bfloat16")
+    assert ratio == pytest.approx(2, rel=1e-3)
+    assert as_fp8.compute_time_s == pytest.approx(as_bf16.compute_time_s / ratio)

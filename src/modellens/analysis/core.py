@@ -75,12 +75,15 @@ class Analysis:
     def memory(self) -> memory.MemoryEstimate:
         return self._once("memory", lambda: memory.estimate_memory(self))
 
-    def roofline(self, chip: Chip) -> roofline.Roofline:
+    def roofline(self, chip: Chip, shards: int = 1,
+                 compute_dtype: str | None = None) -> roofline.Roofline:
         """Every op timed on `chip` under the chip's time model (THE per-op time loop): the
-        calibrated model where the chip has one, else the plain roofline; per-phase totals."""
-        cached = self._views.get(("roofline", chip.id))
+        calibrated model where the chip has one, else the plain roofline; per-phase totals.
+        `shards` (tensor parallelism) and `compute_dtype`: see `roofline.op_time`."""
+        key = ("roofline", chip.id, shards, compute_dtype)
+        cached = self._views.get(key)
         if cached is None or cached.chip != chip:
-            cached = self._views[("roofline", chip.id)] = roofline.time_ops(self, chip)
+            cached = self._views[key] = roofline.time_ops(self, chip, shards, compute_dtype)
         return cached
 
     def lower_bound(self, chip: Chip) -> roofline.Roofline:

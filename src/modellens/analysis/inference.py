@@ -53,30 +53,44 @@ def with_storage_formats(capture: Capture, formats: dict[frozenset[int] | set[in
 
 @dataclass(frozen=True)
 class StepCost(JsonRecord):
-    """One forward step: totals, roofline time on a chip, and the bytes split that decides how
-    it scales with batch size (weights are read once per step whatever the batch)."""
+    """One forward step: totals, its predicted time on a chip (per GPU under tensor parallelism,
+    with its communication), and the bytes split that decides how it scales with batch size
+    (weights are read once per step whatever the batch)."""
 
     flops: int  # all FLOPs (matmul-class and the rest), as the roofline uses
     matmul_flops: int
     bytes: int
     weight_bytes: int  # reads of parameters
     kv_bytes: int  # reads and writes of the KV cache
-    time_s: float  # sum of per-op roofline times
+    time_s: float  # sum of per-op times under the chip's time model, plus communication
     bound: str  # where most of the time goes
     intensity: float
+    communication_s: float = 0.0  # tensor-parallel all-reduces (in time_s)
 
 
-def step_cost(analysis: Analysis, chip: Chip) -> StepCost:
-    """The forward step of `analysis` on `chip`, timed by the one roofline loop."""
+def all_reduce_s(chip: Chip, layers: int, tokens: int, hidden: int, element_bytes: float,
+                 tp: int) -> float:
+    """Megatron tensor parallelism's communication in one step: two all-reduces per layer (after
+    attention and after the MLP) of the tokens' hidden states over `tp` GPUs, on the chip's
+    interconnect (0 without tensor parallelism or without interconnect data)."""
+    if tp <= 1 or chip.interconnect is None:
+        return 0.0
+    return 2 * layers * chip.interconnect.all_reduce_time(tokens * hidden * element_bytes, tp)
+
+
+def step_cost(analysis: Analysis, chip: Chip, shards: int = 1, compute_dtype: str | None = None,
+              communication_s: float = 0.0) -> StepCost:
+    """The forward step of `analysis` on `chip`, timed by the one per-op loop, on each of
+    `shards` tensor-parallel GPUs, plus the step's `communication_s` (its all-reduces)."""
     params, kv = analysis.capture.storages("params"), analysis.capture.storages("kv_cache")
     weight = kv_moved = 0
     for op, cost in analysis.items(FORWARD):
         if is_timed(cost):
             weight += _weight_bytes(op, cost, params)
             kv_moved += _kv_bytes(op, cost, kv)
-    step = analysis.roofline(chip).phase(FORWARD) or PhaseTime(FORWARD)
-    return StepCost(step.flops, step.matmul_flops, step.bytes, weight, kv_moved, step.time_s,
-                    step.bound, step.intensity)
+    step = analysis.roofline(chip, shards, compute_dtype).phase(FORWARD) or PhaseTime(FORWARD)
+    return StepCost(step.flops, step.matmul_flops, step.bytes, weight, kv_moved,
+                    step.time_s + communication_s, step.bound, step.intensity, communication_s)
 
 
 def _distinct(specs):

@@ -50,11 +50,27 @@ def is_timed(cost: OpCost) -> bool:
     return bool(cost.flops_all or cost.bytes)
 
 
-def op_time(op: OpRecord, cost: OpCost, chip: Chip) -> OpTime:
-    """THE time of one op on `chip`, under the chip's time model."""
+# Under tensor parallelism these op classes are split across the GPUs (Megatron-style column /
+# row parallel matmuls, attention by heads, the activations between them); norms, embeddings
+# and residual adds on the full hidden state are replicated.
+SHARDED_CLASSES = frozenset({"matmul", "attention", "elementwise", "softmax"})
+
+
+def op_time(op: OpRecord, cost: OpCost, chip: Chip, shards: int = 1,
+            compute_dtype: str | None = None) -> OpTime:
+    """THE time of one op on `chip`, under the chip's time model. `shards`: the tensor-parallel
+    degree (a sharded op does 1/shards of its FLOPs and bytes, its GEMM 1/shards of the
+    columns); `compute_dtype`: the dtype matrix-class ops compute in when it is not the
+    captured one (fp8 matmuls captured in bf16)."""
     op_class = time_class(op, cost)
-    return chip.op_time(op_class, cost.flops_all, cost.bytes, op_dtype(op),
-                        gemm_dims(op, op_class))
+    dtype = op_dtype(op)
+    if compute_dtype and op_class in MATRIX_CLASSES_NAMES:
+        dtype = compute_dtype
+    flops, nbytes, gemm = cost.flops_all, cost.bytes, gemm_dims(op, op_class)
+    if shards > 1 and op_class in SHARDED_CLASSES:
+        flops, nbytes = flops / shards, nbytes / shards
+        gemm = (gemm[0], max(1, gemm[1] // shards)) if gemm else None
+    return chip.op_time(op_class, flops, nbytes, dtype, gemm)
 
 
 @dataclass
@@ -147,14 +163,15 @@ class Roofline:
         )
 
 
-def time_ops(analysis: Analysis, chip: Chip) -> Roofline:
+def time_ops(analysis: Analysis, chip: Chip, shards: int = 1,
+             compute_dtype: str | None = None) -> Roofline:
     """THE loop: every op of the analysis that takes time timed on `chip` by `op_time`,
-    summed per phase."""
+    summed per phase (`shards`, `compute_dtype`: see `op_time`)."""
     timings: list[OpTime | None] = []
     phases: dict[str, PhaseTime] = {}
     view_cost = chip.time_model.overhead("view")
     for op, cost in analysis.items():
-        timing = op_time(op, cost, chip) if is_timed(cost) else None
+        timing = op_time(op, cost, chip, shards, compute_dtype) if is_timed(cost) else None
         timings.append(timing)
         if timing is not None:
             phases.setdefault(op.phase, PhaseTime(op.phase)).add(op, cost, timing)

@@ -24,6 +24,7 @@ from ..analysis import Analysis
 from ..analysis.inference import (
     BatchScaling,
     StepCost,
+    all_reduce_s,
     matmul_weight_storages,
     step_cost,
     with_storage_formats,
@@ -37,6 +38,7 @@ from ..hardware import Chip, get_chip
 from ..io import document, to_jsonable
 
 DEFAULT_PROMPT_LEN = 2048
+FP8_NAMES = ("fp8", "float8", "float8_e4m3fn")
 MEMORY_HEADROOM = 0.9  # usable fraction of device memory (allocator, CUDA context, fragmentation)
 
 
@@ -181,10 +183,20 @@ class _Model:
     batch: int
     weight_format: str | None  # weight-only quantization of matmul weights
     kv_format: str | None
+    tp: int = 1  # tensor-parallel degree: each step is timed per GPU, with its all-reduces
+    compute_dtype: str | None = None  # matmuls' dtype when not the captured one (fp8)
 
     @property
     def config(self):
         return self.module.config
+
+    def step(self, analysis: Analysis, chip: Chip, tokens: int) -> StepCost:
+        """The step's time per GPU: its ops sharded over `tp`, plus the all-reduces of the
+        `tokens` (all sequences) it processes."""
+        element = torch.finfo(self.dtype).bits // 8 if self.compute_dtype is None else 1
+        comm = all_reduce_s(chip, getattr(self.config, "num_hidden_layers", 1), tokens,
+                            self.config.hidden_size, element, self.tp)
+        return step_cost(analysis, chip, self.tp, self.compute_dtype, comm)
 
     def measure(self, past: int, new: int) -> tuple[Analysis, set[int]]:
         """A forward of `new` tokens after `past` cached ones, with the storage formats applied,
@@ -288,7 +300,8 @@ def _prefill(lm: _Model, prompt_len: int, chip: Chip) -> _Prefill:
         weights_bytes += int(sum(s.numel * element for s in
                                  _specs_by_storage(cap, quantized).values()))
     _, peak = analysis.activations((FORWARD,))
-    return _Prefill(analysis, step_cost(analysis, chip), kv_per_token, weights_bytes, peak)
+    step = lm.step(analysis, chip, lm.batch * prompt_len)
+    return _Prefill(analysis, step, kv_per_token, weights_bytes, peak)
 
 
 def _decode(lm: _Model, prompt_len: int, gen_len: int, points: int, chip: Chip,
@@ -296,8 +309,8 @@ def _decode(lm: _Model, prompt_len: int, gen_len: int, points: int, chip: Chip,
     """One decode step at each of `points` contexts over the generation."""
     decode = []
     for context in _contexts(prompt_len, gen_len, points):
-        step = step_cost(lm.measure(context, 1)[0], chip)
-        decode.append(DecodePoint(context, step, lm.batch * tp / step.time_s))
+        step = lm.step(lm.measure(context, 1)[0], chip, lm.batch)
+        decode.append(DecodePoint(context, step, lm.batch / step.time_s))
     return decode
 
 
@@ -344,17 +357,20 @@ def llm_cost(
     `allow_longer` (then the report's notes say so)."""
     _check(prompt_len or DEFAULT_PROMPT_LEN, gen_len, batch_size, gpus, tp, pp, mfu)
     chip = hardware if isinstance(hardware, Chip) else get_chip(hardware)
-    torch_dtype = parse_dtype(dtype)
-    weight_format = quantized_format(weight_dtype, group_size) if weight_dtype else None
+    fp8 = dtype.lower() in FP8_NAMES  # fp8 matmuls: captured in bf16, timed at the fp8 peak
+    torch_dtype = torch.bfloat16 if fp8 else parse_dtype(dtype)
+    weight_format = (quantized_format(weight_dtype, group_size) if weight_dtype
+                     else quantized_format("fp8") if fp8 else None)
     kv_format = quantized_format(kv_dtype) if kv_dtype else None
     source, module = _load(model, batch_size)
     prompt_len, longer = _prompt_length(source, prompt_len, gen_len, train_seq_len, training,
                                         allow_longer)
-    lm = _Model(model, module, torch_dtype, batch_size, weight_format, kv_format)
+    lm = _Model(model, module, torch_dtype, batch_size, weight_format, kv_format, tp,
+                "float8_e4m3fn" if fp8 else None)
     prefill = _prefill(lm, prompt_len, chip)
     decode = _decode(lm, prompt_len, gen_len, decode_points, chip, tp)
-    decode_time = _decode_time(decode, prompt_len, gen_len) / tp
-    ttft = prefill.step.time_s / tp
+    decode_time = _decode_time(decode, prompt_len, gen_len)
+    ttft = prefill.step.time_s
     scaling = BatchScaling.from_step(decode[len(decode) // 2].step, batch_size)
     params = prefill.analysis.params().total
     moe = source.metadata.get("moe")
