@@ -266,3 +266,56 @@ def test_every_torch_formula_has_the_kind_its_name_says():
         name = str(op) if not isinstance(op, torch._ops.HigherOrderOperator) else op.name()
         expected = "conv" if "conv" in name else "attention" if "attention" in name else MATMUL
         assert kind(op) == expected, name
+
+
+# --- grouped convolution backward, input gradients (issue 19) ------------------------------
+
+
+def test_depthwise_conv_backward_is_two_forwards_without_bias():
+    """grad-input and grad-weight each cost one forward's MACs; torch's conv_backward_flop
+    multiplies grad-weight by `groups` (it would say 65 forwards here)."""
+    conv = nn.Conv2d(64, 64, 7, padding=3, groups=64)
+    x = torch.randn(1, 64, 56, 56, requires_grad=True)
+    result = profile(conv, x, backward=True)
+    forward = 2 * 64 * 56 * 56 * 7 * 7  # hand count: 1 input channel per output channel
+    assert result.flops.forward == forward
+    assert result.flops.backward == 2 * forward
+    # the bias gradient (one add per grad_out element) is per-element work, in flops_all only
+    assert result.flops.backward_all - result.flops.backward == 64 * 56 * 56
+
+
+@pytest.mark.parametrize("groups,transposed", [(4, False), (8, False), (4, True)])
+def test_grouped_conv_backward_equals_the_layer_split_into_groups(groups, transposed):
+    """The same layer as `groups` separate ungrouped convolutions (where torch is right),
+    counted by FlopCounterMode on real tensors."""
+    cin, cout, k = 16, 32, 3
+    make = nn.ConvTranspose2d if transposed else nn.Conv2d
+    grouped = make(cin, cout, k, padding=1, groups=groups, bias=False)
+    x = torch.randn(2, cin, 12, 12, requires_grad=True)
+    result = profile(grouped, x, backward=True)
+    parts = [make(cin // groups, cout // groups, k, padding=1, bias=False) for _ in range(groups)]
+    xs = [torch.randn(2, cin // groups, 12, 12, requires_grad=True) for _ in range(groups)]
+    with FlopCounterMode(display=False) as counter:
+        sum(part(xi).sum() for part, xi in zip(parts, xs)).backward()
+    assert result.flops.forward + result.flops.backward == counter.get_total_flops()
+    assert result.flops.backward == 2 * result.flops.forward
+
+
+def test_input_that_requires_grad_gets_its_gradient_like_torch_counts_it():
+    """resnet18 on an input with requires_grad: the first conv's grad-input is counted, and
+    forward + backward equal FlopCounterMode on real tensors (no grouped convs there)."""
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.resnet18()
+    x = torch.randn(1, 3, 224, 224, requires_grad=True)
+    with FlopCounterMode(display=False) as counter:
+        model(x).sum().backward()
+    model.zero_grad(set_to_none=True)
+    x.grad = None
+    with_grad = profile(model, x, backward=True)
+    assert with_grad.flops.forward + with_grad.flops.backward == counter.get_total_flops()
+    assert x.grad is None  # the capture differentiates its own leaf, not the user's tensor
+    without = profile(model, x.detach(), backward=True)
+    first_conv = 2 * 64 * 112 * 112 * 3 * 7 * 7  # conv1's forward MACs x 2 = its grad-input
+    assert with_grad.flops.backward - without.flops.backward == first_conv
+    assert profile(model, x.detach(), backward=True, input_grad=True).flops.backward == \
+        with_grad.flops.backward

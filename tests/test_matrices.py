@@ -218,3 +218,69 @@ def test_cli_csv_has_one_row_per_matrix(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("model,layer_name,input_shape")
     assert len(lines) == 1 + 49
+
+
+FUNCTIONAL = '''
+import torch
+from torch import nn
+
+
+class Functional(nn.Module):
+    """Weights in an nn.ParameterList, applied as x @ W ([in, out] as stored)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.randn(i, o)) for i, o in ((8, 32), (32, 64), (64, 4))])
+
+    def forward(self, x):
+        for w in self.weights:
+            x = torch.relu(x @ w)
+        return x
+
+
+def load_model():
+    return Functional()
+
+
+def get_inputs():
+    return torch.randn(2, 16, 8)
+'''
+
+
+def test_functional_model_parameter_list_weights_meet_their_own_inputs(tmp_path):
+    """Each weight's input is the tensor the captured matmul multiplies it with, and x @ W
+    reads W as [in, out]: FLOPs equal FlopCounterMode's on real tensors."""
+    import importlib.util
+
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    file = tmp_path / "functional.py"
+    file.write_text(FUNCTIONAL)
+    model = _one(f"{file}::load_model", inputs=f"{file}::get_inputs", batch_size=2)
+    matrices = _by_name(model)
+    assert sorted(matrices) == ["weights.0", "weights.1", "weights.2"]
+    assert [matrices[f"weights.{i}"].weight_shape for i in range(3)] == [[32, 8], [64, 32],
+                                                                          [4, 64]]
+    assert matrices["weights.1"].input_shape == ["batch_size", 16, 32]
+    spec = importlib.util.spec_from_file_location("functional_model", file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module.load_model()(module.get_inputs())
+    assert model.forward_flops == counter.get_total_flops() == 2 * 32 * (8 * 32 + 32 * 64 + 64 * 4)
+
+
+def test_a_total_with_unknown_matrix_flops_is_unknown_not_partial():
+    from modellens.analysis.matrices import Matrix, ModelMatrices
+
+    def matrix(name, flops):
+        return Matrix(name, ["batch_size", 4, 8], [8, 8], False, None, 64, "M", name, [8, 8],
+                      "float32", 256, flops, 1)
+
+    known = ModelMatrices("m", "M", "fake", "", None, [matrix("a", 512), matrix("b", 512)], 128)
+    assert known.forward_flops == 1024
+    known.matrices.append(matrix("c", None))
+    assert known.forward_flops is None
+    assert known.to_dict()["forward_flops"] is None

@@ -68,3 +68,50 @@ def test_called_once_fails_on_a_wrong_function_before_capture():
         called_once(resolve(unique_models.load_mlp, unique_models.no_tensors))
     source = called_once(resolve(unique_models.load_mlp, unique_models.mlp_inputs))
     assert source.make_inputs() is source.make_inputs()  # made once
+
+
+def _whisper_tiny_dir(tmp_path, **extra):
+    transformers = pytest.importorskip("transformers")
+    transformers.WhisperConfig(
+        d_model=384, encoder_layers=4, decoder_layers=4, encoder_attention_heads=6,
+        decoder_attention_heads=6, encoder_ffn_dim=1536, decoder_ffn_dim=1536, **extra,
+    ).save_pretrained(tmp_path)
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("architectures", [None, ["WhisperForConditionalGeneration"]])
+def test_whisper_gets_its_lm_head_by_default_and_with_seq2seq_lm(tmp_path, architectures):
+    """Whisper's seq2seq head lives in the speech mapping: auto and --task seq2seq-lm build it,
+    and its head adds 2 x decoder tokens x d_model x vocab FLOPs over the bare model."""
+    from modellens import profile
+
+    spec = _whisper_tiny_dir(tmp_path, architectures=architectures)
+    auto, seq2seq, base = (profile(spec, task=t, seq_len=32)
+                           for t in ("auto", "seq2seq-lm", "base"))
+    assert auto.model_class == seq2seq.model_class == "WhisperForConditionalGeneration"
+    assert base.model_class == "WhisperModel"
+    mm = lambda r: sum(o.flops for o in r.operators if o.name == "aten.mm")
+    assert mm(seq2seq) - mm(base) == 2 * 32 * 384 * 51865
+    assert auto.flops.forward == seq2seq.flops.forward
+
+
+def test_every_listed_task_builds_on_a_model_type_it_applies_to(tmp_path):
+    """Each --task in --help: Whisper for the ones it has, BERT for masked-lm, ViT for
+    image-classification; a task a type lacks is a one-line ConfigError naming it."""
+    from modellens.errors import ConfigError
+    from modellens.sources.hf.classes import TASKS, model_class
+
+    transformers = pytest.importorskip("transformers")
+    whisper = transformers.WhisperConfig(architectures=["WhisperForConditionalGeneration"])
+    expected = {"auto": "WhisperForConditionalGeneration", "base": "WhisperModel",
+                "causal-lm": "WhisperForCausalLM",
+                "seq2seq-lm": "WhisperForConditionalGeneration",
+                "architecture": "WhisperForConditionalGeneration"}
+    for task, name in expected.items():
+        assert model_class(whisper, task).__name__ == name
+    assert model_class(transformers.BertConfig(), "masked-lm").__name__ == "BertForMaskedLM"
+    assert (model_class(transformers.ViTConfig(), "image-classification").__name__
+            == "ViTForImageClassification")
+    assert set(expected) | {"masked-lm", "image-classification"} == set(TASKS)
+    with pytest.raises(ConfigError, match="masked-lm does not apply to model type 'whisper'"):
+        model_class(whisper, "masked-lm")

@@ -20,6 +20,7 @@ of the tokens (uniform routing).
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -108,8 +109,13 @@ class ModelMatrices:
         return sum(m.bytes for m in self._unique())
 
     @property
-    def forward_flops(self) -> int:
-        return sum(m.flops or 0 for m in self.matrices)
+    def forward_flops(self) -> int | None:
+        """Forward FLOPs of all matrices; None when any called matrix's are unknown (never a
+        silent partial total). Uncalled matrices (no input) count 0 and are named in notes."""
+        called = [m for m in self.matrices if m.input_shape is not None]
+        if any(m.flops is None for m in called):
+            return None
+        return sum(m.flops or 0 for m in called)
 
     @property
     def stream_time_s(self) -> float | None:
@@ -143,11 +149,14 @@ def model_matrices(
     input_description: str = "",
     source: str = "",
     name: str | None = None,
+    top_k: int | None = None,
 ) -> ModelMatrices:
     """Every weight matrix of `model` with its captured input. `max_sequence_length` is the
     configured limit when known, else the most tokens per sample seen flowing into one matrix
-    (a ViT's patches + class token; None when every matrix sees one vector per sample)."""
-    finder = _Finder(capture, model, batch_size)
+    (a ViT's patches + class token; None when every matrix sees one vector per sample).
+    `top_k`: experts per token from the source's MoE facts (`sources.hf.classes.moe_settings`),
+    used where no module of the experts says."""
+    finder = _Finder(capture, model, batch_size, top_k)
     matrices = list(finder.matrices())
     notes = _notes(matrices, capture)
     if finder.borrowed:
@@ -183,7 +192,7 @@ def _notes(matrices: list[Matrix], capture: Capture) -> list[str]:
     experts = [m for m in matrices if m.expert is not None]
     if experts:
         fraction = experts[0].token_fraction
-        share = ("top_k is unknown, so their FLOPs are too" if fraction is None else
+        share = ("top_k is unknown, so their FLOPs and the total are too" if fraction is None else
                  f"each sees top_k/num_experts = {fraction:g} of the tokens (uniform routing)")
         notes.append(f"{len(experts)} expert matrices; {share}")
     return notes
@@ -208,8 +217,10 @@ def _conv1d_class() -> type | None:
 class _Finder:
     """Walks the module tree once and yields Matrix records in tree order."""
 
-    def __init__(self, capture: Capture, model: nn.Module, batch: int) -> None:
+    def __init__(self, capture: Capture, model: nn.Module, batch: int,
+                 top_k: int | None = None) -> None:
         self.model = model
+        self.top_k = top_k
         self.records = capture.modules
         self.batch = batch
         self.params: dict[str, ParamRecord] = {}
@@ -271,25 +282,32 @@ class _Finder:
 
     def _bare(self, path: str, module: nn.Module, record: ModuleRecord) -> Iterator[Matrix]:
         """Parameters consumed by a matmul of their own module (routers, fused experts)."""
-        dims = self.operand_dims.get(path)
-        if not dims:
+        operands = self.operand_dims.get(path)
+        if not operands:
             return
+        dims = {shape[-2:] for op in operands for shape in op}
         specs, calls = self._inputs(record)
         rows = _first_rows(specs)
         in_dim = specs[0].shape[-1] if specs and specs[0].shape else None
         experts = record.attributes.get("num_experts")
-        for name, param in module.named_parameters(recurse=False):
+        for name, param in _own_parameters(module):
             shape = list(param.shape)
             if len(shape) < 2 or not {tuple(shape[-2:]), tuple(shape[:-3:-1])} & dims:
                 continue
             weight = _join(path, name)
+            if weight not in self.params:
+                continue
             bias = _join(path, f"{name}_bias")
             bias = bias if bias in self.params else None
-            if len(shape) == 2:  # [out, in] like F.linear, unless the input says [in, out]
-                weight_shape = shape[::-1] if shape[0] == in_dim != shape[1] else shape
+            if len(shape) == 2:  # [out, in] like F.linear, unless its input says [in, out]
+                met = _activation_meeting(operands, shape)
+                w_rows, w_in = (met if met else (rows, in_dim))
+                weight_shape = shape[::-1] if shape[0] == w_in != shape[1] else shape
                 layer = path if name == "weight" else _join(path, name)
-                yield self._matrix(layer, record, weight, weight_shape, shape, bias, rows, calls)
-            elif len(shape) == 3 and shape[0] == experts:
+                yield self._matrix(layer, record, weight, weight_shape, shape, bias, w_rows,
+                                   calls)
+                continue
+            if len(shape) == 3 and shape[0] == experts:
                 transposed = bool(record.attributes.get("is_transposed", False))
                 weight_shape = shape[:0:-1] if transposed else shape[1:]
                 top_k = self._top_k(record)
@@ -327,7 +345,7 @@ class _Finder:
                 if isinstance(rec.attributes.get(attr), int):
                     return rec.attributes[attr]
             path = rec.parent
-        return None
+        return self.top_k
 
     def _matrix(self, layer: str, record: ModuleRecord, weight: str, weight_shape: list[int],
                 stored: list[int], bias: str | None, rows: int | None, calls: int, *,
@@ -369,13 +387,38 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _matmul_operand_dims(capture: Capture) -> dict[str, set[tuple[int, int]]]:
-    """Module path -> trailing (rows, cols) of every operand its own forward matmuls read."""
-    dims: dict[str, set[tuple[int, int]]] = {}
+def _own_parameters(module: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
+    """A module's own parameters, and those it holds in an nn.ParameterList/ParameterDict
+    (never called, so the matmuls that read them are the holder's): 'weights.0', ..."""
+    yield from module.named_parameters(recurse=False)
+    for child_name, child in module.named_children():
+        if isinstance(child, (nn.ParameterList, nn.ParameterDict)):
+            for name, param in child.named_parameters(recurse=False):
+                yield f"{child_name}.{name}", param
+
+
+def _activation_meeting(operands: list[tuple[tuple[int, ...], ...]],
+                        shape: list[int]) -> tuple[int, int] | None:
+    """(rows, features) of the tensor that meets a 2-D weight of `shape` in the first forward
+    matmul reading an operand of that shape (either orientation): the op's other operand."""
+    for wanted in (tuple(shape), tuple(shape[::-1])):  # as stored first: x @ W reads W itself
+        for op in operands:
+            for i, dims in enumerate(op):
+                others = [o for j, o in enumerate(op) if j != i and o]
+                if dims == wanted and others:
+                    other = others[0]
+                    return (math.prod(other) // other[-1] if other[-1] else 0), other[-1]
+    return None
+
+
+def _matmul_operand_dims(capture: Capture) -> dict[str, list[tuple[tuple[int, ...], ...]]]:
+    """Module path -> per forward matmul of its own, the full shapes of the operands it
+    reads of 2 or more dimensions (trailing pairs, for matching weights, via `dims`)."""
+    found: dict[str, list[tuple[tuple[int, ...], ...]]] = {}
     for op in capture.ops:
         if op.phase != FORWARD or category(op.name) != MATMUL:
             continue
-        for spec in op.inputs:
-            if len(spec.shape) >= 2:
-                dims.setdefault(op.module, set()).add(tuple(spec.shape[-2:]))
-    return dims
+        shapes = tuple(tuple(spec.shape) for spec in op.inputs if len(spec.shape) >= 2)
+        if shapes:
+            found.setdefault(op.module, []).append(shapes)
+    return found

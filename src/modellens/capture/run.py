@@ -114,6 +114,7 @@ def _run(
     restore_state: bool = False,
     recorded: list[OpRecord] | None = None,
     torch_calls: bool = False,
+    input_grad: bool = False,
 ) -> _Run:
     """One forward (and backward) of `model` under `mode_context`, recorded. The model's
     attributes are restored afterwards; with `restore_state`, also its parameters' and buffers'
@@ -139,9 +140,10 @@ def _run(
         with mode_context:
             _tag_weights(ids, model, replacements)
             sample = make_inputs()
+            grad_of = _input_grad_rule(backward, input_grad, sample.state)
             inputs = SampleInputs(
-                tuple(tree_map(lambda t: _as_input(t, convert, dtype), sample.args)),
-                tree_map(lambda t: _as_input(t, convert, dtype), sample.kwargs),
+                tuple(tree_map(lambda t: _as_input(t, convert, dtype, grad_of), sample.args)),
+                tree_map(lambda t: _as_input(t, convert, dtype, grad_of), sample.kwargs),
             )
             for group, tensors in sample.state.items():
                 ids.tag(tensors, group)
@@ -308,12 +310,30 @@ def _tag_weights(ids: StorageIds, model: nn.Module, replacements: dict | None) -
         ids.tag([tensor], "params" if name in names else "buffers")
 
 
-def _as_input(value: Any, convert, dtype) -> Any:
+def _input_grad_rule(backward: bool, input_grad: bool,
+                     state: dict) -> Callable[[torch.Tensor], bool]:
+    """Which sample inputs the backward differentiates: floating tensors that require grad as
+    given (a user's `torch.randn(..., requires_grad=True)`), or every floating input with
+    `input_grad`; never input state such as a KV cache, and nothing without a backward."""
+    held = {id(t) for tensors in state.values() for t in iter_tensors(tensors)}
+
+    def wanted(tensor: torch.Tensor) -> bool:
+        return (backward and tensor.is_floating_point() and id(tensor) not in held
+                and (input_grad or tensor.requires_grad))
+
+    return wanted
+
+
+def _as_input(value: Any, convert, dtype, grad_of: Callable[[torch.Tensor], bool]) -> Any:
     if not isinstance(value, torch.Tensor):
         return value
+    wants_grad = grad_of(value)
     if convert is not None:
         value = convert(value)
-    return cast(value, dtype)
+    value = cast(value, dtype)
+    if wants_grad:  # a leaf of its own: the user's tensor gets no .grad from the capture
+        value = value.detach().requires_grad_(True)
+    return value
 
 
 def _describe_failure(exc: BaseException, ops: list[OpRecord] | None = None) -> str:
@@ -341,6 +361,7 @@ def capture(
     replay_blocks: bool = True,
     run_hooks: bool = False,
     torch_calls: bool = False,
+    input_grad: bool = False,
 ) -> Capture:
     """Run `model` once on `make_inputs()` and record everything analyses need.
 
@@ -356,6 +377,8 @@ def capture(
     from the shapes of the fake attempt, so nothing is allocated to find out).
     `torch_calls` also records the torch-level call each aten op lowered from
     (`OpRecord.call`, see `modellens.capture.functions`); off by default (it slows capture).
+    With `backward`, inputs given with `requires_grad=True` get their gradient computed (the
+    first layer's grad-input); `input_grad=True` does so for every floating input.
     """
     params = parameter_records(model, dtype)
     failures: list[str] = []
@@ -367,7 +390,7 @@ def capture(
                                      dtype=dtype, rebuild_real=rebuild_real,
                                      max_real_bytes=max_real_bytes, replay_blocks=replay_blocks,
                                      run_hooks=run_hooks, recorded=recorded,
-                                     torch_calls=torch_calls)
+                                     torch_calls=torch_calls, input_grad=input_grad)
         except (CaptureError, BuildError) as exc:
             failures.append(f"{method}: {exc}")
             continue
@@ -396,7 +419,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
                 params: list[ParamRecord], *, backward: bool, dtype: torch.dtype | None,
                 rebuild_real: Callable[[], nn.Module] | None, max_real_bytes: int,
                 replay_blocks: bool, run_hooks: bool, recorded: list[OpRecord],
-                torch_calls: bool = False) -> _Run:
+                torch_calls: bool = False, input_grad: bool = False) -> _Run:
     """One capture attempt: on fake tensors over the model's own weights, or on real ones.
     A fake attempt records its ops into `recorded` (kept when it fails); a real attempt reads
     them to estimate what it would allocate."""
@@ -421,6 +444,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
                 run_hooks=run_hooks,
                 recorded=recorded,
                 torch_calls=torch_calls,
+                input_grad=input_grad,
             )
 
         try:
@@ -445,6 +469,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
             run_hooks=run_hooks,
             restore_state=real is model,  # the user's own model: put its state back
             torch_calls=torch_calls,
+            input_grad=input_grad,
         )
     raise ValueError(f"unknown capture method {method!r}")
 

@@ -21,6 +21,9 @@ def register(subparsers) -> None:
     p.add_argument("model", help="model spec (catalog id, tv:, timm:, yolo:, file.py::fn, ...)")
     add_input_options(p)
     p.add_argument("--backward", action="store_true", help="also capture and count the backward pass")
+    p.add_argument("--input-grad", action="store_true",
+                   help="with the backward, also the gradient of each floating input (the first "
+                        "layer's grad-input, as torch's flop counter counts it); implies --backward")
     p.add_argument("--hardware", help="chip for the predicted time (default a100; `modellens "
                                       "hardware` lists them) or a YAML file")
     add_time_model_option(p)
@@ -46,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     with out.progress(f"profiling {args.model}"):
         result = profile(
             args.model, args.inputs, batch_size=args.batch_size, seq_len=args.seq_len,
-            image_size=args.image_size, dtype=args.dtype, backward=args.backward,
+            image_size=args.image_size, dtype=args.dtype,
+            backward=args.backward or args.input_grad, input_grad=args.input_grad,
             hardware=args.hardware, task=args.task, replay_blocks=not args.no_block_replay,
             allow_longer=args.allow_longer, time_model=args.time_model,
         )

@@ -19,6 +19,9 @@ def register(subparsers) -> None:
     add_input_options(p)
     p.add_argument("--backward", action="store_true",
                    help="also capture and count the backward pass")
+    p.add_argument("--input-grad", action="store_true",
+                   help="with the backward, also the gradient of each floating input (the first "
+                        "layer's grad-input, as torch's flop counter counts it); implies --backward")
     p.add_argument("--hardware", metavar="CHIPS",
                    help="comma-separated chips for rooflines and predicted times, e.g. h100,a100 "
                         "(default a100; `modellens hardware` lists them) or a YAML file")
@@ -44,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     with out.progress(f"profiling {args.model}"):
         result = profile(
             args.model, args.inputs, batch_size=args.batch_size, seq_len=args.seq_len,
-            image_size=args.image_size, dtype=args.dtype, backward=args.backward,
+            image_size=args.image_size, dtype=args.dtype,
+            backward=args.backward or args.input_grad, input_grad=args.input_grad,
             hardware=chips, task=args.task, allow_longer=args.allow_longer,
         )
     if args.plot:

@@ -76,7 +76,8 @@ def extract_matrices(
         result.models.append(model_matrices(
             captured.capture, captured.model, batch_size=batch_size,
             max_sequence_length=source.metadata.get("max_sequence_length"), bandwidth=rate,
-            input_description=source.input_description, source=source.kind, name=spec))
+            input_description=source.input_description, source=source.kind, name=spec,
+            top_k=(source.metadata.get("moe") or (None, None))[1]))
     if len(failures) == len(names):  # nothing to write: fail like any other command
         if len(failures) == 1:
             raise failures[0]

@@ -38,6 +38,7 @@ class Captured:
 def capture_source(
     source: ModelSource, *, backward: bool = False, dtype: str | None = None,
     replay_blocks: bool = True, run_hooks: bool = False, torch_calls: bool = False,
+    input_grad: bool = False,
 ) -> Captured:
     """Build the source's model (on meta where possible) and capture it once (`run_hooks`,
     `torch_calls`: see `capture`)."""
@@ -54,6 +55,7 @@ def capture_source(
         replay_blocks=replay_blocks,
         run_hooks=run_hooks,
         torch_calls=torch_calls,
+        input_grad=input_grad,
     )
     captured = time.perf_counter()
     if source.builds_on_meta and built_on != "meta":

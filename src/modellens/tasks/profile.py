@@ -30,6 +30,7 @@ def profile(
     run_hooks: bool = False,
     allow_longer: bool = False,
     time_model: str = "calibrated",
+    input_grad: bool = False,
 ) -> ProfileResult:
     """Profile a model: params, FLOPs/MACs, memory, roofline bottleneck on `hardware`.
 
@@ -44,6 +45,9 @@ def profile(
     The model's own forward/backward hooks (and global module hooks) are not called during the
     capture, which runs on fake tensors; `run_hooks=True` calls them. `allow_longer=True`
     profiles a `seq_len` beyond the model's positions (said in the input description).
+    With `backward`, inputs given with `requires_grad=True` get their gradient (the first
+    layer's grad-input, as torch's FlopCounterMode counts it); `input_grad=True` asks it for
+    every floating input (a spec's images, embeddings).
     """
     started = time.perf_counter()
     if dtype:
@@ -52,13 +56,15 @@ def profile(
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
                      image_size=image_size, task=task, name=name, allow_longer=allow_longer)
     captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks,
-                              run_hooks=run_hooks)
+                              run_hooks=run_hooks, input_grad=input_grad)
     result = analyze(captured, chips)
     result.timings = {**captured.seconds, "total_s": time.perf_counter() - started}
     result.settings.update(batch_size=batch_size, seq_len=seq_len, image_size=image_size,
                            dtype=dtype, backward=backward, task=task)
     if allow_longer:
         result.settings["allow_longer"] = True
+    if input_grad:
+        result.settings["input_grad"] = True
     return result
 
 

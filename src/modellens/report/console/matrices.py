@@ -18,7 +18,8 @@ MODELS = (Column("Model Name", "name"), right("Matrix Count", "total_matrices", 
           right("Model Params", "model_params", _thousands),
           right("Matrix Bytes", "matrix_bytes", units.size),
           right("Max Seq", "max_sequence_length", lambda n: "-" if n is None else f"{n:,}"),
-          right("Fwd FLOPs", "forward_flops", lambda n: units.count(n, "FLOPs")),
+          right("Fwd FLOPs", "forward_flops",
+                lambda n: "unknown" if n is None else units.count(n, "FLOPs")),
           right("Stream Time", "stream_time_s", units.duration))
 
 

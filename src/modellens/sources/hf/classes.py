@@ -29,19 +29,27 @@ DEFAULT_CONFIG_REPAIRS: dict[str, dict[str, Any]] = {
 }
 
 
+# the Auto classes behind each --task, in order: the first with a class for the model type wins
+# (Whisper's seq2seq LM is in the speech mapping, not the text one)
+_TASK_AUTO = {
+    "base": ("AutoModel",),
+    "causal-lm": ("AutoModelForCausalLM",),
+    "seq2seq-lm": ("AutoModelForSeq2SeqLM", "AutoModelForSpeechSeq2Seq"),
+    "masked-lm": ("AutoModelForMaskedLM",),
+    "image-classification": ("AutoModelForImageClassification",),
+}
+_SEQ2SEQ_MAPPINGS = ("MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
+                     "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES")
+
+
 def model_class(config, task: str = "auto"):
-    """The transformers class to build. 'auto': seq2seq LM for encoder-decoders, causal LM for
-    decoder-only models, the image-classification head where the checkpoint is one, else the
-    bare model (BERT-style encoders)."""
+    """The transformers class to build. 'auto': seq2seq LM for encoder-decoders (text or
+    speech: T5, BART, Whisper), causal LM for decoder-only models, the image-classification
+    head where the checkpoint is one, else the bare model (BERT-style encoders). Where the
+    config's `architectures` names a head of the chosen task for this model type, that class
+    (Whisper's `WhisperForConditionalGeneration`)."""
     import transformers
 
-    auto = {
-        "base": transformers.AutoModel,
-        "causal-lm": transformers.AutoModelForCausalLM,
-        "seq2seq-lm": transformers.AutoModelForSeq2SeqLM,
-        "masked-lm": transformers.AutoModelForMaskedLM,
-        "image-classification": transformers.AutoModelForImageClassification,
-    }
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
     architectures = getattr(config, "architectures", None) or []
@@ -51,10 +59,9 @@ def model_class(config, task: str = "auto"):
             raise ConfigError(f"config names no known architecture ({architectures})")
         return cls
     if task != "auto":
-        return _concrete(auto[task], config)
-    if getattr(config, "is_encoder_decoder", False) and config.model_type in mapping_names(
-        "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES"
-    ):
+        return _task_class(task, config)
+    if getattr(config, "is_encoder_decoder", False) and any(
+            config.model_type in mapping_names(m) for m in _SEQ2SEQ_MAPPINGS):
         chosen = "seq2seq-lm"
     elif is_decoder_only(config):
         chosen = "causal-lm"
@@ -62,7 +69,20 @@ def model_class(config, task: str = "auto"):
         chosen = "image-classification"
     else:
         chosen = "base"
-    return _concrete(auto[chosen], config)
+    return _task_class(chosen, config)
+
+
+def _task_class(task: str, config):
+    """The class of `task` for `config`: from the first of the task's Auto classes that has
+    one for its model type."""
+    import transformers
+
+    autos = [getattr(transformers, name) for name in _TASK_AUTO[task]]
+    for auto_cls in autos:
+        if type(config) in auto_cls._model_mapping:
+            return _concrete(auto_cls, config)
+    raise ConfigError(f"--task {task} does not apply to model type {config.model_type!r} "
+                      f"(no class in {', '.join(_TASK_AUTO[task])})")
 
 
 def is_decoder_only(config) -> bool:
