@@ -12,6 +12,7 @@ prediction is validated on.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import platform
 import statistics
@@ -96,6 +97,7 @@ class Characterization:
     chip: Chip
     samples: list[Sample]
     failures: list[str]
+    in_model_overhead_s: float = 0.0  # added to every op's fixed cost (`_with_in_model_cost`)
 
 
 def characterize(device: torch.device, dtype: torch.dtype = torch.float32,
@@ -115,7 +117,44 @@ def characterize(device: torch.device, dtype: torch.dtype = torch.float32,
             failures.append(f"{config.name}: {result.error}")
         else:
             timed.append((config, result.seconds.median_s))
-    return _fit(device, dtype, timed, failures)
+    fitted = _fit(device, dtype, timed, failures)
+    return _with_in_model_cost(fitted, device, dtype)
+
+
+def probe_networks(dtype: torch.dtype) -> list[tuple[nn.Module, Callable[[], tuple]]]:
+    """Small networks run end to end, as models run (nn.Module calls, ops back to back): what a
+    forward costs beyond the sum of its ops timed alone."""
+    mlp = nn.Sequential(*[nn.Sequential(nn.Linear(256, 256), nn.GELU(), nn.LayerNorm(256))
+                          for _ in range(6)]).to(dtype)
+    cnn = nn.Sequential(*[nn.Sequential(nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32),
+                                        nn.ReLU()) for _ in range(6)]).to(dtype)
+    return [(mlp, lambda: (torch.randn(64, 256, dtype=dtype),)),
+            (cnn, lambda: (torch.randn(1, 32, 32, 32, dtype=dtype),))]
+
+
+def _with_in_model_cost(fitted: Characterization, device: torch.device,
+                        dtype: torch.dtype) -> Characterization:
+    """Add to every op's fixed cost what ops cost inside a running model beyond their isolated
+    times (module calls, dispatch between ops): (end to end − Σ predicted) / ops, the median
+    over the probe networks, never negative."""
+    from ..analysis.roofline import time_ops
+    from ..measure.clock import measure
+
+    extra = []
+    for module, make in probe_networks(dtype):
+        captured = capture_source(resolve(module, make), replay_blocks=False)
+        phase = time_ops(captured.analysis, fitted.chip).phase(FORWARD)
+        ops = sum(1 for op in captured.capture.ops if op.phase == FORWARD)
+        with torch.device(device):
+            real, inputs = module.to(device).eval(), make()
+        with torch.inference_mode():
+            seconds = measure(lambda: real(*inputs), device, max_s=0.5).median_s
+        extra.append(max(0.0, (seconds - phase.time_s) / ops))
+    added = statistics.median(extra)
+    model = fitted.chip.time_model
+    overheads = {cls: value + added for cls, value in model.overhead_s.items()}
+    chip = fitted.chip.with_time_model(dataclasses.replace(model, overhead_s=overheads))
+    return Characterization(chip, fitted.samples, fitted.failures, added)
 
 
 def _fit(device: torch.device, dtype: torch.dtype, timed: list[tuple[OpConfig, float]],
