@@ -167,14 +167,16 @@ def collect_model_info(store: TensorStore, progress: Progress | None = None,
                      kind=store.kind, notes=notes, warnings=warnings)
 
 
-def open_target(target: Any, *, trust_checkpoint: bool = False, task: str = "auto") -> TensorStore:
+def open_target(target: Any, *, trust_checkpoint: bool = False, task: str = "auto",
+                trust_remote_code: bool = False) -> TensorStore:
     """The tensors of a checkpoint path, a model spec (built on meta: no values), an
-    nn.Module or a state dict."""
+    nn.Module or a state dict. Neither a pickle's code (`trust_checkpoint`) nor a Hugging Face
+    model's own code (`trust_remote_code`) runs unless asked."""
     if isinstance(target, (str, Path)) and not is_checkpoint(target):
         from ..sources import resolve
         from ..sources.base import build_model
 
-        source = resolve(str(target), task=task)
+        source = resolve(str(target), task=task, trust_remote_code=trust_remote_code)
         model, device = build_model(source)
         store = module_store(model, label=source.name)
         if device != "meta" and source.kind != "pyfile":

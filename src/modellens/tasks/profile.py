@@ -30,6 +30,7 @@ def profile(
     run_hooks: bool = False,
     allow_longer: bool = False,
     time_model: str = "calibrated",
+    trust_remote_code: bool = False,
 ) -> ProfileResult:
     """Profile a model: params, FLOPs/MACs, memory, roofline bottleneck on `hardware`.
 
@@ -44,13 +45,15 @@ def profile(
     The model's own forward/backward hooks (and global module hooks) are not called during the
     capture, which runs on fake tensors; `run_hooks=True` calls them. `allow_longer=True`
     profiles a `seq_len` beyond the model's positions (said in the input description).
+    `trust_remote_code=True` lets a Hugging Face model that names its own code run it.
     """
     started = time.perf_counter()
     if dtype:
         parse_dtype(dtype)  # refused before any work
     chips = resolve_chips(hardware, time_model)
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
-                     image_size=image_size, task=task, name=name, allow_longer=allow_longer)
+                     image_size=image_size, task=task, name=name, allow_longer=allow_longer,
+                     trust_remote_code=trust_remote_code)
     captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks,
                               run_hooks=run_hooks)
     result = analyze(captured, chips)

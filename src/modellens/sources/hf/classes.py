@@ -29,11 +29,24 @@ DEFAULT_CONFIG_REPAIRS: dict[str, dict[str, Any]] = {
 }
 
 
-def model_class(config, task: str = "auto"):
+# Auto classes a config's `auto_map` may name, by task, in the order 'auto' prefers them.
+REMOTE_AUTO_CLASSES = {"causal-lm": "AutoModelForCausalLM", "seq2seq-lm": "AutoModelForSeq2SeqLM",
+                       "masked-lm": "AutoModelForMaskedLM",
+                       "image-classification": "AutoModelForImageClassification",
+                       "base": "AutoModel"}
+
+
+def model_class(config, task: str = "auto", *, trust_remote_code: bool = False):
     """The transformers class to build. 'auto': seq2seq LM for encoder-decoders, causal LM for
     decoder-only models, the image-classification head where the checkpoint is one, else the
-    bare model (BERT-style encoders)."""
+    bare model (BERT-style encoders). With `trust_remote_code`, a config that transformers does
+    not know and that names its own code (`auto_map`) gets the class from that code."""
     import transformers
+
+    if trust_remote_code and task in REMOTE_AUTO_CLASSES.keys() | {"auto"}:
+        remote = _remote_class(config, task)
+        if remote is not None:
+            return remote
 
     auto = {
         "base": transformers.AutoModel,
@@ -63,6 +76,25 @@ def model_class(config, task: str = "auto"):
     else:
         chosen = "base"
     return _concrete(auto[chosen], config)
+
+
+def _remote_class(config, task: str):
+    """The class `auto_map` names for `task` (or the first of REMOTE_AUTO_CLASSES for 'auto'),
+    loaded from the model's own code; None when the config's type is one transformers has."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    auto_map = getattr(config, "auto_map", None) or {}
+    if config.model_type in CONFIG_MAPPING_NAMES or not auto_map:
+        return None
+    wanted = list(REMOTE_AUTO_CLASSES.values()) if task == "auto" else [REMOTE_AUTO_CLASSES[task]]
+    name = next((n for n in wanted if n in auto_map), None)
+    if name is None:
+        raise ConfigError(f"the model's auto_map names no {' or '.join(wanted)}")
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+
+    reference = auto_map[name]
+    reference = reference[0] if isinstance(reference, (list, tuple)) else reference
+    return get_class_from_dynamic_module(reference, config._name_or_path)
 
 
 def is_decoder_only(config) -> bool:
