@@ -98,10 +98,13 @@ class Output:
     def console(self):
         from rich.console import Console
 
+        # no :emoji: codes: a name like ':warning:' is shown as written (markup is escaped by
+        # the renderers, report.text)
         if self.path and self.format == "table":
-            return Console(record=True, width=160, file=_NullFile())
-        console = Console(quiet=self.quiet)
-        return console if console.is_terminal else Console(quiet=self.quiet, width=160)
+            return Console(record=True, width=160, file=_NullFile(), emoji=False)
+        console = Console(quiet=self.quiet, emoji=False)
+        return console if console.is_terminal else Console(quiet=self.quiet, width=160,
+                                                           emoji=False)
 
     def progress(self, message: str):
         """A spinner on stderr while `message` work runs (only on a terminal, never with -q)."""
