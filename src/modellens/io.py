@@ -88,7 +88,13 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
+    """`text` as UTF-8; a lone surrogate (an undecodable byte of a non-UTF-8 file name) is
+    written as a `\udcff` escape rather than failing after the work."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "backslashreplace")
+    return write_bytes(path, data)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -4,7 +4,8 @@ apply, no spreadsheet formula can start, no matplotlib mathtext can parse.
 
 - `clean`: removes ANSI CSI/OSC sequences (colours, cursor moves, OSC-8 hyperlinks, window
   titles) whole, then every remaining control character (C0 but newline, DEL, C1) and the
-  Unicode bidirectional overrides that reorder what a terminal shows; a tab becomes a space.
+  Unicode bidirectional overrides that reorder what a terminal shows; a tab becomes a space; the
+  undecodable bytes of a non-UTF-8 file name (surrogate escapes) are shown as `\xff`.
 - `safe`: `clean`, then rich markup escaped — for any string rich will parse as markup.
 - `styled`: a rich Text (never parsed as markup) of cleaned text.
 - `csv_cell`: OWASP's CSV-injection rule for a string cell (a leading =, +, -, @, tab or CR
@@ -31,6 +32,7 @@ _ESCAPES = re.compile(
 )
 # C0 controls but newline, DEL, C1 controls, bidi embeddings/overrides/isolates, marks
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 # OWASP: cells starting with these are read as formulas by spreadsheets
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
@@ -41,6 +43,12 @@ def clean(text: Any) -> str:
     text = str(text)
     if text.isprintable():  # the common case: nothing to do
         return text
+    if _SURROGATES.search(text):
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "backslashreplace")
+        text = raw.decode("utf-8", "backslashreplace")
     text = _ESCAPES.sub("", text).replace("\t", " ")
     return _CONTROLS.sub("", text)
 
