@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _measure(args: argparse.Namespace) -> int:
+    out = Output(args)  # -o checked before minutes of measuring
     from ..dtypes import parse_dtype
     from ..hardware import chips_document, chips_yaml
     from ..io import to_json, write_text
@@ -47,7 +48,6 @@ def _measure(args: argparse.Namespace) -> int:
     from ..tasks.characterize import characterize
     from ..tasks.time import device_named
 
-    out = Output(args)
     target = device_named(args.device)
     with out.progress_bar(f"measuring {args.device}") as progress:
         result = characterize(target, parse_dtype(args.dtype), progress=progress)
