@@ -175,10 +175,13 @@ def test_output_equal_to_an_input_is_refused(tmp_path):
     io.check_output(tmp_path / "other.json", [str(model)])  # a different file passes
 
 
-def test_output_inside_an_input_directory_is_refused(tmp_path):
-    (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(UsageError, match="is a file of the input"):
-        io.check_output(tmp_path / "config.json", [str(tmp_path)])
+def test_output_over_a_file_an_input_directory_is_read_from_is_refused(tmp_path):
+    for name in ("config.json", "model.safetensors", "model.safetensors.index.json"):
+        (tmp_path / name).write_text("{}")
+        with pytest.raises(UsageError, match="is a file of the input"):
+            io.check_output(tmp_path / name, [str(tmp_path)])
+    (tmp_path / "previous.json").write_text("{}")  # an earlier result may be replaced
+    io.check_output(tmp_path / "previous.json", [str(tmp_path)])
 
 
 @pytest.mark.parametrize("make, message", [

@@ -129,8 +129,9 @@ def is_stream(path: Path) -> bool:
 def check_output(path: str | os.PathLike | None, inputs: Iterable[Any] = (),
                  option: str = "-o") -> None:
     """Refuse, before any work, an output file that cannot be written: one that is an input
-    (the same file, or a file inside an input directory), a directory, or one under a parent
-    that is a file or not writable. Streams (`-`, devices, FIFOs) always pass."""
+    (the same file, or the weights, index, config or code of an input directory), a directory,
+    or one under a parent that is a file or not writable. Streams (`-`, devices, FIFOs) always
+    pass."""
     if path is None or str(path) == STDOUT:
         return
     target = Path(path)
@@ -166,11 +167,22 @@ def _check_not_input(target: Path, inputs: Iterable[Any], option: str) -> None:
             except OSError:
                 same = False
             inside = (not same and candidate.is_dir() and target.exists()
+                      and _read_from_directory(target.name)
                       and os.path.realpath(target.parent) == os.path.realpath(candidate))
             if same or inside:
                 what = "is" if same else "is a file of"
                 raise UsageError(f"{option} {target} {what} the input {candidate}: refusing to "
                                  "overwrite an input; write somewhere else")
+
+
+# Files a model directory is read from (weights, shard indexes, its config and code): an output
+# may replace other files there (a previous result), never these.
+_DIRECTORY_INPUTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".index.json",
+                     ".py")
+
+
+def _read_from_directory(name: str) -> bool:
+    return name == "config.json" or name.endswith(_DIRECTORY_INPUTS)
 
 
 def _input_paths(value: Any) -> list[Path]:
