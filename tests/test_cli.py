@@ -108,8 +108,15 @@ def test_output_is_written_atomically_and_failure_leaves_no_file(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["matrices", "unique", "info", "llm", "transformer"])
-def test_format_html_is_refused_before_any_work(command, capsys):
+def test_format_html_is_not_offered_where_there_is_no_html_view(command, capsys):
     # the model does not exist: an error about it would mean the work had started
-    assert main([command, "not-a-model", "--format", "html"]) == 1
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "not-a-model", "--format", "html"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'html'" in capsys.readouterr().err
+
+
+def test_profile_sweep_refuses_html_before_any_work(capsys):
+    assert main(["profile", "not-a-model", "--seq-len", "8,16", "--format", "html"]) == 2
     err = capsys.readouterr().err
-    assert err == f"modellens: error: {command} has no HTML view; use --format table|json|csv\n"
+    assert err == "modellens: error: profile has no HTML view here; use --format table|json|csv\n"

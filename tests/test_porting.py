@@ -197,7 +197,7 @@ def test_unknown_backend_and_missing_extra_are_clear_errors(monkeypatch, capsys)
     monkeypatch.setattr(Onnx, "requires", ("no_such_module_here",))
     with pytest.raises(ConfigError, match=r"modellens\[onnx\]"):
         port([MLP], "onnx")
-    assert main(["unique", "gpt2", "tv:resnet18"]) == 1
+    assert main(["unique", "gpt2", "tv:resnet18"]) == 2  # a usage error, before any work
     assert "several models need --run-on" in capsys.readouterr().err
     assert isinstance(get_backend("inductor"), Backend)
 

@@ -303,14 +303,14 @@ def test_profile_format_html(tmp_path):
     assert embedded(out.read_text())["chips"][0]["id"] == "a100-sxm-80gb"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--hardware", " , "], "--hardware ' , ' names no chip"),
-    (["--hardware", "h100,h1000"], "unknown hardware 'h1000'; did you mean h100"),
+@pytest.mark.parametrize("argv, message, code", [
+    (["--hardware", " , "], "--hardware ' , ' names no chip", 1),
+    (["--hardware", "h100,h1000"], "unknown hardware 'h1000'; did you mean h100", 1),
     (["--seq-len", "128,512"],
-     "report takes one --seq-len; sweep several with `modellens profile`"),
+     "report takes one --seq-len; sweep several with `modellens profile`", 2),
 ])
-def test_report_cli_errors(capsys, argv, message):
-    assert main(["report", "gpt2", *argv]) == 1
+def test_report_cli_errors(capsys, argv, message, code):
+    assert main(["report", "gpt2", *argv]) == code
     assert capsys.readouterr().err.startswith(f"modellens: error: {message}")
 
 

@@ -30,7 +30,9 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 
 # Storage formats that are not torch dtypes (weight-only quantization): bytes per element.
-_FORMAT_SIZES: dict[str, float] = {"int4": 0.5, "nf4": 0.5, "fp4": 0.5}
+_FORMAT_SIZES: dict[str, float] = {"int4": 0.5, "nf4": 0.5, "fp4": 0.5,
+                                   # packed MX element formats of safetensors (F4, F6_*)
+                                   "float4_e2m1": 0.5, "float6_e2m3": 0.75, "float6_e3m2": 0.75}
 SCALE_BYTES = 2  # one fp16 scale per quantization group
 
 

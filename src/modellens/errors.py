@@ -7,6 +7,11 @@ class ModellensError(Exception):
     """Base class; its message is shown to the user as is."""
 
 
+class UsageError(ModellensError):
+    """The command line asks for something impossible (a bad output path, missing arguments):
+    found before any work; the CLI exits 2, as for argparse's own usage errors."""
+
+
 class SpecError(ModellensError):
     """The model spec names nothing we can build (unknown id, missing file, bad `file::fn`)."""
 

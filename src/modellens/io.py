@@ -24,7 +24,9 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
+
+from .errors import UsageError
 
 SCHEMA_VERSION = 1
 Progress = Callable[[int, int, str], None]  # (done, total, label)
@@ -86,7 +88,13 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
+    """`text` as UTF-8; a lone surrogate (an undecodable byte of a non-UTF-8 file name) is
+    written as a `\udcff` escape rather than failing after the work."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "backslashreplace")
+    return write_bytes(path, data)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -113,9 +121,97 @@ def is_stream(path: Path) -> bool:
         return True
     try:
         mode = os.stat(path).st_mode
-    except FileNotFoundError:
+    except OSError:  # missing, or a parent that is not a directory
         return False
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def check_output(path: str | os.PathLike | None, inputs: Iterable[Any] = (),
+                 option: str = "-o") -> None:
+    """Refuse, before any work, an output file that cannot be written: one that is an input
+    (the same file, or the weights, index, config or code of an input directory), a directory,
+    or one under a parent that is a file or not writable. Streams (`-`, devices, FIFOs) always
+    pass."""
+    if path is None or str(path) == STDOUT:
+        return
+    target = Path(path)
+    if is_stream(target):
+        return
+    _check_not_input(target, inputs, option)
+    if target.is_symlink():  # the link's target is what gets written
+        target = Path(os.path.realpath(target))
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a directory; name a file")
+    _check_parent(target, option, path)
+
+
+def check_output_dir(path: str | os.PathLike | None, inputs: Iterable[Any] = (),
+                     option: str = "--dir", names: Iterable[str] = ()) -> None:
+    """Refuse, before any work, an output directory that cannot hold the files `names`: a path
+    that is a file, under a file, not writable, or one of whose files is an input."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{option} {path}: is not a directory")
+    _check_parent(target / "_", option, path)
+    for name in names:
+        check_output(target / name, inputs, option)
+
+
+def _check_not_input(target: Path, inputs: Iterable[Any], option: str) -> None:
+    for value in inputs:
+        for candidate in _input_paths(value):
+            try:
+                same = os.path.samefile(target, candidate)
+            except OSError:
+                same = False
+            inside = (not same and candidate.is_dir() and target.exists()
+                      and _read_from_directory(target.name)
+                      and os.path.realpath(target.parent) == os.path.realpath(candidate))
+            if same or inside:
+                what = "is" if same else "is a file of"
+                raise UsageError(f"{option} {target} {what} the input {candidate}: refusing to "
+                                 "overwrite an input; write somewhere else")
+
+
+# Files a model directory is read from (weights, shard indexes, its config and code): an output
+# may replace other files there (a previous result), never these.
+_DIRECTORY_INPUTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".index.json",
+                     ".py")
+
+
+def _read_from_directory(name: str) -> bool:
+    return name == "config.json" or name.endswith(_DIRECTORY_INPUTS)
+
+
+def _input_paths(value: Any) -> list[Path]:
+    """The existing files and directories an input argument names ('file.py::fn' -> file.py)."""
+    if value is None or isinstance(value, bool):
+        return []
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in _input_paths(v)]
+    if not isinstance(value, (str, os.PathLike)):
+        return []
+    text = os.fspath(value)
+    if "::" in text:
+        text = text.split("::", 1)[0]
+    text = text.removeprefix("hf:")
+    try:
+        return [Path(text)] if text and os.path.exists(text) else []
+    except (OSError, ValueError):
+        return []
+
+
+def _check_parent(target: Path, option: str, shown: Any) -> None:
+    """The nearest existing ancestor of `target` must be a writable directory."""
+    parent = Path(os.path.abspath(target)).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {shown}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {shown}: cannot write in {parent} (permission denied)")
 
 
 def _write_atomic(target: Path, data: bytes) -> None:

@@ -6,22 +6,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-FORMATS = ("table", "json", "csv", "html")
+FORMATS = ("table", "json", "csv")  # what every command implements; html where it has a view
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 
 def run_handler(args: argparse.Namespace) -> int:
-    """Call the command; ModellensError -> one line on stderr, exit 1; never a bare traceback.
-    Libraries' warnings and log records (torch's fake-tensor tracebacks, transformers' advisory
-    messages) are silenced unless --debug: every error is one line."""
-    from ..errors import ModellensError
+    """Call the command; ModellensError -> one line on stderr, exit 1 (a UsageError, found
+    before any work: exit 2, as argparse's); never a bare traceback. Libraries' warnings and
+    log records (torch's fake-tensor tracebacks, transformers' advisory messages) are silenced
+    unless --debug: every error is one line."""
+    from ..errors import ModellensError, UsageError
 
     try:
         with library_noise_silenced(not getattr(args, "debug", False)):
             return args.handler(args)
+    except UsageError as exc:
+        print(f"modellens: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ModellensError as exc:
         print(f"modellens: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -65,25 +70,41 @@ def library_noise_silenced(silence: bool = True):
 class Output:
     """Where and how a command writes its result: --format, -o, --quiet."""
 
-    def __init__(self, args: argparse.Namespace, *, html: bool = False) -> None:
-        """`html`: whether the command has an HTML view; --format html is refused up front,
-        before any work, when it has none."""
+    def __init__(self, args: argparse.Namespace, *, html: bool = False, inputs: Iterable = (),
+                 files: Iterable[tuple[str, Any]] = (),
+                 dirs: Iterable[tuple[str, Any, Iterable[str]]] = ()) -> None:
+        """Refuses, before any work (a UsageError, exit 2): --format html where the command
+        (or this use of it) has no HTML view; an -o, or other output `files` ((option, path)
+        pairs) and `dirs` ((option, path, file names)), that would overwrite one of the
+        `inputs` (paths or specs as given), name a directory, or lie under a file or a
+        read-only directory."""
+        from ..io import check_output, check_output_dir
+
         self.format: str = args.format
         self.path: str | None = args.output
         self.quiet: bool = args.quiet
         if self.format == "html" and not html:
-            from ..errors import ModellensError
+            from ..errors import UsageError
 
             command = getattr(args, "command", None) or "this command"
-            raise ModellensError(f"{command} has no HTML view; use --format table|json|csv")
+            raise UsageError(f"{command} has no HTML view here; use --format table|json|csv")
+        inputs = list(inputs)
+        check_output(self.path, inputs)
+        for option, path in files:
+            check_output(path, inputs, option)
+        for option, path, names in dirs:
+            check_output_dir(path, inputs, option, names)
 
     def console(self):
         from rich.console import Console
 
+        # no :emoji: codes: a name like ':warning:' is shown as written (markup is escaped by
+        # the renderers, report.text)
         if self.path and self.format == "table":
-            return Console(record=True, width=160, file=_NullFile())
-        console = Console(quiet=self.quiet)
-        return console if console.is_terminal else Console(quiet=self.quiet, width=160)
+            return Console(record=True, width=160, file=_NullFile(), emoji=False)
+        console = Console(quiet=self.quiet, emoji=False)
+        return console if console.is_terminal else Console(quiet=self.quiet, width=160,
+                                                           emoji=False)
 
     def progress(self, message: str):
         """A spinner on stderr while `message` work runs (only on a terminal, never with -q)."""
@@ -130,11 +151,17 @@ class _NullFile:
         pass
 
 
-def add_output_options(parser: argparse.ArgumentParser, default_format: str = "table") -> None:
+def add_output_options(parser: argparse.ArgumentParser, default_format: str = "table", *,
+                       html: bool = False) -> None:
+    """--format (table, json, csv, and html only for a command with an HTML view), -o, -q."""
     group = parser.add_argument_group("output")
-    group.add_argument("--format", choices=FORMATS, default=default_format,
+    formats = FORMATS + (("html",) if html else ())
+    group.add_argument("--format", choices=formats, default=default_format,
                        help=f"output format (default {default_format})")
-    group.add_argument("-o", "--output", metavar="PATH", help="write the result to PATH (atomically)")
+    group.add_argument("-o", "--output", metavar="PATH",
+                       help="write the result to PATH ('-': standard output; a regular file is "
+                            "replaced atomically, keeping its permissions; a device or FIFO is "
+                            "written through)")
     group.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
@@ -188,6 +215,22 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--task", default="auto",
                        help="HF head: auto, base, causal-lm, seq2seq-lm, masked-lm, "
                             "image-classification, architecture")
+    add_trust_remote_code(group)
+
+
+TRUST_CHECKPOINT_HELP = "allow a .pt/.bin pickle that needs more than tensors (runs its code)"
+TRUST_REMOTE_CODE_HELP = ("let a Hugging Face model whose config names its own Python code "
+                          "(auto_map) run that code; without it such a model is refused (never "
+                          "prompted for, never run)")
+
+
+def add_trust_remote_code(parser) -> None:
+    parser.add_argument("--trust-remote-code", action="store_true", help=TRUST_REMOTE_CODE_HELP)
+
+
+def input_paths(args: argparse.Namespace, *names: str) -> list:
+    """The values of the input options `names` that are set (for Output's overwrite check)."""
+    return [getattr(args, name) for name in names if getattr(args, name, None) is not None]
 
 
 def chip_names(spec: str | None, option: str = "--hardware") -> list[str | None]:

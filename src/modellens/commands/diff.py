@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Output, add_output_options, non_negative_int
+from .common import TRUST_CHECKPOINT_HELP, Output, add_output_options, input_paths, non_negative_int
 
 
 def register(subparsers) -> None:
@@ -17,17 +17,16 @@ def register(subparsers) -> None:
     p.add_argument("b", metavar="B", help="checkpoint to compare with A")
     p.add_argument("--top", type=non_negative_int, default=20, metavar="N",
                    help="rows in the drift table (default 20; 0: all)")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="allow .pt/.bin pickles that need more than tensors (runs their code)")
+    p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
     add_output_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    out = Output(args, inputs=input_paths(args, "a", "b"))
     from ..report.console.weights import diff_renderables
     from ..tasks.model_info import compare_checkpoints
 
-    out = Output(args)
     with out.progress_bar("comparing tensors") as progress:
         diff = compare_checkpoints(args.a, args.b, trust_checkpoint=args.trust_checkpoint,
                                    progress=progress)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..io import write_text
-from .common import Output, add_output_options, non_negative_int, positive_int
+from .common import Output, add_output_options, input_paths, non_negative_int, positive_int
 
 LIBRARY_CHOICES = ("all", "catalog", "transformers", "torchvision", "timm", "yolo")
 
@@ -44,18 +44,23 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
-    from ..report.console.discover import render
-    from ..report.csv_rows import discover_row
-    from ..tasks import discover as engine
+    from ..errors import UsageError
 
     if args.output and args.output.endswith(".json") and args.format == "table":
         args.format = "json"
     if args.jobs < 0 or args.timeout <= 0 or (args.limit is not None and args.limit <= 0) or (
             args.max_memory is not None and args.max_memory <= 0):
-        raise ConfigError("--jobs must be >= 0; --timeout, --limit and --max-memory > 0")
+        raise UsageError("--jobs must be >= 0; --timeout, --limit and --max-memory > 0")
+    # every output is checked before the sweep, which may take hours: none is lost to a bad path
+    files = [("--markdown", args.markdown)] if args.markdown else []
+    if args.generate_examples not in (None, "-"):
+        files.append(("--generate-examples", args.generate_examples))
+    out = Output(args, inputs=input_paths(args, "test_model"), files=files)
+    from ..report.console.discover import render
+    from ..report.csv_rows import discover_row
+    from ..tasks import discover as engine
+
     inputs = engine.InputSettings(args.batch_size, args.seq_len, args.image_size)
-    out = Output(args)
     if args.test_model:
         return _check_model(args, out, inputs)
     result = _sweep(args, out, engine.candidates(args.library, args.limit), inputs)

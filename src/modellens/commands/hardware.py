@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Output, add_output_options
+from .common import Output, add_output_options, input_paths
 
 
 def register(subparsers) -> None:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report.console.hardware import render
     from ..report.csv_rows import chip_rows
 
-    out = Output(args)
+    out = Output(args, inputs=input_paths(args, "file"))
     rows = chip_rows(list((load_chips(args.file) if args.file else load_chips()).values()))
     out.emit(table=lambda console: render(rows, console),
              data=lambda: document({"chips": rows}), rows=lambda: rows)
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _measure(args: argparse.Namespace) -> int:
+    out = Output(args)  # -o checked before minutes of measuring
     from ..dtypes import parse_dtype
     from ..hardware import chips_document, chips_yaml
     from ..io import to_json, write_text
@@ -47,7 +48,6 @@ def _measure(args: argparse.Namespace) -> int:
     from ..tasks.characterize import characterize
     from ..tasks.time import device_named
 
-    out = Output(args)
     target = device_named(args.device)
     with out.progress_bar(f"measuring {args.device}") as progress:
         result = characterize(target, parse_dtype(args.dtype), progress=progress)

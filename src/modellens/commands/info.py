@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Output, add_output_options, non_negative_int, positive_int
+from .common import (
+    TRUST_CHECKPOINT_HELP,
+    Output,
+    add_output_options,
+    add_trust_remote_code,
+    input_paths,
+    non_negative_int,
+    positive_int,
+)
 
 
 def register(subparsers) -> None:
@@ -20,8 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--top", type=non_negative_int, metavar="N",
                    help="show and plot only the N largest tensors (default: all)")
     p.add_argument("--per-page", type=positive_int, default=16, help="histograms per plot page (default 16)")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="allow a .pt/.bin pickle that needs more than tensors (runs its code)")
+    p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
+    add_trust_remote_code(p)
     p.add_argument("--task", default="auto", help="HF head for a model spec (as in profile)")
     add_quality_options(p)
     add_output_options(p)
@@ -40,13 +48,15 @@ def add_quality_options(p) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    out = Output(args, inputs=input_paths(args, "model"),
+                 files=[("--plot", args.plot)] if args.plot else [])
     from ..report.console.weights import info_renderables
     from ..report.csv_rows import tensor_rows
     from ..tasks.model_info import collect_model_info, open_target
 
-    out = Output(args)
     with out.progress(f"opening {args.model}"):
-        store = open_target(args.model, trust_checkpoint=args.trust_checkpoint, task=args.task)
+        store = open_target(args.model, trust_checkpoint=args.trust_checkpoint, task=args.task,
+                            trust_remote_code=args.trust_remote_code)
     from ..report.checkpoint_progress import store_progress
 
     with store_progress(out.quiet, "weight statistics", store) as progress:

@@ -7,8 +7,10 @@ import argparse
 from .common import (
     Output,
     add_output_options,
+    add_trust_remote_code,
     chip_list,
     chip_names,
+    input_paths,
     non_negative_int,
     positive_int,
 )
@@ -47,16 +49,18 @@ def register(subparsers) -> None:
     p.add_argument("--plot", metavar="PNG", help="plot decode tokens/s vs batch size per chip")
     p.add_argument("--plot-hardware", default="a100,h100,h200,mi300x,l4",
                    help="chips for --plot (comma list)")
+    add_trust_remote_code(p)
     add_output_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    out = Output(args, inputs=input_paths(args, "model", "hardware"),
+                 files=[("--plot", args.plot)] if args.plot else [])
     from ..report.console.llm import render_llm
     from ..report.csv_rows import decode_rows
     from ..tasks.llm import llm_cost
 
-    out = Output(args)
     plot_chips = chip_list(chip_names(args.plot_hardware, "--plot-hardware")) if args.plot else []
     with out.progress(f"capturing prefill, decode and training of {args.model}"):
         report = llm_cost(
@@ -65,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             weight_dtype=args.weight_dtype, group_size=args.group_size, hardware=args.hardware,
             gpus=args.gpus, tp=args.tp, pp=args.pp, optimizer=args.optimizer, mfu=args.mfu,
             train_seq_len=args.train_seq_len, training=not args.no_training,
-            allow_longer=args.allow_longer,
+            allow_longer=args.allow_longer, trust_remote_code=args.trust_remote_code,
         )
     if args.plot:
         from ..report.plots import decode_throughput_figure, save

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Output, add_input_options, add_output_options
+from .common import Output, add_input_options, add_output_options, input_paths
 
 
 def register(subparsers) -> None:
@@ -28,21 +28,25 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
+    from ..errors import UsageError
+
+    if isinstance(args.seq_len, list) or isinstance(args.image_size, list):
+        raise UsageError("matrices takes one --seq-len and --image-size; sweeps are for `profile`")
+    json_file = args.format == "table" and (args.output or "").endswith(".json")
+    out = Output(argparse.Namespace(**{**vars(args), "output": None}) if json_file else args,
+                 inputs=input_paths(args, "models", "inputs", "hardware"),
+                 files=[("-o", args.output)] if json_file else [])
     from ..report.console.matrices import render
     from ..report.csv_rows import matrix_rows
     from ..tasks.matrices import extract_matrices
 
-    if isinstance(args.seq_len, list) or isinstance(args.image_size, list):
-        raise ConfigError("matrices takes one --seq-len and --image-size; sweeps are for `profile`")
-    json_file = args.format == "table" and (args.output or "").endswith(".json")
-    out = Output(argparse.Namespace(**{**vars(args), "output": None}) if json_file else args)
     with out.progress(f"extracting matrices of {', '.join(args.models)}"):
         result = extract_matrices(
             args.models, seq_len=args.seq_len, batch_size=args.batch_size,
             bandwidth=args.bandwidth, hardware=args.hardware,
             output_path=args.output if json_file else None, image_size=args.image_size,
             dtype=args.dtype, task=args.task, inputs=args.inputs, allow_longer=args.allow_longer,
+            trust_remote_code=args.trust_remote_code,
         )
     out.emit(table=lambda console: render(result, console), data=result.to_dict,
              rows=lambda: matrix_rows(result))

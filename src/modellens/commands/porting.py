@@ -25,7 +25,8 @@ def run_porting(args: argparse.Namespace, specs: list[str], out) -> int:
                       cache=not args.no_cache, emit_tests=args.emit_tests,
                       failing_only=args.failing_only, progress=progress,
                       batch_size=args.batch_size, seq_len=args.seq_len,
-                      image_size=args.image_size, dtype=args.dtype, task=args.task)
+                      image_size=args.image_size, dtype=args.dtype, task=args.task,
+                      trust_remote_code=args.trust_remote_code)
     if args.rollup:
         write_text(args.rollup, view.rollup_text(result, args.rollup))
     if not args.quiet:

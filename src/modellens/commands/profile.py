@@ -9,6 +9,7 @@ from .common import (
     add_input_options,
     add_output_options,
     add_time_model_option,
+    input_paths,
     non_negative_int,
 )
 
@@ -35,17 +36,21 @@ def register(subparsers) -> None:
                    help="show FLOPs or MACs in tables (1 MAC = 2 FLOPs; JSON has both)")
     p.add_argument("--no-block-replay", action="store_true",
                    help="run every repeated block instead of capturing one and replaying it")
-    add_output_options(p)
+    add_output_options(p, html=True)
     p.set_defaults(handler=run)
 
 
+INPUTS = ("model", "inputs", "hardware")
+
+
 def run(args: argparse.Namespace) -> int:
+    sweep = isinstance(args.seq_len, list) or isinstance(args.image_size, list)
+    out = Output(args, html=not sweep, inputs=input_paths(args, *INPUTS))  # no HTML for sweeps
+    if sweep:
+        return run_sweep(args, out)
     from ..report.console.profile import render_profile, unsupported_table
     from ..tasks.profile import profile
 
-    if isinstance(args.seq_len, list) or isinstance(args.image_size, list):
-        return run_sweep(args, Output(args))  # a sweep has no HTML view
-    out = Output(args, html=True)
     with out.progress(f"profiling {args.model}"):
         result = profile(
             args.model, args.inputs, batch_size=args.batch_size, seq_len=args.seq_len,
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
             backward=args.backward or args.input_grad, input_grad=args.input_grad,
             hardware=args.hardware, task=args.task, replay_blocks=not args.no_block_replay,
             allow_longer=args.allow_longer, time_model=args.time_model,
+            trust_remote_code=args.trust_remote_code,
         )
 
     def table(console) -> None:
@@ -81,6 +87,7 @@ def run_sweep(args: argparse.Namespace, out: Output) -> int:
             args.model, seq_lens=as_list(args.seq_len), image_sizes=as_list(args.image_size),
             inputs=args.inputs, batch_size=args.batch_size, dtype=args.dtype,
             hardware=args.hardware, task=args.task, allow_longer=args.allow_longer,
+            trust_remote_code=args.trust_remote_code,
         )
     out.emit(table=lambda console: console.print(sweep_table(result)), data=result.to_dict,
              rows=lambda: [p.to_dict() for p in result.points])

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Output, add_input_options, add_output_options, chip_list, chip_names
+from .common import (
+    Output,
+    add_input_options,
+    add_output_options,
+    chip_list,
+    chip_names,
+    input_paths,
+)
 
 
 def register(subparsers) -> None:
@@ -27,22 +34,28 @@ def register(subparsers) -> None:
                         "(default a100; `modellens hardware` lists them) or a YAML file")
     p.add_argument("--plot", metavar="DIR",
                    help="also write PNG plots to DIR: roofline, per-layer FLOPs and params, memory")
-    add_output_options(p, default_format="html")
+    add_output_options(p, default_format="html", html=True)
     p.set_defaults(handler=run)
 
 
+# what --plot DIR gets (report.plots.figures; roofline_backward.png with --backward)
+PLOT_FILES = ("roofline.png", "roofline_backward.png", "layers.png", "memory.png")
+
+
 def run(args: argparse.Namespace) -> int:
+    for option, value in (("--seq-len", args.seq_len), ("--image-size", args.image_size)):
+        if isinstance(value, list):
+            from ..errors import UsageError
+
+            raise UsageError(f"report takes one {option}; sweep several with `modellens profile`")
+    plots = [("--plot", args.plot, PLOT_FILES)] if args.plot else []
+    out = Output(args, html=True, inputs=input_paths(args, "model", "inputs", "hardware"),
+                 dirs=plots)
     from ..report.console.profile import chip_table, render_profile
     from ..report.csv_rows import op_rows
     from ..report.html import render_html, report_data
     from ..tasks.profile import profile
 
-    out = Output(args, html=True)
-    for option, value in (("--seq-len", args.seq_len), ("--image-size", args.image_size)):
-        if isinstance(value, list):
-            from ..errors import SpecError
-
-            raise SpecError(f"report takes one {option}; sweep several with `modellens profile`")
     chips = chip_list(chip_names(args.hardware))
     with out.progress(f"profiling {args.model}"):
         result = profile(
@@ -50,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             image_size=args.image_size, dtype=args.dtype,
             backward=args.backward or args.input_grad, input_grad=args.input_grad,
             hardware=chips, task=args.task, allow_longer=args.allow_longer,
+            trust_remote_code=args.trust_remote_code,
         )
     if args.plot:
         from ..report.plots import write_plots

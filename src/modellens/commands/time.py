@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Output, add_input_options, add_output_options, non_negative_int
+from .common import Output, add_input_options, add_output_options, input_paths, non_negative_int
 
 
 def register(subparsers) -> None:
@@ -29,17 +29,18 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    out = Output(args, inputs=input_paths(args, "model", "inputs", "hardware"))
     from ..report.console.time import render_time
     from ..report.csv_rows import time_rows
     from ..tasks.time import time_model
 
-    out = Output(args)
     with out.progress_bar(f"timing {args.model} op by op on {args.device}") as progress:
         result = time_model(
             args.model, args.inputs, device=args.device, hardware=args.hardware,
             batch_size=args.batch_size, seq_len=args.seq_len, image_size=args.image_size,
             dtype=args.dtype, max_seconds=args.max_seconds, allow_longer=args.allow_longer,
-            end_to_end=not args.no_end_to_end, use_cache=not args.no_cache, progress=progress)
+            end_to_end=not args.no_end_to_end, use_cache=not args.no_cache, progress=progress,
+            trust_remote_code=args.trust_remote_code)
     out.emit(table=lambda console: render_time(result, console, top=args.top),
              data=result.to_dict, rows=lambda: time_rows(result))
     return 0

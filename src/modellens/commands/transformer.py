@@ -37,11 +37,15 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    name = Path(args.config).stem  # the task's NAME.txt and NAME.json (tasks.transformer)
+    out = Output(args, inputs=[args.config],  # refused before minutes of timing, not after
+                 dirs=[("--out-dir", args.out_dir, (f"{name}.txt", f"{name}.json"))])
     from ..report.console.transformer import render
     from ..report.csv_rows import transformer_rows
     from ..tasks.transformer import profile_transformer_config
 
-    out = Output(args)  # --format html is refused before minutes of timing, not after
     with out.progress_bar(f"profiling {args.config}") as progress:
         result = profile_transformer_config(
             args.config, batch_size=args.batch_size, dtype=args.dtype, device=args.device,

@@ -10,9 +10,13 @@ from .common import (
     Output,
     add_input_options,
     add_output_options,
+    input_paths,
     non_negative_int,
     run_handler,
 )
+
+# what --dir gets (tasks.unique.MODULES_FILE, OPS_FILE)
+REPORT_FILES = ("unique_modules.json", "pytorch_ops.json")
 
 SEED_PROG = "tt-model-analysis"
 
@@ -75,35 +79,51 @@ def add_porting_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import SpecError
-    from ..report.console.unique import render
-    from ..report.csv_rows import unique_op_rows
-    from ..tasks.unique import analyze_unique, read_supported, write_report
+    from ..errors import SpecError, UsageError
 
-    out = Output(args)
     specs = list(getattr(args, "model", None) or [])
-    if getattr(args, "models_file", None):
+    models_file = getattr(args, "models_file", None)
+    porting = bool(getattr(args, "run_on", None))
+    if args.model_path and specs and not porting:
+        raise UsageError("give the model once: a SPEC or --model-path, not both")
+    if len(specs) > 1 and not porting:
+        raise UsageError("several models need --run-on BACKEND (or give one SPEC)")
+    if not (args.model_path or specs or models_file):
+        raise UsageError("no model: give a SPEC (gpt2, file.py::fn, ...) or "
+                         "--model-path FILE.py::FN")
+    inputs = specs + input_paths(args, "model_path", "inputs_path", "inputs", "supported",
+                                 "models_file")
+    files, dirs = [], []
+    if porting:
+        files = [("--rollup", args.rollup)] if args.rollup else []
+        dirs = [("--emit-tests", args.emit_tests, ())] if args.emit_tests else []
+    else:  # the default DIR, ./<ModelClass>/, is known only after the capture: check its parent
+        dirs = [("--dir", args.dir, REPORT_FILES) if args.dir else ("--dir", ".", ())]
+    out = Output(args, inputs=inputs, files=files, dirs=dirs)
+    if models_file:
         from ..tasks.porting import read_models_file
 
-        specs += read_models_file(args.models_file)
-    if getattr(args, "run_on", None):
+        specs += read_models_file(models_file)
+    if porting:
         from .porting import run_porting
 
         return run_porting(args, specs, out)
     if len(specs) > 1:
-        raise SpecError("several models need --run-on BACKEND (or give one SPEC)")
+        raise SpecError(f"{models_file}: several models need --run-on BACKEND")
     model = args.model_path or (specs[0] if specs else None)
-    if args.model_path and specs:
-        raise SpecError("give the model once: a SPEC or --model-path, not both")
     if not model:
-        raise SpecError("no model: give a SPEC (gpt2, file.py::fn, ...) or "
-                        "--model-path FILE.py::FN")
+        raise SpecError(f"{models_file}: no model in the file")
+    from ..report.console.unique import render
+    from ..report.csv_rows import unique_op_rows
+    from ..tasks.unique import analyze_unique, read_supported, write_report
+
     supported = read_supported(args.supported) if args.supported else None
     with out.progress(f"capturing {model}"):
         report = analyze_unique(
             model, args.inputs_path or args.inputs, level=args.level, supported=supported,
             batch_size=args.batch_size, seq_len=args.seq_len, image_size=args.image_size,
-            dtype=args.dtype, task=args.task, allow_longer=args.allow_longer)
+            dtype=args.dtype, task=args.task, allow_longer=args.allow_longer,
+            trust_remote_code=args.trust_remote_code)
     files = write_report(report, args.dir)
     if not args.quiet:
         print(f"wrote {files[0]} and {files[1]}", file=sys.stderr)

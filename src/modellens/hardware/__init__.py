@@ -178,11 +178,44 @@ def load_chips(path: str | None = None) -> dict[str, Chip]:
     return _parse(data, str(file))
 
 
+MAX_YAML_BYTES = 4 * 2**20  # a hardware file is a few KB; the shipped table is ~30 KB
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """yaml's safe loader without anchors and aliases: a few hundred bytes of nested aliases
+    (a "billion laughs" bomb) would otherwise expand to gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasRefused(f"line {event.start_mark.line + 1}: alias *{event.anchor}")
+        return super().compose_node(parent, index)
+
+
+class _AliasRefused(Exception):
+    pass
+
+
 def _read_yaml(file: Path):
+    """A hardware YAML: a regular file of at most MAX_YAML_BYTES, without aliases."""
+    import os
+    import stat
+
     try:
-        return yaml.safe_load(file.read_text())
+        info = os.stat(file)
+        if not stat.S_ISREG(info.st_mode):
+            raise HardwareError(f"{file}: not a regular file; a hardware file must be YAML text")
+        if info.st_size > MAX_YAML_BYTES:
+            raise HardwareError(f"{file}: {info.st_size:,} bytes; a hardware file may have at "
+                                f"most {MAX_YAML_BYTES:,}")
+        return yaml.load(file.read_text(), Loader=_NoAliasLoader)
     except FileNotFoundError:
         raise HardwareError(f"hardware file not found: {file}") from None
+    except _AliasRefused as exc:
+        raise HardwareError(f"{file}: YAML anchors and aliases are not allowed in hardware files "
+                            f"({exc}); write each value out") from None
+    except UnicodeDecodeError:
+        raise HardwareError(f"{file}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise HardwareError(f"{file}: not valid YAML ({exc.__class__.__name__})") from None
 

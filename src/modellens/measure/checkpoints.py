@@ -1,9 +1,13 @@
 """Read checkpoints safely, one tensor (or row chunk) at a time.
 
-- `.safetensors`: listed from the header; each read opens the file memory-mapped, slices the rows
-  it needs and closes it again, so resident memory stays at one chunk, not the whole file.
+- `.safetensors`: listed from the header, parsed once (`safetensors_format`); each read takes only
+  the bytes of the rows it needs, so resident memory stays at one chunk, and a file of n
+  tensors is read in time linear in n.
 - sharded Hugging Face directories: `model.safetensors.index.json` (or a single
-  `model.safetensors`, or `pytorch_model.bin[.index.json]`).
+  `model.safetensors`, or `pytorch_model.bin[.index.json]`); every shard the index names must be
+  a relative path inside the directory.
+- only regular files are read: a device, FIFO or socket (`/dev/zero`, a pipe) is refused at once,
+  never read until it ends.
 - `.pt` / `.pth` / `.bin` / `.ckpt`: `torch.load(weights_only=True, mmap=True)`; a pickle that
   needs more than tensors is refused unless the caller trusts it (`trust=True`).
 - an `nn.Module` or a state-dict mapping already in memory.
@@ -16,7 +20,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -27,6 +33,7 @@ from torch import nn
 from ..capture.records import TensorSpec
 from ..dtypes import dtype_name
 from ..errors import CheckpointError
+from . import safetensors_format
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 SAFETENSORS_SUFFIX = ".safetensors"
@@ -38,12 +45,6 @@ BUFFER_NAMES = ("running_mean", "running_var", "num_batches_tracked", "position_
                 "masked_bias")
 # Keys under which training scripts nest the state dict.
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "ema")
-_SAFETENSORS_DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
-    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "I64": "int64", "I32": "int32",
-    "I16": "int16", "I8": "int8", "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8",
-    "BOOL": "bool", "C64": "complex64",
-}
 _DIGITS = re.compile(r"(\d+)")
 _UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
 
@@ -104,6 +105,12 @@ class TensorStore:
         """False for a tensor with no data (on the meta device)."""
         return True
 
+    def no_values_note(self, count: int) -> str:
+        """Why `count` tensors have no values (for the report)."""
+        return (f"{count} of {len(self.entries)} tensors are on the meta device (the model was "
+                "built from its config, no weights loaded): statistics unavailable; shapes, "
+                "counts and memory are exact")
+
     def read(self, name: str, rows: slice | None = None) -> torch.Tensor:
         raise NotImplementedError
 
@@ -131,43 +138,48 @@ class MemoryStore(TensorStore):
 
 
 class SafetensorsStore(TensorStore):
-    """One or more .safetensors files, each tensor read memory-mapped, chunk by chunk."""
+    """One or more .safetensors files: each header parsed once, each read takes only the bytes
+    of the rows asked for (so memory holds one chunk, and n tensors take linear time)."""
 
     def __init__(self, label: str, files: list[Path], kind: str) -> None:
         self.kind = kind
         self.file_of: dict[str, Path] = {}
+        self.tensor_of: dict[str, safetensors_format.Tensor] = {}
         entries: list[TensorEntry] = []
         for file in files:
-            with _open_safetensors(file) as handle:
-                for name in handle.keys():
-                    view = handle.get_slice(name)
-                    dtype = _SAFETENSORS_DTYPES.get(view.get_dtype(), view.get_dtype().lower())
-                    entries.append(file_entry(name, view.get_shape(), dtype))
-                    self.file_of[name] = file
+            require_regular_file(file)
+            for tensor in safetensors_format.read_header(file):
+                entries.append(file_entry(tensor.name, tensor.shape, tensor.dtype))
+                self.file_of[tensor.name] = file
+                self.tensor_of[tensor.name] = tensor
         # Files store names sorted as text (layer.10 before layer.2): list them in layer order.
         super().__init__(label, sorted(entries, key=lambda e: natural_key(e.name)))
 
+    def has_values(self, name: str) -> bool:
+        return self.tensor_of[name].readable
+
+    def no_values_note(self, count: int) -> str:
+        formats = sorted({t.format_dtype for t in self.tensor_of.values() if not t.readable})
+        return (f"{count} of {len(self.entries)} tensors are in packed formats torch cannot "
+                f"read element-wise ({', '.join(formats)}): no statistics for them; shapes, "
+                "counts and memory are exact")
+
     def read(self, name: str, rows: slice | None = None) -> torch.Tensor:
-        # Reopened per read: the mapping (and its resident pages) lives only as long as the
-        # returned view, so scanning a 14 GB file never holds more than a chunk of it.
-        with _open_safetensors(self.file_of[name]) as handle:
-            if rows is None:
-                return handle.get_tensor(name)
-            return handle.get_slice(name)[rows]
+        return safetensors_format.read_tensor(self.file_of[name], self.tensor_of[name], rows)
 
 
-def _open_safetensors(file: Path):
+def require_regular_file(path: Path) -> None:
+    """CheckpointError, at once, unless `path` (after links) is a regular file: a device, FIFO
+    or socket could be read forever or block."""
     try:
-        from safetensors import safe_open
-    except ImportError:
-        raise CheckpointError("reading .safetensors needs the safetensors package "
-                              "(pip install safetensors)") from None
-    try:
-        return safe_open(str(file), framework="pt")
-    except Exception as exc:  # SafetensorError: truncated, corrupt header, not safetensors
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"{file}: not a readable safetensors file (truncated or corrupt: {detail})") from None
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a character device" if stat.S_ISCHR(mode) else "a block device"
+                if stat.S_ISBLK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise CheckpointError(f"{path}: is {kind}, not a checkpoint file; refusing to read it")
 
 
 def is_checkpoint(path: str | Path) -> bool:
@@ -188,6 +200,8 @@ def open_checkpoint(path: str | Path, *, trust: bool = False) -> TensorStore:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if not path.is_dir():
+        require_regular_file(path)
     if path.is_dir():
         weights = _hf_weights(path)
         if weights is None:
@@ -216,10 +230,12 @@ def _sharded_kind(files: list[Path]) -> str:
 
 
 def _open_index(label: str, index: Path, trust: bool) -> TensorStore:
+    require_regular_file(index)
     try:
         weight_map = json.loads(index.read_text())["weight_map"]
-        files = sorted({index.parent / f for f in weight_map.values()})
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        files = sorted({index.parent / _shard_name(index, f) for f in weight_map.values()})
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError,
+            AttributeError) as exc:
         raise CheckpointError(
             f"{index}: not a valid shard index ({type(exc).__name__}: {exc})") from None
     missing = [f.name for f in files if not f.is_file()]
@@ -228,6 +244,18 @@ def _open_index(label: str, index: Path, trust: bool) -> TensorStore:
     if index.name.startswith("model.safetensors"):
         return SafetensorsStore(label, files, _sharded_kind(files))
     return _torch_store(label, files, trust)
+
+
+def _shard_name(index: Path, name: object) -> str:
+    """A shard file named by an index: a relative path inside the index's directory (no absolute
+    path, no `..`), else CheckpointError."""
+    if not isinstance(name, str) or not name:
+        raise CheckpointError(f"{index}: shard name {name!r} is not a file name")
+    parts = Path(name).parts
+    if Path(name).is_absolute() or ".." in parts or name.startswith("~"):
+        raise CheckpointError(f"{index}: shard path {name!r} leaves the model directory; "
+                              "refusing to open it")
+    return name
 
 
 def _torch_store(label: str, files: list[Path], trust: bool) -> MemoryStore:

@@ -13,6 +13,7 @@ import time
 from typing import Callable, Iterator
 
 from .. import units
+from .text import clean, safe
 
 Update = Callable[[int, int, str], None]
 
@@ -53,10 +54,10 @@ def _bar(console, label: str, total: int, sizes: dict[str, int]) -> Iterator[Upd
                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                   TextColumn("[dim]{task.fields[tensor]}"), console=console,
                   transient=True) as bar:
-        task = bar.add_task(label, total=total, tensor="")
+        task = bar.add_task(safe(label), total=total, tensor="")
 
         def update(done: int, count: int, name: str) -> None:
-            bar.update(task, advance=sizes.get(name, 0), tensor=name)
+            bar.update(task, advance=sizes.get(name, 0), tensor=safe(name))  # markup-formatted
 
         yield update
 
@@ -80,7 +81,7 @@ def _shard_lines(label: str, total: int, sizes: dict[str, int], file_of: dict) -
         elapsed = time.perf_counter() - state["start"]
         rate = state["bytes"] / elapsed if elapsed > 0 else 0
         eta = (total - state["bytes"]) / rate if rate else None
-        print(f"{label}: shard {state['shards']}/{len(shards)} {shard.name} done, "
+        print(f"{clean(label)}: shard {state['shards']}/{len(shards)} {clean(shard.name)} done, "
               f"{units.size(state['bytes'])} of {units.size(total)} in "
               f"{_clock(elapsed)}, about {_clock(eta)} left", file=sys.stderr, flush=True)
 

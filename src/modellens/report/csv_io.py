@@ -1,4 +1,5 @@
-"""CSV views of result tables."""
+"""CSV views of result tables. Every string cell and header passes `text.csv_cell` (no cell a
+spreadsheet would run as a formula; no control characters); numbers stay numbers."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import csv
 import io
 from typing import Any, Iterable
 
+from .text import csv_cell
+
 
 def to_csv(rows: Iterable[dict[str, Any]]) -> str:
     rows = list(rows)
     if not rows:
         return ""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), extrasaction="ignore",
+    fields = list(rows[0])
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore",
                             lineterminator="\n")
-    writer.writeheader()
+    writer.writerow({k: csv_cell(str(k)) for k in fields})
     for row in rows:
         writer.writerow({k: _cell(v) for k, v in row.items()})
     return buffer.getvalue()
@@ -22,5 +26,5 @@ def to_csv(rows: Iterable[dict[str, Any]]) -> str:
 
 def _cell(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
-        return "x".join(map(str, value)) if all(isinstance(v, int) for v in value) else str(value)
-    return "" if value is None else value
+        value = "x".join(map(str, value)) if all(isinstance(v, int) for v in value) else str(value)
+    return "" if value is None else csv_cell(value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..units import percent
+from .text import clean
 
 if TYPE_CHECKING:
     from ..tasks.discover import DiscoveryResult, LibrarySummary
@@ -48,7 +49,7 @@ def render_markdown(result: DiscoveryResult) -> str:
         for r in rows:
             note = r.reason or (f"no FLOP formula: {', '.join(r.unsupported_ops)}"
                                 if r.unsupported_ops else "")
-            lines.append(_row([f"`{r.spec}`", r.status, r.method or "-", _params(r.params),
+            lines.append(_row([_code(r.spec), r.status, r.method or "-", _params(r.params),
                                _gflops(r.flops), f"{r.seconds:.1f}", _cell(note)]))
         staged = [r for r in rows if r.stages]
         if staged:
@@ -62,9 +63,13 @@ def _stage_lines(staged: list) -> list[str]:
     lines = [_row(["model", *names]), "|---|" + "---:|" * len(names)]
     for r in staged:
         cells = {s.stage: f"{_params(s.params)} / {_gflops(s.flops)}" for s in r.stages}
-        lines.append(_row([f"`{r.spec}`", *(cells.get(n, "-") for n in names)]))
+        lines.append(_row([_code(r.spec), *(cells.get(n, "-") for n in names)]))
     return lines
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return clean(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return f"`{_cell(text).replace('`', '')}`"

@@ -17,6 +17,7 @@ from ..costing.registry import MATMUL
 from ..hardware import Chip
 from ..io import write_bytes
 from . import view
+from .text import for_plot
 
 COLORS = ("#4c5fd5", "#e0832f", "#1b9e77", "#d6457a", "#8e5bd6", "#b8a10f", "#2b8cbe", "#7f7f7f")
 
@@ -41,7 +42,7 @@ def roofline_figure(result: ProfileResult, chips: list[Chip] | None = None,
             ridge = peak / chip.memory_bandwidth
             ax.plot([lo, ridge, hi], [lo * chip.memory_bandwidth, peak, peak], color=color, lw=1.8,
                     ls="-" if rank == 0 else "--",
-                    label=f"{chip.id}: {label} {units.significant(peak, 'FLOP/s')}, "
+                    label=f"{for_plot(chip.id)}: {label} {units.significant(peak, 'FLOP/s')}, "
                           f"{units.significant(chip.memory_bandwidth, 'B/s')}")
         times = [result.timing(g.first, chip).time_s * g.count for g in groups]
         total = sum(times) or 1.0
@@ -61,9 +62,9 @@ def roofline_figure(result: ProfileResult, chips: list[Chip] | None = None,
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_major_formatter(EngFormatter(unit=""))
     ax.grid(True, which="major", color="#e3e8ef", lw=0.8)
-    ax.set_title(f"Roofline of {result.model} ({phase}): {len(groups)} op groups on "
-                 f"{', '.join(c.id for c in chips)}\nfilled: matmul-class ops, hollow: other ops;"
-                 " area ∝ share of time; ops with no FLOPs left out", fontsize=10.5)
+    ax.set_title(f"Roofline of {for_plot(result.model)} ({phase}): {len(groups)} op groups on "
+                 f"{for_plot(', '.join(c.id for c in chips))}\nfilled: matmul-class ops, "
+                 "hollow: other ops; area ∝ share of time; ops with no FLOPs left out", fontsize=10.5)
     ax.legend(loc="lower right", fontsize=8, frameon=True)
     return fig
 
@@ -71,7 +72,7 @@ def roofline_figure(result: ProfileResult, chips: list[Chip] | None = None,
 def layers_figure(result: ProfileResult) -> Figure:
     """Forward FLOPs and parameters per layer (numbered blocks and the leaves around them)."""
     layers = view.layers(result)
-    names = [m.path for m in layers]
+    names = [for_plot(m.path) for m in layers]
     fig = Figure(figsize=(11, min(40.0, 1.6 + 0.26 * len(layers))), dpi=110, layout="constrained")
     flops_ax, params_ax = fig.subplots(1, 2, sharey=True)
     flop_div, flop_prefix = units.scale(max((m.flops for m in layers), default=0))
@@ -89,7 +90,7 @@ def layers_figure(result: ProfileResult) -> Figure:
     for ax in (flops_ax, params_ax):
         ax.grid(True, axis="x", color="#e3e8ef", lw=0.8)
         ax.set_axisbelow(True)
-    fig.suptitle(f"{result.model}: per-layer forward FLOPs and parameters", fontsize=12)
+    fig.suptitle(f"{for_plot(result.model)}: per-layer forward FLOPs and parameters", fontsize=12)
     return fig
 
 
@@ -121,7 +122,7 @@ def memory_figure(result: ProfileResult) -> Figure:
                   + (", log scale" if ax.get_xscale() == "log" else ""))
     ax.grid(True, axis="x", color="#e3e8ef", lw=0.8)
     ax.set_axisbelow(True)
-    ax.set_title(f"{result.model}: memory for {result.input_description}", fontsize=11)
+    ax.set_title(for_plot(f"{result.model}: memory for {result.input_description}"), fontsize=11)
     return fig
 
 
@@ -149,13 +150,14 @@ def decode_throughput_figure(report, chips: list[Chip]) -> Figure:
     axes = fig.add_subplot()
     for color, chip in zip(COLORS * 4, chips):
         axes.plot(batches, report.tokens_per_second_by_batch(batches, chip), marker="o",
-                  color=color, label=chip.name)
+                  color=color, label=for_plot(chip.name))
     axes.set_xscale("log", base=2)
     axes.set_yscale("log")
     axes.set_xlabel("batch size (sequences)")
     axes.set_ylabel("decode throughput (tokens/s)")
     context = report.decode[len(report.decode) // 2].context
-    axes.set_title(f"{report.model}: decode at context {context:,} ({report.settings['dtype']})")
+    axes.set_title(f"{for_plot(report.model)}: decode at context {context:,} "
+                   f"({report.settings['dtype']})")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
     fig.tight_layout()

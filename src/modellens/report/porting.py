@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .csv_io import to_csv
+from .text import clean
 
 
 def _shapes(config) -> str:
@@ -46,7 +47,7 @@ def rollup_rows(result) -> list[dict[str, Any]]:
 
 
 def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return clean(text).replace("|", "\\|").replace("\n", " ")
 
 
 def rollup_markdown(result) -> str:

@@ -8,6 +8,7 @@ import contextlib
 from typing import ContextManager, Iterator
 
 from ..io import Progress
+from .text import safe
 
 
 def _terminal(quiet: bool):
@@ -33,10 +34,10 @@ def progress_bar(title: str, *, quiet: bool = False,
     with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
              TimeElapsedColumn(), TextColumn("[dim]{task.fields[label]}"), console=stderr,
              transient=transient) as bar:
-        task = bar.add_task(title, total=None, label="")
+        task = bar.add_task(safe(title), total=None, label="")
 
-        def update(done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, label=label)
+        def update(done: int, total: int, label: str) -> None:  # labels are tensor/model names
+            bar.update(task, completed=done, total=total, label=safe(label))
 
         yield update
 
@@ -44,4 +45,4 @@ def progress_bar(title: str, *, quiet: bool = False,
 def spinner(message: str, *, quiet: bool = False) -> ContextManager:
     """A spinner with `message` while work that reports no progress runs."""
     stderr = _terminal(quiet)
-    return contextlib.nullcontext() if stderr is None else stderr.status(message)
+    return contextlib.nullcontext() if stderr is None else stderr.status(safe(message))

@@ -36,7 +36,10 @@ def page_paths(path: str | Path, pages: int) -> list[Path]:
 
 
 def _short(name: str) -> str:
-    return name if len(name) <= NAME_CHARS else "…" + name[-(NAME_CHARS - 1):]
+    from .text import for_plot
+
+    name = name if len(name) <= NAME_CHARS else "…" + name[-(NAME_CHARS - 1):]
+    return for_plot(name)
 
 
 def _stat(value: float | None) -> str:
@@ -101,5 +104,7 @@ def save_distributions(source: str, pairs: Sequence[tuple[LayerInfo, Histogram]]
     (none when no tensor has statistics)."""
     if not pairs:
         return []
-    title = f"{Path(source).name or source}: weight distributions"
+    from .text import for_plot
+
+    title = for_plot(f"{Path(source).name or source}: weight distributions")
     return [str(p) for p in save_histogram_grid(pairs, path, per_page=per_page, title=title)]

@@ -42,6 +42,7 @@ def resolve(
     task: str = "auto",
     name: str | None = None,
     allow_longer: bool = False,
+    trust_remote_code: bool = False,
 ) -> ModelSource:
     """THE dispatcher: what model was given -> a ModelSource that says where it came from
     (`location`, and `function` for a model given as code).
@@ -52,7 +53,10 @@ def resolve(
     returning one, or a `file.py::fn` reference (a file-based model defaults to its file's
     `get_inputs`). `options` (or batch_size/seq_len/image_size) set the sample inputs of a
     spec; `task` picks a Hugging Face head; `name` names a model given as an object.
-    A `seq_len` beyond a text model's positions is refused unless `allow_longer`."""
+    A `seq_len` beyond a text model's positions is refused unless `allow_longer`.
+    `trust_remote_code=True` lets a Hugging Face directory or hub repo whose config names its own
+    code (`auto_map`) run that code; without it such a model is refused, never run, never
+    prompted for."""
     options = options or InputOptions(batch_size=batch_size, seq_len=seq_len,
                                       image_size=image_size, allow_longer=allow_longer)
     if isinstance(target, os.PathLike):
@@ -68,18 +72,20 @@ def resolve(
     if task != "auto":
         from . import hf
 
-        return replace(hf.source(target.removeprefix("hf:"), options, task=task), location=target)
-    return replace(_resolve_spec(target, options), location=target)
+        return replace(hf.source(target.removeprefix("hf:"), options, task=task,
+                                 trust_remote_code=trust_remote_code), location=target)
+    return replace(_resolve_spec(target, options, trust_remote_code), location=target)
 
 
-def _resolve_spec(spec: str, options: InputOptions) -> ModelSource:
+def _resolve_spec(spec: str, options: InputOptions, trust_remote_code: bool = False
+                  ) -> ModelSource:
     """A spec string -> ModelSource, or SpecError with the closest names."""
     spec = spec.strip()
     if not spec:
         raise SpecError("empty model spec")
     prefix, sep, rest = spec.partition(":")
     if sep and prefix in PREFIXES and not rest.startswith("//"):
-        return _by_prefix(prefix, rest, options)
+        return _by_prefix(prefix, rest, options, trust_remote_code)
     path = Path(spec)
     if path.suffix == ".py":
         raise SpecError(f"{spec}: a Python file needs a function, e.g. {spec}::load_model")
@@ -88,19 +94,20 @@ def _resolve_spec(spec: str, options: InputOptions) -> ModelSource:
     if path.is_dir():
         from . import hf
 
-        return hf.source(spec, options)
+        return hf.source(spec, options, trust_remote_code=trust_remote_code)
     from . import hf
 
     if hf.in_catalog(spec) or "/" in spec:
-        return hf.source(spec, options)
+        return hf.source(spec, options, trust_remote_code=trust_remote_code)
     raise SpecError(unknown_spec_message(spec))
 
 
-def _by_prefix(prefix: str, name: str, options: InputOptions) -> ModelSource:
+def _by_prefix(prefix: str, name: str, options: InputOptions,
+               trust_remote_code: bool = False) -> ModelSource:
     if prefix == "hf":
         from . import hf
 
-        return hf.source(name, options)
+        return hf.source(name, options, trust_remote_code=trust_remote_code)
     if prefix in ("tv", "torchvision"):
         from . import torchvision
 

@@ -271,13 +271,13 @@ def _prompt_length(source, prompt_len: int | None, gen_len: int, train_seq_len: 
     return prompt_len, notes
 
 
-def _load(model: str, batch_size: int):
+def _load(model: str, batch_size: int, trust_remote_code: bool = False):
     """(source, module on meta) of a decoder-only causal LM. The captures make their own
     inputs: the source only builds the model."""
     from ..sources import resolve
     from ..sources.base import build_model
 
-    source = resolve(model, batch_size=batch_size)
+    source = resolve(model, batch_size=batch_size, trust_remote_code=trust_remote_code)
     needs = (f"{model}: `llm` needs a Hugging Face decoder-only causal LM (catalog id, hub id, "
              "directory or config.json)")
     if source.kind != "hf":
@@ -349,6 +349,7 @@ def llm_cost(
     training: bool = True,
     decode_points: int = 3,
     allow_longer: bool = False,
+    trust_remote_code: bool = False,
 ) -> LLMReport:
     """Prefill, decode and training cost of a Hugging Face causal LM on a chip.
 
@@ -362,7 +363,7 @@ def llm_cost(
     weight_format = (quantized_format(weight_dtype, group_size) if weight_dtype
                      else quantized_format("fp8") if fp8 else None)
     kv_format = quantized_format(kv_dtype) if kv_dtype else None
-    source, module = _load(model, batch_size)
+    source, module = _load(model, batch_size, trust_remote_code)
     prompt_len, longer = _prompt_length(source, prompt_len, gen_len, train_seq_len, training,
                                         allow_longer)
     lm = _Model(model, module, torch_dtype, batch_size, weight_format, kv_format, tp,
@@ -407,7 +408,7 @@ def llm_cost(
     )
     if training:
         _add_training(report, lm, chip, optimizer, mfu, train_seq_len or prompt_len, gpus, tp, pp,
-                      allow_longer)
+                      allow_longer, trust_remote_code)
     return report
 
 
@@ -422,11 +423,13 @@ def _specs_by_storage(cap: Capture, storages: set[int]) -> dict[int, TensorSpec]
 
 
 def _add_training(report: LLMReport, lm: _Model, chip: Chip, optimizer: str, mfu: float,
-                  seq_len: int, gpus: int, tp: int, pp: int, allow_longer: bool = False) -> None:
+                  seq_len: int, gpus: int, tp: int, pp: int, allow_longer: bool = False,
+                  trust_remote_code: bool = False) -> None:
     """Training FLOPs per token and memory from a forward+backward capture of one sequence."""
     from ..sources import resolve
 
-    source = resolve(lm.name, seq_len=seq_len, batch_size=1, allow_longer=allow_longer)
+    source = resolve(lm.name, seq_len=seq_len, batch_size=1, allow_longer=allow_longer,
+                     trust_remote_code=trust_remote_code)
     analysis = Analysis(capture(lm.module, source.make_inputs, name=lm.name, dtype=lm.dtype,
                                 backward=True))
     totals = analysis.totals()

@@ -50,6 +50,7 @@ def extract_matrices(
     task: str = "auto",
     inputs: str | None = None,
     allow_longer: bool = False,
+    trust_remote_code: bool = False,
 ) -> MatricesResult:
     """Every weight matrix (nn.Linear, HF Conv1D, attention in-projections, MoE experts) of each
     model spec, with the input shape that flows into it, its FLOPs and bytes.
@@ -67,7 +68,8 @@ def extract_matrices(
     failures: list[ModellensError] = []
     for spec in names:
         try:
-            source = _source(spec, seq_len, batch_size, image_size, task, inputs, allow_longer)
+            source = _source(spec, seq_len, batch_size, image_size, task, inputs, allow_longer,
+                             trust_remote_code)
             captured = capture_source(source, dtype=dtype)
         except ModellensError as exc:
             failures.append(exc)
@@ -88,15 +90,18 @@ def extract_matrices(
 
 
 def _source(spec: str, seq_len: int | None, batch_size: int, image_size: int | None, task: str,
-            inputs: str | None, allow_longer: bool = False) -> ModelSource:
+            inputs: str | None, allow_longer: bool = False,
+            trust_remote_code: bool = False) -> ModelSource:
     """The spec's source; a text model without --seq-len runs at its max_sequence_length."""
     ref = inputs if "::" in spec else None
     source = resolve(spec, ref, batch_size=batch_size, seq_len=seq_len,
-                     image_size=image_size, task=task, allow_longer=allow_longer)
+                     image_size=image_size, task=task, allow_longer=allow_longer,
+                     trust_remote_code=trust_remote_code)
     limit = source.metadata.get("max_sequence_length")
     if seq_len is None and limit and "input_ids" in source.make_inputs().kwargs:
         source = resolve(spec, ref, batch_size=batch_size, seq_len=limit,
-                              image_size=image_size, task=task)
+                              image_size=image_size, task=task,
+                              trust_remote_code=trust_remote_code)
     return source
 
 

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from ..io import JsonRecord, Progress, document
-from ..measure.checkpoints import TensorEntry, TensorStore, as_store, is_checkpoint, module_store
+from ..measure.checkpoints import (
+    TensorEntry,
+    TensorStore,
+    as_store,
+    is_checkpoint,
+    module_store,
+    require_regular_file,
+)
 from ..measure.parallel import map_tensors
 from ..measure.weights import (
     CHUNK_ELEMENTS,
@@ -152,9 +159,7 @@ def collect_model_info(store: TensorStore, progress: Progress | None = None,
             progress(done, len(store.entries), entry.name)
     notes = list(store.notes)
     if no_values:
-        notes.append(f"{no_values} of {len(store.entries)} tensors are on the meta device (the "
-                     "model was built from its config, no weights loaded): statistics "
-                     "unavailable; shapes, counts and memory are exact")
+        notes.append(store.no_values_note(no_values))
     if store.entries and all(e.requires_grad is None for e in store.entries):
         notes.append("a checkpoint does not record requires_grad: every parameter counts as "
                      "trainable; integer tensors and known buffer names count as buffers")
@@ -167,14 +172,19 @@ def collect_model_info(store: TensorStore, progress: Progress | None = None,
                      kind=store.kind, notes=notes, warnings=warnings)
 
 
-def open_target(target: Any, *, trust_checkpoint: bool = False, task: str = "auto") -> TensorStore:
+def open_target(target: Any, *, trust_checkpoint: bool = False, task: str = "auto",
+                trust_remote_code: bool = False) -> TensorStore:
     """The tensors of a checkpoint path, a model spec (built on meta: no values), an
-    nn.Module or a state dict."""
+    nn.Module or a state dict. Neither a pickle's code (`trust_checkpoint`) nor a Hugging Face
+    model's own code (`trust_remote_code`) runs unless asked. A path that is a device, FIFO or
+    socket is refused at once."""
+    if isinstance(target, (str, Path)) and Path(target).exists() and not Path(target).is_dir():
+        require_regular_file(Path(target))
     if isinstance(target, (str, Path)) and not is_checkpoint(target):
         from ..sources import resolve
         from ..sources.base import build_model
 
-        source = resolve(str(target), task=task)
+        source = resolve(str(target), task=task, trust_remote_code=trust_remote_code)
         model, device = build_model(source)
         store = module_store(model, label=source.name)
         if device != "meta" and source.kind != "pyfile":

@@ -205,9 +205,10 @@ def _device(device: str) -> torch.device:
 
 def _capture(spec: Any, inputs: Any = None, *, batch_size: int = 1, seq_len: int | None = None,
              image_size: int | None = None, dtype: str | None = None,
-             task: str = "auto") -> Capture:
+             task: str = "auto", trust_remote_code: bool = False) -> Capture:
     source = called_once(resolve(spec, inputs, batch_size=batch_size, seq_len=seq_len,
-                                 image_size=image_size, task=task))
+                                 image_size=image_size, task=task,
+                                 trust_remote_code=trust_remote_code))
     return capture_source(source, dtype=dtype, torch_calls=True).capture
 
 

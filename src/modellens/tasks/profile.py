@@ -31,6 +31,7 @@ def profile(
     allow_longer: bool = False,
     time_model: str = "calibrated",
     input_grad: bool = False,
+    trust_remote_code: bool = False,
 ) -> ProfileResult:
     """Profile a model: params, FLOPs/MACs, memory, roofline bottleneck on `hardware`.
 
@@ -48,13 +49,15 @@ def profile(
     With `backward`, inputs given with `requires_grad=True` get their gradient (the first
     layer's grad-input, as torch's FlopCounterMode counts it); `input_grad=True` asks it for
     every floating input (a spec's images, embeddings).
+    `trust_remote_code=True` lets a Hugging Face model that names its own code run it.
     """
     started = time.perf_counter()
     if dtype:
         parse_dtype(dtype)  # refused before any work
     chips = resolve_chips(hardware, time_model)
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
-                     image_size=image_size, task=task, name=name, allow_longer=allow_longer)
+                     image_size=image_size, task=task, name=name, allow_longer=allow_longer,
+                     trust_remote_code=trust_remote_code)
     captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks,
                               run_hooks=run_hooks, input_grad=input_grad)
     result = analyze(captured, chips)

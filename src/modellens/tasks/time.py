@@ -89,12 +89,14 @@ def time_model(model: Any, inputs: Any = None, *, device: str = "cpu",
                image_size: int | None = None, dtype: str | None = None,
                max_seconds: float | None = None, end_to_end: bool = True,
                max_s_per_op: float = 0.3, use_cache: bool = True,
-               progress: Progress | None = None, allow_longer: bool = False) -> TimeResult:
+               progress: Progress | None = None, allow_longer: bool = False,
+               trust_remote_code: bool = False) -> TimeResult:
     """Time `model` (a spec or an nn.Module with `inputs`) op by op and end to end on `device`."""
     target = device_named(device)
     chip, chip_note = _prediction_chip(hardware, target)
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
-                     image_size=image_size, allow_longer=allow_longer)
+                     image_size=image_size, allow_longer=allow_longer,
+                     trust_remote_code=trust_remote_code)
     captured = capture_source(source, dtype=dtype)
     forward = [op for op in captured.capture.ops if op.phase == FORWARD]
     configs = unique_configs(forward)

@@ -252,13 +252,14 @@ def ops_result(capture: Capture, modules: UniqueModulesResult, level: str,
 def _capture(load_fn: Any, get_sample_input: Any, *, batch_size: int = 1,
              seq_len: int | None = None, image_size: int | None = None,
              dtype: str | None = None, task: str = "auto",
-             allow_longer: bool = False, torch_calls: bool = True
-             ) -> tuple[Capture, str, str | None]:
+             allow_longer: bool = False, torch_calls: bool = True,
+             trust_remote_code: bool = False) -> tuple[Capture, str, str | None]:
     """(capture, where the model came from, its function's name). A model given as code and
     its inputs function are called once, up front, so a wrong one fails with its own message."""
     source = called_once(resolve(load_fn, get_sample_input, batch_size=batch_size,
                                  seq_len=seq_len, image_size=image_size, task=task,
-                                 allow_longer=allow_longer))
+                                 allow_longer=allow_longer,
+                                 trust_remote_code=trust_remote_code))
     captured = capture_source(source, dtype=dtype, torch_calls=torch_calls)
     return captured.capture, source.location, source.function
 

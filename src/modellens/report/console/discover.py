@@ -9,6 +9,7 @@ from rich.console import Console
 
 from ... import units
 from ..markdown import SUMMARY_HEADER, summary_cells
+from ..text import clean
 from .columns import PLAIN, Column, right, table
 from .profile import render_profile
 
@@ -50,7 +51,7 @@ def render(result: DiscoveryResult, console: Console, verbose: bool = False,
     if examples:
         console.print("\nready-to-run commands:")
         for command in result.examples():
-            console.print(command, markup=False, highlight=False)
+            console.print(clean(command), markup=False, highlight=False)
 
 
 def _stages_table(staged: list[ModelResult]):
@@ -65,9 +66,10 @@ def _stages_table(staged: list[ModelResult]):
 
 def render_one(model: ModelResult, profiled: ProfileResult | None, console: Console) -> None:
     """One model in full: its line, its inputs, and its whole profile when it worked."""
-    console.print(line(model), markup=False, highlight=False)
+    console.print(clean(line(model)), markup=False, highlight=False)
     if model.input_description:
-        console.print(f"inputs: {model.input_description}", markup=False, highlight=False)
+        console.print(clean(f"inputs: {model.input_description}"), markup=False, highlight=False)
     if profiled is not None:
         render_profile(profiled, console)
-        console.print(f"run it: modellens profile {model.spec}", markup=False, highlight=False)
+        console.print(clean(f"run it: modellens profile {model.spec}"), markup=False,
+                      highlight=False)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Callable
 
 from rich.console import Console
-from rich.markup import escape
-
 from ... import units
+from ..text import safe
 from .columns import PLAIN, Column, kv_table, table
 
 
@@ -40,4 +39,4 @@ def render_measured(result, kept, console: Console) -> None:
             ("Kept for `modellens time`", str(kept))]
     console.print(kv_table("MEASURED CHIP (use with --hardware FILE.yaml)", rows))
     for failure in result.failures:
-        console.print(f"[dim]not measured: {escape(failure)}[/]")
+        console.print(f"[dim]not measured: {safe(failure)}[/]")

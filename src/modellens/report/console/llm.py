@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ... import units
 from .columns import kv_table, right, table
@@ -44,13 +45,14 @@ def _settings(report: LLMReport) -> Table:
 
 
 def _memory(report: LLMReport) -> Table:
-    fits = "[green]fits[/]" if report.fits else "[red]does not fit[/]"
+    fits = Text("fits", style="green") if report.fits else Text("does not fit", style="red")
     return kv_table("MEMORY (1 GiB = 1024³ bytes)", [
         ("Weights", units.size(report.weights_bytes)),
         ("KV cache per token (one sequence)", units.size(report.kv_bytes_per_token)),
         ("KV cache, whole batch at full context", units.size(report.kv_cache_bytes)),
-        ("Needed / available", f"{units.size(report.memory_needed_bytes)} / "
-                               f"{units.size(report.memory_available_bytes)} ({fits})"),
+        ("Needed / available", Text.assemble(f"{units.size(report.memory_needed_bytes)} / "
+                                             f"{units.size(report.memory_available_bytes)} (",
+                                             fits, ")")),
         ("Largest batch at full context", str(report.max_batch)),
         ("Longest context at this batch", f"{report.max_context:,}"),
     ])

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from ... import units
+from ..text import safe
 from .columns import Column, right, table
 
 if TYPE_CHECKING:
@@ -28,4 +29,4 @@ def render(result: MatricesResult, console: Console) -> None:
                         f"WEIGHT MATRICES (stream time at {result.bandwidth_source})"))
     for model in result.models:
         for note in model.notes:
-            console.print(f"[dim]{model.name}: {note}[/dim]")
+            console.print(f"[dim]{safe(model.name)}: {safe(note)}[/dim]")

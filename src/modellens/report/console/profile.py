@@ -12,6 +12,7 @@ from rich.text import Text
 from ... import units
 from ...costing.cost import FLOPS_PER_MAC
 from .. import view
+from ..text import styled
 from .columns import Column, kv_table, right, table
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ def render_profile(result: ProfileResult, console: Console, *, depth: int = 2,
         console.print(top_ops_table(result, "flops", top))
         console.print(top_ops_table(result, "bytes", top))
     for note in result.notes:
-        console.print(Text(f"note: {note}", style="yellow"))
+        console.print(styled(f"note: {note}", "yellow"))
 
 
 UNSUPPORTED = (Column("Op", "name"), Column("Count", "count"),

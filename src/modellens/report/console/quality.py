@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from rich import box
 from rich.console import RenderableType
 from rich.table import Table
-from rich.text import Text
 
 from ... import units
+from ..text import styled
 
 if TYPE_CHECKING:  # renderers read results; they import no task
     from ...tasks.weight_quality import WeightQuality
@@ -43,7 +43,7 @@ def esd_table(quality: WeightQuality, top: int | None) -> Table:
         table.add_row(s.name, f"{s.matrix[0]}×{s.matrix[1]}", _f(s.alpha), _f(s.alpha_weighted),
                       _f(s.log_spectral_norm), _f(s.stable_rank, 1),
                       f"{s.num_tail}/{s.total_evals}", s.method,
-                      Text(s.warning or "", style="bold red" if s.warning else ""))
+                      styled(s.warning or "", "bold red" if s.warning else ""))
     return table
 
 
@@ -103,4 +103,4 @@ def quality_renderables(quality: WeightQuality, top: int | None = None) -> list[
         parts.append(esd_table(quality, top))
     if quality.formats and quality.quant:
         parts += quant_tables(quality, top)
-    return parts + [Text(f"note: {n}", style="yellow") for n in quality.notes]
+    return parts + [styled(f"note: {n}", "yellow") for n in quality.notes]

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
-
 from ... import units
+from ..text import safe
 from .columns import Column, kv_table, table
 
 if TYPE_CHECKING:
@@ -22,7 +21,7 @@ def _achieved(row: OpTimeRow) -> str:
 
 
 _FOLD = {"overflow": "fold"}
-SLOWEST = (Column("op", lambda r: escape(r.name.removeprefix("aten.")), options=_FOLD),
+SLOWEST = (Column("op", lambda r: r.name.removeprefix("aten."), options=_FOLD),
            Column("shapes", "shapes", units.shapes, options=_FOLD),
            Column("calls", "calls", justify="right", options=_FOLD),
            Column("measured", "measured_s", units.duration, "right", _FOLD),
@@ -31,15 +30,15 @@ SLOWEST = (Column("op", lambda r: escape(r.name.removeprefix("aten.")), options=
 
 
 def render_time(result: TimeResult, console: Console, top: int = 15) -> None:
-    console.print(kv_table(f"TIME: {escape(result.model)} on {result.device}", _summary(result)))
+    console.print(kv_table(f"TIME: {result.model} on {result.device}", _summary(result)))
     rows = sorted((r for r in result.ops if r.measured_s), key=lambda r: -r.measured_s * r.calls)
     console.print(table(SLOWEST, rows[:top], "SLOWEST OP CONFIGURATIONS (time x calls)",
                         pad_edge=False))
     for row in result.failed:
-        console.print(f"[red]failed[/] {escape(row.name)} {units.shapes(row.shapes)}: "
-                      f"{escape(row.error)}")
+        console.print(f"[red]failed[/] {safe(row.name)} {safe(units.shapes(row.shapes))}: "
+                      f"{safe(row.error)}")
     for note in result.notes:
-        console.print(f"[dim]note: {escape(note)}[/]")
+        console.print(f"[dim]note: {safe(note)}[/]")
 
 
 def _summary(result: TimeResult) -> list[tuple[str, str]]:
@@ -49,7 +48,7 @@ def _summary(result: TimeResult) -> list[tuple[str, str]]:
     if measured.ratio is not None:
         rows.append(("Op sum / end to end", f"{measured.ratio:.2f}"))
     if result.hardware is not None:
-        rows.append((f"Predicted ({escape(result.hardware['name'])})",
+        rows.append((f"Predicted ({result.hardware['name']})",
                      units.duration(result.predicted_s)))
         if measured.end_to_end_s and result.predicted_s:
             error = (result.predicted_s - measured.end_to_end_s) / measured.end_to_end_s

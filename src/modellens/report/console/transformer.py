@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from ... import units
 from ..csv_rows import transformer_rows
+from ..text import styled
 from .columns import Column, kv_table, right, table
 
 if TYPE_CHECKING:
@@ -56,9 +56,9 @@ def render(result: TransformerProfile, console: Console) -> None:
     if result.timing:
         console.print(_timing_table(result.timing))
         for note in result.timing.notes:
-            console.print(Text(f"note: {note}", style="yellow"))
+            console.print(styled(f"note: {note}", "yellow"))
     for note in result.notes:
-        console.print(Text(f"note: {note}", style="yellow"))
+        console.print(styled(f"note: {note}", "yellow"))
 
 
 def _timing_table(timing: TimingReport) -> Table:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from ..text import safe
 from .columns import Column, right, table
 
 if TYPE_CHECKING:
@@ -28,17 +29,18 @@ def render(report: UniqueReport, console: Console, top: int = 20) -> None:
     """Counts, ops by name, modules by occurrence, ops a backend lacks; `top` rows per table
     (0: all)."""
     meta, ops_meta = report.modules.metadata, report.ops.metadata
-    console.print(f"[bold cyan]{meta.model_class}[/] from {meta.load_fn_location} "
-                  f"(capture: {meta.capture_method})")
+    console.print(f"[bold cyan]{safe(meta.model_class)}[/] from {safe(meta.load_fn_location)} "
+                  f"(capture: {safe(meta.capture_method)})")
     console.print(f"modules: {meta.total_modules} total, {meta.unique_modules} unique   "
-                  f"ops ({ops_meta.level} level): {ops_meta.total_ops} calls, "
+                  f"ops ({safe(ops_meta.level)} level): {ops_meta.total_ops} calls, "
                   f"{ops_meta.unique_ops} unique")
     limit = top if top > 0 else None
     counts = report.ops.counts_by_name()
     columns = OPS
     if report.missing is not None:
         missing = {m.op_name for m in report.missing}
-        columns += (Column("supported", lambda c: "[red]no[/]" if c[0] in missing else "yes"),)
+        columns += (Column("supported", lambda c: "[red]no[/]" if c[0] in missing else "yes",
+                           markup=True),)
     console.print(table(columns, counts[:limit], "Ops by name"))
     _more(console, len(counts), limit)
     modules = sorted(report.modules.modules, key=lambda m: -len(m.occurrences))

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ... import units
+from ..text import styled
 from .columns import Column, kv_table, table
 
 if TYPE_CHECKING:
@@ -121,8 +122,8 @@ def buffers_table(buffers: list[LayerInfo]) -> Table:
 
 
 def _messages(notes: list[str], warnings: list[str]) -> list[Text]:
-    return ([Text(f"note: {n}", style="yellow") for n in notes]
-            + [Text(f"warning: {w}", style="bold red") for w in warnings])
+    return ([styled(f"note: {n}", "yellow") for n in notes]
+            + [styled(f"warning: {w}", "bold red") for w in warnings])
 
 
 def info_renderables(info: ModelInfo, top: int | None = None) -> list[RenderableType]:
@@ -150,7 +151,7 @@ def _name_lists(diff: CheckpointDiff) -> list[Text]:
             lines = [title] + [f"  {n}" for n in names[:LIST_LIMIT]]
             if len(names) > LIST_LIMIT:
                 lines.append(f"  … and {len(names) - LIST_LIMIT} more")
-            parts.append(Text("\n".join(lines)))
+            parts.append(styled("\n".join(lines)))
     return parts
 
 

@@ -40,18 +40,20 @@ __all__ = ["CATALOG_DIR", "DEFAULT_CONFIG_REPAIRS", "TASKS", "TYPE_PREFIX", "cat
            "repair_default_config", "source"]
 
 
-def source(spec: str, options: InputOptions, task: str = "auto") -> ModelSource:
+def source(spec: str, options: InputOptions, task: str = "auto", *,
+           trust_remote_code: bool = False) -> ModelSource:
     """The model `spec` names, as `model_class(config, task)` builds it, with sample inputs by
-    rule; the description also says what was filled into the config."""
+    rule; the description also says what was filled into the config. A config that names its
+    own code (`auto_map`) runs it only with `trust_remote_code`."""
     try:
         import transformers  # noqa: F401
     except ImportError:
         raise SpecError(
             f"{spec}: Hugging Face models need transformers: pip install 'modellens[hf]'"
         ) from None
-    config, origin = load_config(spec)
+    config, origin = load_config(spec, trust_remote_code=trust_remote_code)
     check_config(config, spec)
-    cls = model_class(config, task)
+    cls = model_class(config, task, trust_remote_code=trust_remote_code)
     if cls.forward is torch.nn.Module.forward:  # Bark, GLM-Image's VQ model: sub-models only
         raise BuildError(f"{spec}: {cls.__name__} has no forward()")
     dtype = build_dtype(cls, config)

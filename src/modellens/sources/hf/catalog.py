@@ -33,9 +33,16 @@ def catalog_config(model_id: str) -> dict[str, Any]:
     return json.loads(file.read_text())
 
 
-def load_config(spec: str):
+REMOTE_CODE_FLAG = "--trust-remote-code"
+
+
+def load_config(spec: str, *, trust_remote_code: bool = False):
     """(transformers config, where it came from) for a catalog id, directory, file, hub id, or
-    `type:MODEL_TYPE` (the library's default config for that architecture)."""
+    `type:MODEL_TYPE` (the library's default config for that architecture).
+
+    transformers always gets an explicit `trust_remote_code` (False unless asked), so it never
+    prompts on stdin and never imports a directory's or repo's Python files unasked; a config
+    that needs its own code is refused with one line naming --trust-remote-code."""
     from transformers import AutoConfig
 
     if spec.startswith(TYPE_PREFIX):
@@ -47,9 +54,13 @@ def load_config(spec: str):
         if path.is_dir():
             if not (path / "config.json").is_file():
                 raise SpecError(f"{spec}: directory has no config.json")
-            check_finite(json.loads((path / "config.json").read_text()), f"{spec}/config.json")
+            data = json.loads((path / "config.json").read_text())
+            check_finite(data, f"{spec}/config.json")
+            if not trust_remote_code:
+                _refuse_remote_code(spec, data)
             try:
-                config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+                config = _from_pretrained(AutoConfig, str(path), spec, trust_remote_code,
+                                          local_files_only=True)
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise ConfigError(f"{spec}/config.json: {one_line(exc)}") from None
             return config, "local directory"
@@ -60,7 +71,9 @@ def load_config(spec: str):
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{spec}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     try:
-        return AutoConfig.from_pretrained(spec), "hub"
+        return _from_pretrained(AutoConfig, spec, spec, trust_remote_code), "hub"
+    except SpecError:
+        raise
     except Exception as exc:  # offline, unknown repo, gated repo
         from .. import unknown_spec_message
 
@@ -68,6 +81,37 @@ def load_config(spec: str):
         raise SpecError(
             f"{unknown_spec_message(spec)} (hub lookup failed: {reason})"
         ) from None
+
+
+def needs_remote_code(data: Any) -> bool:
+    """Whether a config.json's contents can only be loaded by running its own code: it names
+    code (`auto_map`) for a model_type transformers does not have."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return (isinstance(data, dict) and bool(data.get("auto_map"))
+            and data.get("model_type") not in CONFIG_MAPPING_NAMES)
+
+
+def remote_code_message(spec: str) -> str:
+    return (f"{spec}: this model's config names its own Python code (auto_map), which modellens "
+            f"never runs unasked; pass {REMOTE_CODE_FLAG} (trust_remote_code=True) only if you "
+            "trust its source")
+
+
+def _refuse_remote_code(spec: str, data: Any) -> None:
+    if needs_remote_code(data):
+        raise SpecError(remote_code_message(spec))
+
+
+def _from_pretrained(auto_cls, name: str, spec: str, trust_remote_code: bool, **kwargs):
+    """`auto_cls.from_pretrained` with an explicit trust_remote_code; transformers' refusal of
+    custom code becomes the one-line error naming the flag."""
+    try:
+        return auto_cls.from_pretrained(name, trust_remote_code=trust_remote_code, **kwargs)
+    except ValueError as exc:
+        if not trust_remote_code and "trust_remote_code" in str(exc):
+            raise SpecError(remote_code_message(spec)) from None
+        raise
 
 
 def _config_from_dict(data: dict[str, Any], origin: str):

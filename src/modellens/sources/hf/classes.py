@@ -42,13 +42,27 @@ _SEQ2SEQ_MAPPINGS = ("MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
                      "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES")
 
 
-def model_class(config, task: str = "auto"):
+# Auto classes a config's `auto_map` may name, by task, in the order 'auto' prefers them.
+REMOTE_AUTO_CLASSES = {"causal-lm": "AutoModelForCausalLM", "seq2seq-lm": "AutoModelForSeq2SeqLM",
+                       "masked-lm": "AutoModelForMaskedLM",
+                       "image-classification": "AutoModelForImageClassification",
+                       "base": "AutoModel"}
+
+
+def model_class(config, task: str = "auto", *, trust_remote_code: bool = False):
     """The transformers class to build. 'auto': seq2seq LM for encoder-decoders (text or
     speech: T5, BART, Whisper), causal LM for decoder-only models, the image-classification
     head where the checkpoint is one, else the bare model (BERT-style encoders). Where the
     config's `architectures` names a head of the chosen task for this model type, that class
-    (Whisper's `WhisperForConditionalGeneration`)."""
+    (Whisper's `WhisperForConditionalGeneration`). With `trust_remote_code`, a config that
+    transformers does not know and that names its own code (`auto_map`) gets the class from
+    that code."""
     import transformers
+
+    if trust_remote_code and task in REMOTE_AUTO_CLASSES.keys() | {"auto"}:
+        remote = _remote_class(config, task)
+        if remote is not None:
+            return remote
 
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
@@ -83,6 +97,25 @@ def _task_class(task: str, config):
             return _concrete(auto_cls, config)
     raise ConfigError(f"--task {task} does not apply to model type {config.model_type!r} "
                       f"(no class in {', '.join(_TASK_AUTO[task])})")
+
+
+def _remote_class(config, task: str):
+    """The class `auto_map` names for `task` (or the first of REMOTE_AUTO_CLASSES for 'auto'),
+    loaded from the model's own code; None when the config's type is one transformers has."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    auto_map = getattr(config, "auto_map", None) or {}
+    if config.model_type in CONFIG_MAPPING_NAMES or not auto_map:
+        return None
+    wanted = list(REMOTE_AUTO_CLASSES.values()) if task == "auto" else [REMOTE_AUTO_CLASSES[task]]
+    name = next((n for n in wanted if n in auto_map), None)
+    if name is None:
+        raise ConfigError(f"the model's auto_map names no {' or '.join(wanted)}")
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+
+    reference = auto_map[name]
+    reference = reference[0] if isinstance(reference, (list, tuple)) else reference
+    return get_class_from_dynamic_module(reference, config._name_or_path)
 
 
 def is_decoder_only(config) -> bool:
