@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all bench coverage clean
+.PHONY: install demo lint test test-all bench coverage validate clean
 
 install: $(STAMP)
 
@@ -21,7 +21,11 @@ $(STAMP): pyproject.toml
 demo: install
 	$(VENV)/bin/modellens profile gpt2
 
-test: install
+# the import rule (docs/DEVELOPING.md): each package imports only from the floors below it
+lint: install
+	$(VENV)/bin/lint-imports
+
+test: install lint
 	$(PY) -m pytest -q -n 2
 
 test-all: install
@@ -33,6 +37,12 @@ bench: install
 
 coverage: install
 	$(PY) benchmarks/coverage.py
+
+# the time model's validation (docs/validation.md): this CPU, then the published GPU rows
+validate: install
+	$(PY) benchmarks/validate_cpu.py
+	$(PY) benchmarks/calibration/fit_gpu.py --check
+	$(PY) benchmarks/calibration/validate_gpu_e2e.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

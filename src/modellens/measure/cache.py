@@ -13,6 +13,7 @@ import json
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -31,52 +32,65 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("modellens"))
 
 
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model name."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return next((line.split(":", 1)[1].strip() for line in handle
+                         if line.startswith("model name")), name)
+    except OSError:
+        return name
+
+
 def fingerprint(device: torch.device) -> str:
     """A short stable id of what the timings depend on."""
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        detail = f"cuda {torch.version.cuda}"
-    else:
-        name, detail = platform.processor() or platform.machine(), platform.platform()
-        try:
-            with open("/proc/cpuinfo") as handle:
-                name = next((line.split(":", 1)[1].strip() for line in handle
-                             if line.startswith("model name")), name)
-        except OSError:
-            pass
-    text = f"{device.type}|{name}|{detail}|torch {torch.__version__}|{torch.get_num_threads()}"
+    detail = f"cuda {torch.version.cuda}" if device.type == "cuda" else platform.platform()
+    text = (f"{device.type}|{device_name(device)}|{detail}|torch {torch.__version__}|"
+            f"{torch.get_num_threads()}")
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-class MeasurementCache:
-    """Seconds per op configuration on one device (`key` strings from measure.ops)."""
+class JsonCache:
+    """A dict of JSON values kept in one file: read once on first use (a missing or corrupt
+    file is an empty cache), written atomically by `save` when something was put."""
 
-    def __init__(self, device: torch.device, directory: Path | None = None) -> None:
-        self.path = (directory or cache_dir()) / "measurements" / f"{fingerprint(device)}.json"
-        self._entries: dict[str, float] | None = None
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: dict[str, Any] | None = None
         self._dirty = False
 
     @property
-    def entries(self) -> dict[str, float]:
+    def entries(self) -> dict[str, Any]:
         if self._entries is None:
             try:
                 data = json.loads(self.path.read_text())
-                self._entries = {str(k): float(v) for k, v in data.items()}
-            except (OSError, ValueError, AttributeError, TypeError):
+                self._entries = dict(data) if isinstance(data, dict) else {}
+            except (OSError, ValueError):
                 self._entries = {}
         return self._entries
 
-    def get(self, key: str) -> float | None:
-        return self.entries.get(key)
-
-    def put(self, key: str, seconds: float) -> None:
-        self.entries[key] = seconds
+    def put(self, key: str, value: Any) -> None:
+        self.entries[key] = value
         self._dirty = True
 
     def save(self) -> None:
         if self._dirty:
             write_text(self.path, json.dumps(self.entries, sort_keys=True))
             self._dirty = False
+
+
+class MeasurementCache(JsonCache):
+    """Seconds per op configuration on one device (`key` strings from measure.ops)."""
+
+    def __init__(self, device: torch.device, directory: Path | None = None) -> None:
+        super().__init__((directory or cache_dir()) / "measurements" / f"{fingerprint(device)}.json")
+
+    def get(self, key: str) -> float | None:
+        value = self.entries.get(key)
+        return float(value) if isinstance(value, (int, float)) else None
 
 
 def measured_chip_path(device: torch.device, directory: Path | None = None) -> Path:

@@ -9,7 +9,6 @@ configuration) under the cache dir (`measure.cache.cache_dir`, ``porting/``).
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,10 +16,9 @@ from typing import Any
 
 import torch
 
-from ..io import write_text
 from . import kit
 from .backends import Backend, OpCase
-from .cache import cache_dir, fingerprint
+from .cache import JsonCache, cache_dir, fingerprint
 from .ops import OpConfig, argument_tree
 
 
@@ -96,30 +94,17 @@ def config_id(config: OpConfig) -> str:
     return hashlib.sha256(repr(config_key(config.records[0])).encode()).hexdigest()[:16]
 
 
-class CheckCache:
-    """CheckResults per op configuration for one (device, backend); atomic writes, a corrupt
-    file is ignored."""
+class CheckCache(JsonCache):
+    """CheckResults per op configuration for one (device, backend)."""
 
     def __init__(self, device: torch.device, backend: Backend,
                  directory: Path | None = None) -> None:
-        self.path = ((directory or cache_dir()) / "porting" / fingerprint(device)
-                     / f"{backend.cache_id()}.json")
-        self._entries: dict[str, dict] | None = None
-        self._dirty = False
-
-    @property
-    def entries(self) -> dict[str, dict]:
-        if self._entries is None:
-            try:
-                data = json.loads(self.path.read_text())
-                self._entries = {str(k): dict(v) for k, v in data.items()}
-            except (OSError, ValueError, AttributeError, TypeError):
-                self._entries = {}
-        return self._entries
+        super().__init__((directory or cache_dir()) / "porting" / fingerprint(device)
+                         / f"{backend.cache_id()}.json")
 
     def get(self, key: str) -> CheckResult | None:
         entry = self.entries.get(key)
-        if entry is None:
+        if not isinstance(entry, dict):
             return None
         try:
             return CheckResult(**{**entry, "cached": True})
@@ -127,10 +112,4 @@ class CheckCache:
             return None
 
     def put(self, key: str, result: CheckResult) -> None:
-        self.entries[key] = {**result.to_dict(), "cached": False}
-        self._dirty = True
-
-    def save(self) -> None:
-        if self._dirty:
-            write_text(self.path, json.dumps(self.entries, sort_keys=True))
-            self._dirty = False
+        super().put(key, {**result.to_dict(), "cached": False})

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import platform
 import statistics
 from dataclasses import dataclass
 from typing import Callable
@@ -31,6 +30,7 @@ from ..hardware import Chip
 from ..hardware.fit import Sample, fit_time_model
 from ..hardware.timemodel import DEFAULT, TimeModel
 from ..io import Progress
+from ..measure.cache import device_name
 from ..measure.ops import OpConfig, time_config, unique_configs
 from ..sources import resolve
 from .pipeline import capture_source
@@ -187,16 +187,8 @@ def _peak_key(dtype: torch.dtype) -> str:
 
 
 def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return f"{cpu} ({torch.get_num_threads()} threads)"
+    name = device_name(device)
+    return name if device.type == "cuda" else f"{name} ({torch.get_num_threads()} threads)"
 
 
 def _device_id(device: torch.device) -> str:

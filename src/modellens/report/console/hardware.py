@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from rich.console import Console
+
 from ... import units
 from ..text import safe
 from .columns import PLAIN, Column, kv_table, table

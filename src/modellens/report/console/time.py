@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+
 from ... import units
 from ..text import safe
 from .columns import Column, kv_table, table
