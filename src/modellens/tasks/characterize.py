@@ -135,21 +135,24 @@ def probe_networks(dtype: torch.dtype) -> list[tuple[nn.Module, Callable[[], tup
 def _with_in_model_cost(fitted: Characterization, device: torch.device,
                         dtype: torch.dtype) -> Characterization:
     """Add to every op's fixed cost what ops cost inside a running model beyond their isolated
-    times (module calls, dispatch between ops): (end to end − Σ predicted) / ops, the median
-    over the probe networks, never negative."""
-    from ..analysis.roofline import time_ops
+    times (module calls, dispatch between ops): per probe network, (end to end − the sum of its
+    own ops timed alone, measured back to back) / ops; the median over the networks, never
+    negative."""
     from ..measure.clock import measure
 
     extra = []
     for module, make in probe_networks(dtype):
         captured = capture_source(resolve(module, make), replay_blocks=False)
-        phase = time_ops(captured.analysis, fitted.chip).phase(FORWARD)
-        ops = sum(1 for op in captured.capture.ops if op.phase == FORWARD)
+        forward = [op for op in captured.capture.ops if op.phase == FORWARD]
+        alone = 0.0
+        for config in unique_configs(forward):
+            result = time_config(config, device, max_s=0.05)
+            alone += config.calls * (result.seconds.median_s if result.seconds else 0.0)
         with torch.device(device):
             real, inputs = module.to(device).eval(), make()
         with torch.inference_mode():
             seconds = measure(lambda: real(*inputs), device, max_s=0.5).median_s
-        extra.append(max(0.0, (seconds - phase.time_s) / ops))
+        extra.append(max(0.0, (seconds - alone) / len(forward)))
     added = statistics.median(extra)
     model = fitted.chip.time_model
     overheads = {cls: value + added for cls, value in model.overhead_s.items()}
