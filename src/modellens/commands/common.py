@@ -258,3 +258,15 @@ def add_time_model_option(parser: argparse.ArgumentParser) -> None:
         help="calibrated (default): the chip's measured efficiency curves and fixed cost per op "
              "where it has them (A100, H100, a `hardware --measure` YAML), else the roofline; "
              "roofline: datasheet peaks only (the lower bound, always shown beside)")
+
+
+def require_plotting(option: str = "--plot") -> None:
+    """A usage error with the install hint, before any work, when matplotlib is missing."""
+    from ..report.weight_plots import require_matplotlib
+
+    try:
+        require_matplotlib()
+    except ImportError as exc:
+        from ..errors import ModellensError
+
+        raise ModellensError(f"{option}: {exc}") from None

@@ -13,6 +13,7 @@ from .common import (
     input_paths,
     non_negative_int,
     positive_int,
+    require_plotting,
 )
 
 
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from ..report.csv_rows import decode_rows
     from ..tasks.llm import llm_cost
 
+    if args.plot:
+        require_plotting()
     plot_chips = chip_list(chip_names(args.plot_hardware, "--plot-hardware")) if args.plot else []
     with out.progress(f"capturing prefill, decode and training of {args.model}"):
         report = llm_cost(

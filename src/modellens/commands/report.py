@@ -12,6 +12,7 @@ from .common import (
     chip_list,
     chip_names,
     input_paths,
+    require_plotting,
 )
 
 
@@ -56,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     from ..report.html import render_html, report_data
     from ..tasks.profile import profile
 
+    if args.plot:
+        require_plotting()
     chips = chip_list(chip_names(args.hardware))
     with out.progress(f"profiling {args.model}"):
         result = profile(

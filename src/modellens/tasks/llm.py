@@ -143,7 +143,8 @@ def _step_inputs(config, accepted: set[str], batch: int, past: int, new: int,
         kwargs: dict[str, Any] = {
             "input_ids": torch.zeros(batch, new, dtype=torch.long),
             "position_ids": torch.arange(past, past + new).expand(batch, new),
-            "past_key_values": cache,
+            # transformers >= 5.25 renames `past_key_values` to `cache` (the old name warns)
+            ("cache" if "cache" in accepted else "past_key_values"): cache,
             "use_cache": True,
         }
         if "logits_to_keep" in accepted:
