@@ -101,9 +101,9 @@ class Output:
         # no :emoji: codes: a name like ':warning:' is shown as written (markup is escaped by
         # the renderers, report.text)
         if self.path and self.format == "table":
-            return Console(record=True, width=160, file=_NullFile(), emoji=False)
+            return Console(record=True, width=text_width(), file=_NullFile(), emoji=False)
         console = Console(quiet=self.quiet, emoji=False)
-        return console if console.is_terminal else Console(quiet=self.quiet, width=160,
+        return console if console.is_terminal else Console(quiet=self.quiet, width=text_width(),
                                                            emoji=False)
 
     def progress(self, message: str):
@@ -141,6 +141,22 @@ class Output:
                 print(f"wrote {self.path}", file=sys.stderr)
         elif not self.quiet:
             sys.stdout.write(text)
+
+
+PIPED_WIDTH = 160  # piped or written to a file, without COLUMNS
+
+
+def text_width() -> int:
+    """The width of output that goes to no terminal: $COLUMNS where set, else PIPED_WIDTH.
+    (On a terminal rich asks the terminal, honouring COLUMNS too; NO_COLOR and non-TTY output
+    turn colour off in rich itself.)"""
+    import os
+
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return PIPED_WIDTH
+    return columns if columns >= 20 else PIPED_WIDTH
 
 
 class _NullFile:

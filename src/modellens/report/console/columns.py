@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from rich import box
-from rich.console import RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -42,6 +43,7 @@ class Column:
     justify: str = "left"
     options: Mapping[str, Any] = field(default_factory=dict)
     markup: bool = False
+    drop: int = 0  # 0: always shown; otherwise dropped on a narrow console, highest first
 
     def cell(self, row: Any) -> RenderableType:
         if callable(self.value):
@@ -64,20 +66,100 @@ def literal(shown: RenderableType) -> RenderableType:
 
 
 def right(header: str, value: str | int | Callable[[Any], Any],
-          format: Callable[[Any], RenderableType] = as_cell, **options: Any) -> Column:
+          format: Callable[[Any], RenderableType] = as_cell, drop: int = 0,
+          **options: Any) -> Column:
     """A right-justified column (numbers)."""
-    return Column(header, value, format, "right", options)
+    return Column(header, value, format, "right", options, drop=drop)
 
 
-def table(columns: Sequence[Column], rows: Iterable[Any], title: str = "",
-          style: Mapping[str, Any] = SECTION, **options: Any) -> Table:
-    """A rich Table of `rows` under `columns`; `style` and `options` go to rich's Table."""
+def _grid(columns: Sequence[Column], cells: Sequence[Sequence[RenderableType]], title: str,
+          style: Mapping[str, Any], options: Mapping[str, Any]) -> Table:
     grid = Table(title=safe(title) if title else None, **{**style, **options})
     for column in columns:
         grid.add_column(safe(column.header), justify=column.justify, **column.options)
-    for row in rows:
-        grid.add_row(*(column.cell(row) for column in columns))
+    for row in cells:
+        grid.add_row(*row)
     return grid
+
+
+def _cut(console: Console, width: int, columns: Sequence[Column], grid: Table) -> bool:
+    """Whether rich would cut a cell to lay `grid` out in `width`: a column narrower than its
+    min_width, a no_wrap column narrower than its widest cell, or the table wider than `width`."""
+    probe = Console(width=width, file=_Sink(), color_system=None, legacy_windows=False,
+                    emoji=False)
+    inner = width - grid._extra_width  # what rich's Table gives its columns (borders aside)
+    widths = grid._calculate_column_widths(probe, probe.options.update(max_width=inner))
+    for column, rich_column, used in zip(columns, grid.columns, widths):
+        padding = grid._get_padding_width(rich_column._index)
+        needed = column.options.get("min_width", 0)
+        if column.options.get("no_wrap"):
+            cells = [Text.from_markup(c) if isinstance(c, str) else c for c in rich_column._cells]
+            needed = max([probe.measure(c).maximum for c in cells] +
+                         [len(str(rich_column.header))])
+        if used - padding < needed:
+            return True
+    return sum(widths) > inner
+
+
+class _Sink:
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+
+class FittedTable:
+    """A table that fits the console it is printed on: when rich would cut a cell, the columns
+    with the highest `drop` are left out (a caption names them) until nothing is cut; the
+    columns that remain fold or wrap as their options say, so names and units stay whole."""
+
+    def __init__(self, columns: Sequence[Column], rows: Iterable[Any], title: str,
+                 style: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+        self.columns = list(columns)
+        self.cells = [[column.cell(row) for column in self.columns] for row in rows]
+        self.title, self.style, self.options = title, style, options
+
+    def fit(self, console: Console, width: int) -> Table:
+        keep = list(range(len(self.columns)))
+        dropped: list[str] = []
+        while True:
+            columns = [self.columns[i] for i in keep]
+            cells = [[row[i] for i in keep] for row in self.cells]
+            grid = _grid(columns, cells, self.title, self.style, self.options)
+            candidates = [i for i in keep if self.columns[i].drop]
+            if not candidates or not _cut(console, width, columns, grid):
+                break
+            worst = max(candidates, key=lambda i: (self.columns[i].drop, i))
+            keep.remove(worst)
+            dropped.append(self.columns[worst].header)
+        if dropped:
+            grid.caption = Text(f"(columns left out to fit {width} columns: "
+                                f"{', '.join(dropped)}; widen the terminal or set COLUMNS)",
+                                style="dim")
+            grid.caption_justify = "left"
+        return grid
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.fit(console, options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.fit(console, options.max_width))
+
+    # what callers of the former plain Table use
+    @property
+    def row_count(self) -> int:
+        return len(self.cells)
+
+
+def table(columns: Sequence[Column], rows: Iterable[Any], title: str = "",
+          style: Mapping[str, Any] = SECTION, **options: Any) -> Table | FittedTable:
+    """A rich Table of `rows` under `columns`; `style` and `options` go to rich's Table. With
+    droppable columns (`drop`), a FittedTable that leaves them out where the console is narrow."""
+    if any(column.drop for column in columns):
+        return FittedTable(columns, rows, title, style, options)
+    return _grid(columns, [[column.cell(row) for column in columns] for row in rows], title,
+                 style, options)
 
 
 KEY_VALUE = (Column("key", 0, options={"style": "bold"}), right("value", 1))

@@ -114,18 +114,18 @@ def module_table(result: ProfileResult, depth: int = 2, show_shapes: bool = Fals
     columns = [
         Column("Module", lambda m: "  " * m.depth + (m.path.rsplit(".", 1)[-1] or "(root)"),
                options=fixed),
-        Column("Class", "class_name", options={"style": "dim", **fixed}),
+        Column("Class", "class_name", options={"style": "dim", **fixed}, drop=3),
         right("Params", "params", units.count, **fixed),
         right(name, lambda m: m.flops // divisor, units.count, **fixed),
-        right(f"% {name}", lambda m: units.percent(m.flops, total_flops), **fixed),
+        right(f"% {name}", lambda m: units.percent(m.flops, total_flops), drop=4, **fixed),
         right("Bytes", "bytes", units.size, **fixed),
     ]
     if result.flops.backward is not None:
         columns.append(right(f"Bwd {name}", lambda m: m.backward_flops // divisor, units.count,
                              **fixed))
     if show_shapes:
-        columns += [Column("Input shapes", "input_shapes", units.shapes),
-                    Column("Output shapes", "output_shapes", units.shapes)]
+        columns += [Column("Input shapes", "input_shapes", units.shapes, drop=6),
+                    Column("Output shapes", "output_shapes", units.shapes, drop=5)]
     return table(columns, [m for m in result.modules if m.depth <= depth],
                  f"MODULES (depth ≤ {depth}; FLOPs/bytes inclusive)")
 
@@ -133,15 +133,16 @@ def module_table(result: ProfileResult, depth: int = 2, show_shapes: bool = Fals
 # Long kernel names fold rather than squeeze the shapes.
 TOP_OPS = (
     Column("Op", lambda g: g.first.name.removeprefix("aten.").removesuffix(".default"),
-           options={"overflow": "fold", "max_width": 28}),
-    Column("Module", lambda g: g.module_pattern or "(root)", options={"no_wrap": True}),
+           options={"overflow": "fold", "max_width": 28, "min_width": 12}),
+    Column("Module", lambda g: g.module_pattern or "(root)",
+           options={"overflow": "fold", "max_width": 30, "min_width": 16}),
     right("×", "count", no_wrap=True),
     right("FLOPs", "flops", units.count, no_wrap=True),
     right("Bytes", "bytes", units.size, no_wrap=True),
-    right("FLOPs/B", lambda g: f"{g.first.intensity:.1f}", no_wrap=True),
-    Column("Bound", lambda g: g.first.bound, options={"no_wrap": True}),
-    right("Time each", lambda g: g.first.time_s, units.duration, no_wrap=True),
-    Column("Input shapes", lambda g: g.first.input_shapes, units.shapes),
+    right("FLOPs/B", lambda g: f"{g.first.intensity:.1f}", drop=4, no_wrap=True),
+    Column("Bound", lambda g: g.first.bound, options={"no_wrap": True}, drop=2),
+    right("Time each", lambda g: g.first.time_s, units.duration, drop=3, no_wrap=True),
+    Column("Input shapes", lambda g: g.first.input_shapes, units.shapes, drop=5),
 )
 
 

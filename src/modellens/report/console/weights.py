@@ -22,13 +22,14 @@ LIST_LIMIT = 20  # names shown per list of missing / extra / mismatched tensors
 
 
 def _column(header: str, value: str | Callable[[Any], Any], format: Callable = str,
-            justify: str = "left") -> Column:
-    """On a narrow terminal the name column folds; numbers are never cut."""
-    return Column(header, value, format, justify, {"overflow": "fold", "no_wrap": True})
+            justify: str = "left", drop: int = 0) -> Column:
+    """On a narrow terminal the name column folds and the columns with a `drop` are left out,
+    highest first, so numbers are never cut."""
+    return Column(header, value, format, justify, {"no_wrap": True}, drop=drop)
 
 
 def _name(header: str) -> Column:
-    return Column(header, "name", options={"overflow": "fold"})
+    return Column(header, "name", options={"overflow": "fold", "min_width": 20})
 
 
 def _fixed(value: float | None, dtype: str) -> str:
@@ -55,17 +56,18 @@ def _bad_values(layer: LayerInfo) -> Text:
     return Text(f"{layer.nan_count}/{layer.inf_count}", style="bold red" if bad else "")
 
 
-_KEY_VALUE = (Column("key", 0, options={"overflow": "fold"}), _column("value", 1, justify="right"))
+_KEY_VALUE = (Column("key", 0, options={"no_wrap": True}),
+              Column("value", 1, justify="right", options={"overflow": "fold"}))
 LAYERS = (_name("Layer Name"), _column("Shape", "shape", units.shape),
           _column("Params", "num_params", _thousands, "right"),
           _column("Memory", "nbytes", units.size, "right"), _column("Dtype", "dtype"),
           _column("Grad", lambda l: "✓" if l.requires_grad else "✗", justify="center"))
-STATS = (_name("Layer"), *(_column(header, key, units.number, "right") for header, key in (
-             ("Mean", "mean"), ("Std", "std"), ("Min", "min"), ("Max", "max"),
-             ("AbsMax", "absmax"), ("L2 norm", "l2_norm"))),
-         _column("Zeros", "zero_fraction", _percent, "right"),
-         _column("Kurtosis", "kurtosis", _kurtosis, "right"),
-         _column("NaN/Inf", lambda l: l, _bad_values, "right"))
+STATS = (_name("Layer"), *(_column(header, key, units.number, "right", drop) for header, key, drop in (
+             ("Mean", "mean", 0), ("Std", "std", 0), ("Min", "min", 2), ("Max", "max", 1),
+             ("AbsMax", "absmax", 6), ("L2 norm", "l2_norm", 7))),
+         _column("Zeros", "zero_fraction", _percent, "right", 4),
+         _column("Kurtosis", "kurtosis", _kurtosis, "right", 5),
+         _column("NaN/Inf", lambda l: l, _bad_values, "right", 3))
 BUFFERS = (_name("Name"), _column("Shape", "shape", units.shape),
            _column("Elements", "num_params", _thousands, "right"),
            _column("Memory", "nbytes", units.size, "right"), _column("Dtype", "dtype"),
