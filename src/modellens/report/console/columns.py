@@ -91,11 +91,13 @@ def _cut(console: Console, width: int, columns: Sequence[Column], grid: Table) -
     widths = grid._calculate_column_widths(probe, probe.options.update(max_width=inner))
     for column, rich_column, used in zip(columns, grid.columns, widths):
         padding = grid._get_padding_width(rich_column._index)
-        needed = column.options.get("min_width", 0)
-        if column.options.get("no_wrap"):
-            cells = [Text.from_markup(c) if isinstance(c, str) else c for c in rich_column._cells]
-            needed = max([probe.measure(c).maximum for c in cells] +
-                         [len(str(rich_column.header))])
+        needed = column.options.get("min_width") or 0
+        if column.options.get("overflow") != "fold":  # whole words (no_wrap: whole cells)
+            cells = [Text.from_markup(c) if isinstance(c, str) else c
+                     for c in [rich_column.header, *rich_column._cells]]
+            sizes = [probe.measure(c) for c in cells]
+            needed = max(needed, *(m.maximum if column.options.get("no_wrap") else m.minimum
+                                   for m in sizes))
         if used - padding < needed:
             return True
     return sum(widths) > inner

@@ -8,17 +8,21 @@ from rich.console import Console
 
 from ... import units
 from ..text import safe
-from .columns import PLAIN, Column, kv_table, table
+from .columns import PLAIN, Column, kv_table, right, table
 
 
 def _rate(unit: str) -> Callable[[float | None], str]:
     return lambda value: units.count(value, unit)
 
 
-CHIPS = (Column("id", "id"), Column("name", "name"),
-         Column("bf16", "bf16_flops", _rate("FLOP/s")), Column("fp32", "fp32_flops", _rate("FLOP/s")),
-         Column("bandwidth", "memory_bandwidth", _rate("B/s")),
-         Column("memory", "memory_bytes", units.size), Column("aliases", "aliases"))
+# Chip ids are typed back (`--hardware ID`): never cut; names wrap; aliases go first at 80 columns.
+_WHOLE = {"no_wrap": True}
+CHIPS = (Column("id", "id", options=_WHOLE), Column("name", "name", options={"min_width": 12}),
+         right("bf16", "bf16_flops", _rate("FLOP/s"), **_WHOLE),
+         right("fp32", "fp32_flops", _rate("FLOP/s"), drop=2, **_WHOLE),
+         right("bandwidth", "memory_bandwidth", _rate("B/s"), **_WHOLE),
+         right("memory", "memory_bytes", units.size, **_WHOLE),
+         Column("aliases", "aliases", options={"min_width": 16}, drop=3))
 
 
 def render(rows: list[dict], console: Console) -> None:

@@ -14,14 +14,17 @@ if TYPE_CHECKING:
     from ...tasks.matrices import MatricesResult
 
 _thousands = "{:,}".format
-MODELS = (Column("Model Name", "name"), right("Matrix Count", "total_matrices", _thousands),
-          right("Total Matrix Params", "total_matrix_params", _thousands),
-          right("Model Params", "model_params", _thousands),
-          right("Matrix Bytes", "matrix_bytes", units.size),
-          right("Max Seq", "max_sequence_length", lambda n: "-" if n is None else f"{n:,}"),
+_WHOLE = {"no_wrap": True}  # numbers and their units are never cut; columns drop first
+MODELS = (Column("Model Name", "name", options={"overflow": "fold", "min_width": 12}),
+          right("Matrix Count", "total_matrices", _thousands, drop=4, **_WHOLE),
+          right("Total Matrix Params", "total_matrix_params", _thousands, **_WHOLE),
+          right("Model Params", "model_params", _thousands, drop=3, **_WHOLE),
+          right("Matrix Bytes", "matrix_bytes", units.size, **_WHOLE),
+          right("Max Seq", "max_sequence_length", lambda n: "-" if n is None else f"{n:,}",
+                drop=2, **_WHOLE),
           right("Fwd FLOPs", "forward_flops",
-                lambda n: "unknown" if n is None else units.count(n, "FLOPs")),
-          right("Stream Time", "stream_time_s", units.duration))
+                lambda n: "unknown" if n is None else units.count(n, "FLOPs"), **_WHOLE),
+          right("Stream Time", "stream_time_s", units.duration, drop=1, **_WHOLE))
 
 
 def render(result: MatricesResult, console: Console) -> None:

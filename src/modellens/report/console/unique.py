@@ -14,10 +14,13 @@ if TYPE_CHECKING:
     from ...tasks.unique import UniqueReport
 
 OPS = (Column("op", 0), right("calls", 1), right("unique", 2))
-MODULES = (Column("id", "id"), Column("class", "class_name"),
-           right("occurrences", lambda m: len(m.occurrences)), Column("first path", "module_path"),
+MODULES = (Column("id", "id", options={"no_wrap": True}),
+           Column("class", "class_name", options={"no_wrap": True}),
+           right("occurrences", lambda m: len(m.occurrences), no_wrap=True),
+           Column("first path", "module_path", options={"overflow": "fold", "min_width": 16}),
            Column("input -> output", lambda m: f"{', '.join(m.input_shapes) or '-'} -> "
-                                               f"{', '.join(m.output_shapes) or '-'}"))
+                                               f"{', '.join(m.output_shapes) or '-'}",
+                  options={"min_width": 14}, drop=1))
 MISSING = (Column("op", "op_name"), right("calls", "occurrences"),
            right("unique", lambda e: len(e.op_ids)),
            Column("missing aten ops", "missing_aten_ops", ", ".join),
