@@ -96,3 +96,42 @@ def test_piped_output_defaults_to_160_columns_without_COLUMNS(monkeypatch):
     assert text_width() == 160
     monkeypatch.setenv("COLUMNS", "97")
     assert text_width() == 97
+
+
+@pytest.fixture(scope="module")
+def gpt2_profile():
+    import modellens
+
+    return modellens.profile("gpt2")
+
+
+def test_print_result_is_a_short_summary(gpt2_profile):
+    text = str(gpt2_profile)
+    assert len(text.splitlines()) < 25 and len(text) < 2000
+    assert "124.44 M" in text and "GFLOPs" in text and "transformer" in text
+    assert len(repr(gpt2_profile)) < 200
+    html = gpt2_profile._repr_html_()
+    assert "<table>" in html and "GPT2LMHeadModel" in html
+
+
+def test_fvcore_verbs_delegate_to_the_analysis(gpt2_profile):
+    r = gpt2_profile
+    assert r.total() == r.flops.forward == sum(r.by_operator().values())
+    assert r.by_module()[""] == r.total()
+    assert r.total("lm_head") == r.by_module()["lm_head"] == sum(r.by_operator("lm_head").values())
+    assert r.by_module_and_operator()["lm_head"]["aten.mm"] == 2 * 768 * 50257 * 128
+    assert r.unsupported_ops() == {}
+    with pytest.raises(KeyError):
+        r.total("no.such.module")
+
+
+def test_to_pandas_modules_and_ops(gpt2_profile, monkeypatch):
+    pandas = pytest.importorskip("pandas")
+    modules = gpt2_profile.to_pandas()
+    assert isinstance(modules, pandas.DataFrame) and len(modules) == len(gpt2_profile.modules)
+    assert {"path", "class_name", "params", "flops"} <= set(modules.columns)
+    ops = gpt2_profile.to_pandas("ops")
+    assert len(ops) == len(gpt2_profile.ops) and "flops" in ops.columns
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match="pip install pandas"):
+        gpt2_profile.to_pandas()

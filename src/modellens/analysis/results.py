@@ -96,6 +96,10 @@ class OpGroup:
         return self.first.bytes * self.count
 
 
+def _forward_flops(stats: list[OperatorStats]) -> dict[str, int]:
+    return {s.name: s.flops for s in stats if s.phase == "forward"}
+
+
 def group_ops(rows: list[OpRow]) -> list[OpGroup]:
     groups: dict[tuple, OpGroup] = {}
     for row in rows:
@@ -109,7 +113,7 @@ def group_ops(rows: list[OpRow]) -> list[OpGroup]:
     return list(groups.values())
 
 
-@dataclass
+@dataclass(repr=False)
 class ProfileResult:
     """Every profile view of one capture. `analysis` is the capture's Analysis (not part of
     the JSON): per-chip times and module signatures are read from it."""
@@ -164,6 +168,65 @@ class ProfileResult:
         """The k largest groups of identical ops by total `key` ("flops" or "bytes")."""
         groups = group_ops([r for r in self.ops if r.phase == phase])
         return sorted(groups, key=lambda g: getattr(g, key), reverse=True)[:k]
+
+    # fvcore's verbs (`FlopCountAnalysis`), read from the Analysis: forward matmul-class FLOPs
+    # (1 MAC = 2 FLOPs), modules inclusive of their children, "" the whole model.
+    def total(self, module: str = "") -> int:
+        """Forward FLOPs of `module` (inclusive; "" the model)."""
+        if not module:
+            return self.flops.forward
+        stats = {m.path: m for m in self._analysis().by_module()}
+        if module not in stats:
+            raise KeyError(f"no module {module!r}")
+        return stats[module].flops
+
+    def by_module(self) -> dict[str, int]:
+        """Module path -> forward FLOPs (inclusive)."""
+        return {m.path: m.flops for m in self._analysis().by_module()}
+
+    def by_operator(self, module: str = "") -> dict[str, int]:
+        """Aten op -> forward FLOPs, in `module` ("" the model)."""
+        if module:
+            return self.by_module_and_operator()[module]
+        return _forward_flops(self._analysis().by_operator())
+
+    def by_module_and_operator(self) -> dict[str, dict[str, int]]:
+        """Module path -> (aten op -> forward FLOPs) of its ops and its descendants'."""
+        return {path: _forward_flops(stats)
+                for path, stats in self._analysis().by_module_and_operator().items()}
+
+    def unsupported_ops(self) -> dict[str, int]:
+        """Ops with no FLOP convention -> how often they ran (counted as 0 FLOPs)."""
+        return {u.name: u.count for u in self._analysis().unsupported_ops()}
+
+    def uncalled_modules(self) -> list[str]:
+        return self._analysis().uncalled_modules()
+
+    def to_pandas(self, table: str = "modules"):
+        """A pandas DataFrame of the modules (default) or the ops; needs pandas."""
+        from .summary import dataframe
+
+        if table == "modules":
+            return dataframe([to_jsonable(m) for m in self.modules])
+        if table == "ops":
+            return dataframe([row.to_dict() for row in self.ops])
+        raise ValueError(f"to_pandas(table={table!r}): 'modules' or 'ops'")
+
+    def __str__(self) -> str:
+        from .summary import summary_text
+
+        return summary_text(self)
+
+    def __repr__(self) -> str:
+        from .. import units
+
+        return (f"<ProfileResult {self.model}: {units.count(self.params.total)} params, "
+                f"{units.count(self.flops.forward, 'FLOPs')} forward>")
+
+    def _repr_html_(self) -> str:
+        from .summary import summary_html
+
+        return summary_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         flops = self.flops
