@@ -135,3 +135,52 @@ def test_to_pandas_modules_and_ops(gpt2_profile, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match="pip install pandas"):
         gpt2_profile.to_pandas()
+
+
+def test_compare_prints_a_markdown_table(capsys):
+    assert main(["compare", "gpt2", "bert-base-uncased", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "|  | `gpt2` | `bert-base-uncased` |"
+    assert lines[1] == "|---|---:|---:|"
+    body = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:] if line.startswith("|")}
+    for label in ("Params", "FLOPs fwd (matmul)", "FLOPs bwd (matmul)", "Memory, inference",
+                  "Memory, training (adamw)", "Fwd time, a100-sxm-80gb", "Intensity (FLOPs/B)"):
+        assert label in body, label
+    assert "124.44 M" in body["Params"] and "32.23 GFLOPs" in body["FLOPs fwd (matmul)"]
+
+
+def test_compare_json_and_table(capsys, monkeypatch):
+    import json
+
+    assert main(["compare", f"{TINY}::load_model", f"{TINY}::load_model", "--format", "json",
+                 "--hardware", "h100"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["chips"] == ["h100-sxm"] and len(data["models"]) == 2
+    assert data["models"][0]["forward_flops"] == data["models"][1]["forward_flops"] > 0
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["compare", f"{TINY}::load_model", f"{TINY}::load_model"]) == 0
+    out = capsys.readouterr().out
+    assert "Fwd time, a100-sxm-80gb" in out and max(map(len, out.splitlines())) <= 80
+
+
+def test_profile_markdown_and_format_from_the_extension(tmp_path, capsys):
+    assert main(["profile", f"{TINY}::load_model", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("## ") and "| Module | Class | Params | FLOPs | Bytes |" in out
+    for suffix, check in ((".csv", lambda t: t.startswith("path,class_name,depth")),
+                          (".json", lambda t: t.lstrip().startswith("{")),
+                          (".html", lambda t: "<html" in t.lower()),
+                          (".md", lambda t: t.startswith("## "))):
+        path = tmp_path / f"m{suffix}"
+        assert main(["profile", f"{TINY}::load_model", "-o", str(path), "-q"]) == 0
+        assert check(path.read_text()), suffix
+    path = tmp_path / "m.txt"  # no format of its own: the table
+    assert main(["profile", f"{TINY}::load_model", "-o", str(path), "-q"]) == 0
+    assert "PARAMETERS" in path.read_text()
+
+
+def test_markdown_is_refused_where_a_command_has_none(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["hardware", "--format", "markdown"])
+    assert exc.value.code == 2

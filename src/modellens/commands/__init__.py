@@ -7,7 +7,7 @@ import argparse
 import importlib
 
 # Order shown in `modellens --help`.
-COMMANDS = ("profile", "report", "matrices", "transformer", "unique", "info", "diff", "llm",
+COMMANDS = ("profile", "compare", "report", "matrices", "transformer", "unique", "info", "diff", "llm",
             "discover", "models", "hardware", "time")
 
 

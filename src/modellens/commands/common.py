@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from typing import Any, Callable, Iterable
 
@@ -22,6 +23,8 @@ def run_handler(args: argparse.Namespace) -> int:
     from ..errors import ModellensError, UsageError
 
     try:
+        if hasattr(args, "offered_formats"):
+            resolve_format(args)
         with library_noise_silenced(not getattr(args, "debug", False)):
             return args.handler(args)
     except UsageError as exc:
@@ -70,19 +73,26 @@ def library_noise_silenced(silence: bool = True):
 class Output:
     """Where and how a command writes its result: --format, -o, --quiet."""
 
-    def __init__(self, args: argparse.Namespace, *, html: bool = False, inputs: Iterable = (),
+    def __init__(self, args: argparse.Namespace, *, html: bool = False,
+                 markdown: bool = False, inputs: Iterable = (),
                  files: Iterable[tuple[str, Any]] = (),
                  dirs: Iterable[tuple[str, Any, Iterable[str]]] = ()) -> None:
-        """Refuses, before any work (a UsageError, exit 2): --format html where the command
-        (or this use of it) has no HTML view; an -o, or other output `files` ((option, path)
-        pairs) and `dirs` ((option, path, file names)), that would overwrite one of the
-        `inputs` (paths or specs as given), name a directory, or lie under a file or a
-        read-only directory."""
+        """Refuses, before any work (a UsageError, exit 2): --format html (markdown) where the
+        command (or this use of it) has no HTML (markdown) view; an -o, or other output
+        `files` ((option, path) pairs) and `dirs` ((option, path, file names)), that would
+        overwrite one of the `inputs` (paths or specs as given), name a directory, or lie under
+        a file or a read-only directory. Without --format, the format is the one -o's
+        extension names (.csv, .json, .html, .md) where the command offers it."""
         from ..io import check_output, check_output_dir
 
-        self.format: str = args.format
+        self.format: str = resolve_format(args)
         self.path: str | None = args.output
         self.quiet: bool = args.quiet
+        if self.format == "markdown" and not markdown:
+            from ..errors import UsageError
+
+            command = getattr(args, "command", None) or "this command"
+            raise UsageError(f"{command} has no markdown view here; use --format table|json|csv")
         if self.format == "html" and not html:
             from ..errors import UsageError
 
@@ -119,7 +129,8 @@ class Output:
         return progress_bar(title, quiet=self.quiet, transient=transient)
 
     def emit(self, *, table: Callable[[Any], None], data: Callable[[], Any],
-             rows: Callable[[], list[dict]], html: Callable[[], str] | None = None) -> None:
+             rows: Callable[[], list[dict]], html: Callable[[], str] | None = None,
+             markdown: Callable[[], str] | None = None) -> None:
         from ..io import to_json, write_text
         from ..report.csv_io import to_csv
 
@@ -133,7 +144,11 @@ class Output:
             text = to_json(data())
         elif self.format == "csv":
             text = to_csv(rows())
+        elif self.format == "markdown":
+            assert markdown is not None
+            text = markdown()
         else:
+            assert html is not None
             text = html()
         if self.path:
             write_text(self.path, text)
@@ -167,13 +182,31 @@ class _NullFile:
         pass
 
 
+EXTENSION_FORMATS = {".csv": "csv", ".json": "json", ".html": "html", ".htm": "html",
+                     ".md": "markdown", ".markdown": "markdown"}
+
+
+def resolve_format(args: argparse.Namespace) -> str:
+    """--format as given; else the format of -o's extension where the command offers it; else
+    the command's default. Stored back on `args`."""
+    if getattr(args, "format", None) is None:
+        offered = getattr(args, "offered_formats", FORMATS)
+        suffix = os.path.splitext(args.output or "")[1].lower()
+        inferred = EXTENSION_FORMATS.get(suffix) if getattr(args, "infer_format", True) else None
+        args.format = inferred if inferred in offered else getattr(args, "default_format", "table")
+    return args.format
+
+
 def add_output_options(parser: argparse.ArgumentParser, default_format: str = "table", *,
-                       html: bool = False) -> None:
-    """--format (table, json, csv, and html only for a command with an HTML view), -o, -q."""
+                       html: bool = False, markdown: bool = False) -> None:
+    """--format (table, json, csv; html and markdown only for a command with such a view; by
+    default the format -o's extension names), -o, -q."""
     group = parser.add_argument_group("output")
-    formats = FORMATS + (("html",) if html else ())
-    group.add_argument("--format", choices=formats, default=default_format,
-                       help=f"output format (default {default_format})")
+    formats = FORMATS + (("html",) if html else ()) + (("markdown",) if markdown else ())
+    group.add_argument("--format", choices=formats, default=None,
+                       help=f"output format (default {default_format}, or the one -o's "
+                            "extension names: .csv .json .html .md)")
+    parser.set_defaults(default_format=default_format, offered_formats=formats)
     group.add_argument("-o", "--output", metavar="PATH",
                        help="write the result to PATH ('-': standard output; a regular file is "
                             "replaced atomically, keeping its permissions; a device or FIFO is "

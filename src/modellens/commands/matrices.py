@@ -24,6 +24,7 @@ def register(subparsers) -> None:
     rate.add_argument("--hardware", help="chip whose memory bandwidth to use (default a100; "
                                          "`modellens hardware` lists them) or a YAML file")
     add_output_options(p)
+    p.set_defaults(infer_format=False)  # -o x.json is seed 000's file, the table still printed
     p.set_defaults(handler=run)
 
 

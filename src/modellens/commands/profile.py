@@ -36,7 +36,7 @@ def register(subparsers) -> None:
                    help="show FLOPs or MACs in tables (1 MAC = 2 FLOPs; JSON has both)")
     p.add_argument("--no-block-replay", action="store_true",
                    help="run every repeated block instead of capturing one and replaying it")
-    add_output_options(p, html=True)
+    add_output_options(p, html=True, markdown=True)
     p.set_defaults(handler=run)
 
 
@@ -45,7 +45,8 @@ INPUTS = ("model", "inputs", "hardware")
 
 def run(args: argparse.Namespace) -> int:
     sweep = isinstance(args.seq_len, list) or isinstance(args.image_size, list)
-    out = Output(args, html=not sweep, inputs=input_paths(args, *INPUTS))  # no HTML for sweeps
+    out = Output(args, html=not sweep, markdown=not sweep,  # no HTML or markdown for sweeps
+                 inputs=input_paths(args, *INPUTS))
     if sweep:
         return run_sweep(args, out)
     from ..report.console.profile import render_profile, unsupported_table
@@ -72,8 +73,13 @@ def run(args: argparse.Namespace) -> int:
 
         return render_html(result)
 
+    def markdown() -> str:
+        from ..report.markdown import profile_markdown
+
+        return profile_markdown(result, depth=args.depth, top=args.top, unit=args.unit)
+
     out.emit(table=table, data=result.to_dict, rows=lambda: [m.to_dict() for m in result.modules],
-             html=html)
+             html=html, markdown=markdown)
     return 0
 
 

@@ -1,0 +1,49 @@
+"""What `compare` shows, one row per quantity and one column per model, for the console table
+and the markdown (GitHub) table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from .. import units
+
+if TYPE_CHECKING:
+    from ..tasks.compare import ComparedModel, CompareResult
+
+Metric = tuple[str, Callable[["ComparedModel"], str]]
+
+
+def metrics(result: CompareResult) -> list[Metric]:
+    rows: list[Metric] = [
+        ("Class", lambda m: m.model_class),
+        ("Input", lambda m: m.input_description),
+        ("Params", lambda m: units.count(m.params)),
+        ("FLOPs fwd (matmul)", lambda m: units.count(m.forward_flops, "FLOPs")),
+        ("FLOPs fwd (all ops)", lambda m: units.count(m.forward_flops_all, "FLOPs")),
+        ("FLOPs bwd (matmul)", lambda m: units.count(m.backward_flops, "FLOPs")),
+        ("Memory, inference", lambda m: units.size(m.inference_memory_bytes)),
+        (f"Memory, training ({result.optimizer})", lambda m: units.size(m.training_memory_bytes)),
+    ]
+    rows += [(f"Fwd time, {chip}", lambda m, chip=chip: units.duration(m.forward_time_s[chip]))
+             for chip in result.chips]
+    rows.append(("Intensity (FLOPs/B)", lambda m: f"{m.arithmetic_intensity:.1f}"))
+    return rows
+
+
+def cells(result: CompareResult) -> list[list[str]]:
+    """[quantity, value per model] rows."""
+    return [[label, *(value(m) for m in result.models)] for label, value in metrics(result)]
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def compare_markdown(result: CompareResult) -> str:
+    header = ["", *(f"`{m.model}`" for m in result.models)]
+    lines = ["| " + " | ".join(_md(h) for h in header) + " |",
+             "|---|" + "---:|" * len(result.models)]
+    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in cells(result)]
+    notes = ", ".join(f"{chip} = {name}" for chip, name in result.chip_names.items())
+    return "\n".join(lines) + f"\n\nPredicted forward times on {notes}; 1 MiB = 1024² bytes; " \
+                              "1 MAC = 2 FLOPs.\n"
