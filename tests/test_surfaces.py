@@ -184,3 +184,39 @@ def test_markdown_is_refused_where_a_command_has_none(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["hardware", "--format", "markdown"])
     assert exc.value.code == 2
+
+
+def test_dump_model_info_warnings_reach_a_warning_level_logger(monkeypatch, caplog):
+    import logging
+
+    import torch
+
+    from modellens.api import dump_model_info
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    logger = logging.getLogger("seed004")
+    logger.setLevel(logging.WARNING)
+    with caplog.at_level(logging.WARNING, logger="seed004"):
+        info = dump_model_info(torch.nn.Linear(4, 3), logger=logger, save_path="unused.png")
+    assert info.warnings
+    records = [r for r in caplog.records if r.name == "seed004"]
+    assert records and all(r.levelno == logging.WARNING for r in records)
+    assert any("matplotlib" in r.getMessage() for r in records)
+
+
+@pytest.mark.parametrize("command", ["profile", "report", "llm"])
+def test_model_as_an_option_is_the_positional_spec(command, tmp_path, capsys):
+    sizes = (["--prompt-len", "32", "--gen-len", "4", "--no-training"] if command == "llm"
+             else ["--seq-len", "64"])
+    assert main([command, "--model", "gpt2", *sizes, "--format", "json", "-q"]) == 0
+    assert main([command]) == 2
+    assert "a model spec is required" in capsys.readouterr().err
+    assert main([command, "gpt2", "--model", "bert-base-uncased"]) == 2
+    assert "two models given" in capsys.readouterr().err
+
+
+def test_seed_003_spelling(capsys):
+    assert main(["profile", "--model", "bert-base-uncased", "--seq-len", "256",
+                 "--showshape"]) == 0
+    out = capsys.readouterr().out
+    assert "BertModel" in out and "seq 256" in out

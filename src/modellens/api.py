@@ -4,6 +4,7 @@ the weight-distribution plots of a ModelInfo."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -54,14 +55,20 @@ def dump_model_info(model: Any, logger: logging.Logger | None = None,
 
 
 def _emit(info: ModelInfo, logger: logging.Logger | None) -> None:
+    """The report to `logger` at INFO (or print), its warnings at WARNING level, so a logger
+    set to WARNING still shows them (matplotlib missing, a plot that failed)."""
     say = logger.info if logger else print
+    shown = dataclasses.replace(info, warnings=[]) if logger else info
     try:
         from .report.console.weights import info_text
 
-        text = info_text(info)
+        text = info_text(shown)
     except Exception as exc:  # rendering must not break the caller either
         text = f"model info: {info.total_params:,} params (rendering failed: {exc})"
     for line in text.splitlines():
         say(line)
+    if logger:
+        for warning in info.warnings:
+            logger.warning(warning)
     for path in info.plot_paths:
         say(f"saved weight distributions to {path}")

@@ -22,6 +22,8 @@ def run_handler(args: argparse.Namespace) -> int:
     unless --debug: every error is one line."""
     from ..errors import ModellensError, UsageError
 
+    if hasattr(args, "model_flag") and not _merge_model_flag(args):
+        return 2
     try:
         if hasattr(args, "offered_formats"):
             resolve_format(args)
@@ -43,6 +45,30 @@ def run_handler(args: argparse.Namespace) -> int:
         print(f"modellens: internal error: {type(exc).__name__}: {first} "
               "(rerun with --debug for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def add_model_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """The model spec, positional or as `--model SPEC` (seed 003's spelling)."""
+    parser.add_argument("model", nargs="?", help=help)
+    parser.add_argument("--model", dest="model_flag", metavar="SPEC",
+                        help="the model spec, as an option (same as the positional MODEL)")
+
+
+def _merge_model_flag(args: argparse.Namespace) -> bool:
+    """`--model X` into args.model; False (after a one-line usage error) when neither or two
+    different specs are given."""
+    flag, positional = args.model_flag, args.model
+    command = getattr(args, "command", "")
+    if flag and positional and flag != positional:
+        print(f"modellens {command}: error: two models given ({positional!r} and --model "
+              f"{flag!r}); give one", file=sys.stderr)
+        return False
+    args.model = positional or flag
+    if not args.model:
+        print(f"modellens {command}: error: a model spec is required (MODEL or --model SPEC)",
+              file=sys.stderr)
+        return False
+    return True
 
 
 @contextlib.contextmanager

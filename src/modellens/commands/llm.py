@@ -6,6 +6,7 @@ import argparse
 
 from .common import (
     Output,
+    add_model_argument,
     add_output_options,
     add_trust_remote_code,
     chip_list,
@@ -22,7 +23,7 @@ def register(subparsers) -> None:
         "llm", help="LLM inference (prefill, decode with KV cache) and training cost",
         description="Time-to-first-token, decode tokens/s as the context grows, KV cache, what "
                     "fits in memory, and training memory/FLOPs, for a HF causal LM on a chip.")
-    p.add_argument("model", help="HF causal LM: catalog id, hub id, directory or config.json")
+    add_model_argument(p, "HF causal LM: catalog id, hub id, directory or config.json")
     p.add_argument("--prompt-len", type=positive_int,
                    help="prompt tokens (default 2048, fewer where the model's positions hold "
                         "less)")

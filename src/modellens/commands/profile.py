@@ -7,6 +7,7 @@ import argparse
 from .common import (
     Output,
     add_input_options,
+    add_model_argument,
     add_output_options,
     add_time_model_option,
     input_paths,
@@ -19,7 +20,7 @@ def register(subparsers) -> None:
         "profile", help="FLOPs, MACs, params, memory and roofline bottleneck of a model",
         description="Profile a model: gpt2, bert-base-uncased, tv:resnet50, timm:NAME, "
                     "yolo:yolov8n, ./hf_dir, config.json, file.py::fn.")
-    p.add_argument("model", help="model spec (catalog id, tv:, timm:, yolo:, file.py::fn, ...)")
+    add_model_argument(p, "model spec (catalog id, tv:, timm:, yolo:, file.py::fn, ...)")
     add_input_options(p)
     p.add_argument("--backward", action="store_true", help="also capture and count the backward pass")
     p.add_argument("--input-grad", action="store_true",

@@ -8,6 +8,7 @@ import sys
 from .common import (
     Output,
     add_input_options,
+    add_model_argument,
     add_output_options,
     chip_list,
     chip_names,
@@ -23,7 +24,7 @@ def register(subparsers) -> None:
                     "opens from disk): summary, roofline on each chip, module tree, op table. "
                     "--format csv gives the op table (repeated layers grouped), json the data "
                     "the page embeds.")
-    p.add_argument("model", help="model spec (catalog id, tv:, timm:, yolo:, file.py::fn, ...)")
+    add_model_argument(p, "model spec (catalog id, tv:, timm:, yolo:, file.py::fn, ...)")
     add_input_options(p)
     p.add_argument("--backward", action="store_true",
                    help="also capture and count the backward pass")
