@@ -180,7 +180,8 @@ def test_module_names_render_literally_in_profile_and_unique(tmp_path, capsys):
     assert "\x1b" not in out and "Sequential" in out
 
 
-def test_tensor_names_render_literally_in_info_and_diff(tmp_path, capsys):
+def test_tensor_names_render_literally_in_info_and_diff(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")  # wide enough that no name folds (xdist sets 80)
     path = tmp_path / "evil.safetensors"
     save_file({name: torch.ones(2, 2) for name in EVIL_NAMES}, path)
     assert main(["info", str(path)]) == 0
@@ -439,6 +440,7 @@ def test_non_utf8_file_name_is_read(tmp_path, capsys):
 # ---------------------------------------------------------------- 23. formats and usage errors
 
 HTML_COMMANDS = {"profile", "report"}
+MARKDOWN_COMMANDS = {"profile", "compare"}
 
 
 def test_format_offers_only_what_each_command_implements():
@@ -448,7 +450,8 @@ def test_format_offers_only_what_each_command_implements():
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
     for command in COMMANDS:
         formats = next(a for a in subparsers[command]._actions if a.dest == "format").choices
-        expected = {"table", "json", "csv"} | ({"html"} if command in HTML_COMMANDS else set())
+        expected = ({"table", "json", "csv"} | ({"html"} if command in HTML_COMMANDS else set())
+                    | ({"markdown"} if command in MARKDOWN_COMMANDS else set()))
         assert set(formats) == expected, command
 
 
