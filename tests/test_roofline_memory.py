@@ -121,3 +121,19 @@ def test_a_chip_is_timed_once_per_analysis():
     assert result.roofline(chip) is result.roofline(chip)
     lower = result.analysis.lower_bound(result.hardware)
     assert result.roofline(result.hardware).bottleneck(lower_bound=lower) == result.bottleneck
+
+
+def test_views_cost_the_chips_dispatch_overhead():
+    """A chip whose time model gives a view a fixed cost (a CPU: dispatch) adds it per view op
+    to the phase's predicted time; the plain roofline gives views nothing."""
+    from modellens.hardware.timemodel import TimeModel
+
+    chip = get_chip("l4").with_time_model(TimeModel(overhead_s={"view": 1e-3}))
+    model = nn.Sequential(nn.Linear(8, 8), nn.Flatten(0))
+    result = profile(model, torch.randn(2, 8), hardware=chip)
+    views = sum(1 for op, cost in result.analysis.items("forward")
+                if not (cost.flops_all or cost.bytes))
+    assert views >= 1
+    rows = sum(r.time_s for r in result.ops if r.phase == "forward")
+    assert result.bottleneck.predicted_time_s == pytest.approx(rows + views * 1e-3)
+    assert result.bottleneck.roofline_time_s == pytest.approx(rows)

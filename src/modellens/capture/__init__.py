@@ -4,21 +4,21 @@
 """
 
 from .records import (
-           BACKWARD,
-           FORWARD,
-           Capture,
-           ModuleRecord,
-           OpRecord,
-           ParamRecord,
-           SampleInputs,
-           TensorSpec,
-           iter_specs,
-           iter_tensors,
-           map_leaves,
-           map_specs,
+    BACKWARD,
+    FORWARD,
+    Capture,
+    ModuleRecord,
+    OpRecord,
+    ParamRecord,
+    SampleInputs,
+    TensorSpec,
+    iter_specs,
+    iter_tensors,
+    map_leaves,
+    map_specs,
 )
 from .run import DEFAULT_MAX_REAL_BYTES, capture, parameter_records
 
 __all__ = ["BACKWARD", "DEFAULT_MAX_REAL_BYTES", "FORWARD", "Capture", "ModuleRecord", "OpRecord",
-           "ParamRecord", "SampleInputs", "TensorSpec", "capture", "iter_specs", "iter_tensors",
-           "map_leaves", "map_specs", "parameter_records"]
+    "ParamRecord", "SampleInputs", "TensorSpec", "capture", "iter_specs", "iter_tensors",
+    "map_leaves", "map_specs", "parameter_records"]

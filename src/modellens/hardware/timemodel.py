@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 OP_CLASSES = ("matmul", "conv", "attention", "elementwise", "reduction", "softmax", "norm",
               "pool", "memory", "view")
@@ -78,7 +78,7 @@ class TimeModel:
     units: int = 0  # processors a GEMM's tiles are spread over (SMs); 0: no quantization
     source: str = ""
 
-    ROOFLINE: Any = None  # set below: η = 1 everywhere, no overhead
+    ROOFLINE: ClassVar[TimeModel]  # set below: η = 1 everywhere, no overhead
 
     @property
     def is_roofline(self) -> bool:

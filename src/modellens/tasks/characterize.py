@@ -166,7 +166,8 @@ def _fit(device: torch.device, dtype: torch.dtype, timed: list[tuple[OpConfig, f
     for config, seconds in timed:
         op = config.records[0]
         cost = op_cost(op)
-        rows.append((time_class(op, cost), cost, gemm_dims(op, time_class(op, cost)), seconds))
+        op_class = time_class(op, cost)
+        rows.append((op_class, cost, gemm_dims(op, op_class), seconds))
     peak = max(c.flops_all / s for cls, c, _, s in rows if cls == "matmul")
     streaming = [c.bytes / s for cls, c, _, s in rows if cls == "elementwise" and c.bytes > 2**26]
     bandwidth = max(streaming) if streaming else max(c.bytes / s for _, c, _, s in rows)

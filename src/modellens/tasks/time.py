@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ..analysis.roofline import op_dtype, op_time
+from ..analysis.roofline import op_peak, op_time
 from ..capture import FORWARD
 from ..costing.cost import op_cost
 from ..errors import ConfigError, HardwareError
@@ -114,8 +114,7 @@ def time_model(model: Any, inputs: Any = None, *, device: str = "cpu",
             notes.append(note)
     measured_rows = [(row, c) for row, c in zip(rows, configs) if row.measured_s is not None]
     op_sum = math.fsum(row.measured_s * c.calls for row, c in measured_rows) if rows else None
-    predicted = (math.fsum(op_time(op, cost, chip).time_s
-                           for op, cost in captured.analysis.items(FORWARD))
+    predicted = (captured.analysis.roofline(chip).phase(FORWARD).time_s
                  if chip is not None else None)
     return TimeResult(model=source.name, device=str(target),
                       capture_method=captured.capture.method,
@@ -183,8 +182,7 @@ def _row(config: OpConfig, seconds: float | None, error: str, chip: Chip | None)
     predicted = op_time(op, cost, chip) if chip is not None else None
     peak = None
     if chip is not None and seconds:
-        matrix = predicted is not None and cost.flops > 0
-        peak = cost.flops_all / seconds / chip.peak(op_dtype(op), matmul=matrix)
+        peak = cost.flops_all / seconds / op_peak(op, cost, chip)
     return OpTimeRow(
         name=config.name, shapes=config.shapes(), dtype=config.dtype(), calls=config.calls,
         measured_s=seconds, predicted_s=predicted.time_s if predicted else None,
