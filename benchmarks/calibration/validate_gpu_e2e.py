@@ -33,7 +33,7 @@ def usable(row: dict) -> bool:
             and row["precision"] in ("fp16", "fp8") and "DERIVED" not in row["notes"])
 
 
-def predict(row: dict, time_model: str) -> float:
+def predict(row: dict, time_model: str, execution: str = "fused") -> float:
     from modellens.hardware import get_chip
     from modellens.hardware.timemodel import TimeModel
     from modellens.tasks.llm import llm_cost
@@ -46,7 +46,8 @@ def predict(row: dict, time_model: str) -> float:
     report = llm_cost(MODELS[row["model"]], prompt_len=prompt, gen_len=generated,
                       batch_size=int(row["batch"]), dtype=row["precision"],
                       hardware=chip, gpus=int(row["tp"]), tp=int(row["tp"]),
-                      training=False, decode_points=3, allow_longer=True)
+                      training=False, decode_points=3, allow_longer=True,
+                      execution=execution)
     if row["metric"] == "ttft_s":
         return report.time_to_first_token_s
     return report.decode[len(report.decode) // 2].step.time_s  # mid-generation context
@@ -57,13 +58,15 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/validation_gpu_e2e.json"))
     parser.add_argument("--time-model", choices=("calibrated", "roofline"), default="calibrated",
                         help="roofline: the datasheet baseline the calibration improves on")
+    parser.add_argument("--execution", choices=("fused", "eager"), default="fused",
+                        help="kernels as serving engines fuse them (default), or every aten op")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = list(csv.DictReader(open(DATA)))
     chosen = [r for r in rows if usable(r)]
     results = []
     for row in chosen:
-        predicted = predict(row, args.time_model)
+        predicted = predict(row, args.time_model, args.execution)
         measured = float(row["measured_s"])
         results.append({**{k: row[k] for k in ("chip", "model", "precision", "tp", "batch",
                                                "input_len", "output_len", "metric", "source")},
@@ -75,7 +78,7 @@ def main() -> int:
               f"measured {1e3 * measured:8.2f} ms predicted {1e3 * predicted:8.2f} ms "
               f"{100 * r['error']:+6.1f} %", flush=True)
     errors = [abs(r["error"]) for r in results]
-    summary = {"time_model": args.time_model, "rows": len(results),
+    summary = {"time_model": args.time_model, "execution": args.execution, "rows": len(results),
                "left_out": len(rows) - len(chosen),
                "mape": statistics.fmean(errors), "median_abs_error": statistics.median(errors)}
     for metric in METRICS:

@@ -12,6 +12,7 @@ from ..costing.cost import OpCost, op_costs
 from ..hardware import Chip
 from ..hardware.timemodel import OpTime, TimeModel
 from . import flops, memory, modules, moe, params, roofline
+from .fusion import EAGER
 
 
 def in_subtree(path: str, prefix: str) -> bool:
@@ -75,15 +76,17 @@ class Analysis:
     def memory(self) -> memory.MemoryEstimate:
         return self._once("memory", lambda: memory.estimate_memory(self))
 
-    def roofline(self, chip: Chip, shards: int = 1,
-                 compute_dtype: str | None = None) -> roofline.Roofline:
+    def roofline(self, chip: Chip, shards: int = 1, compute_dtype: str | None = None,
+                 execution: str = EAGER) -> roofline.Roofline:
         """Every op timed on `chip` under the chip's time model (THE per-op time loop): the
         calibrated model where the chip has one, else the plain roofline; per-phase totals.
-        `shards` (tensor parallelism) and `compute_dtype`: see `roofline.op_time`."""
-        key = ("roofline", chip.id, shards, compute_dtype)
+        `shards` (tensor parallelism) and `compute_dtype`: see `roofline.op_time`; `execution`
+        (eager, or fused kernels): see `roofline.time_ops`."""
+        key = ("roofline", chip.id, shards, compute_dtype, execution)
         cached = self._views.get(key)
         if cached is None or cached.chip != chip:
-            cached = self._views[key] = roofline.time_ops(self, chip, shards, compute_dtype)
+            cached = self._views[key] = roofline.time_ops(self, chip, shards, compute_dtype,
+                                                          execution)
         return cached
 
     def lower_bound(self, chip: Chip) -> roofline.Roofline:

@@ -13,6 +13,7 @@ from ..costing.cost import OpCost
 from ..costing.registry import MATMUL, category
 from ..hardware import Chip
 from ..io import JsonRecord
+from .fusion import EAGER
 from .roofline import PhaseTime, is_timed, roofline_time
 
 if TYPE_CHECKING:
@@ -79,16 +80,17 @@ def all_reduce_s(chip: Chip, layers: int, tokens: int, hidden: int, element_byte
 
 
 def step_cost(analysis: Analysis, chip: Chip, shards: int = 1, compute_dtype: str | None = None,
-              communication_s: float = 0.0) -> StepCost:
+              communication_s: float = 0.0, execution: str = EAGER) -> StepCost:
     """The forward step of `analysis` on `chip`, timed by the one per-op loop, on each of
-    `shards` tensor-parallel GPUs, plus the step's `communication_s` (its all-reduces)."""
+    `shards` tensor-parallel GPUs, plus the step's `communication_s` (its all-reduces), with
+    its ops run eagerly or as fused kernels (`execution`)."""
     params, kv = analysis.capture.storages("params"), analysis.capture.storages("kv_cache")
     weight = kv_moved = 0
     for op, cost in analysis.items(FORWARD):
         if is_timed(cost):
             weight += _weight_bytes(op, cost, params)
             kv_moved += _kv_bytes(op, cost, kv)
-    step = analysis.roofline(chip, shards, compute_dtype).phase(FORWARD) or PhaseTime(FORWARD)
+    step = analysis.roofline(chip, shards, compute_dtype, execution).phase(FORWARD) or PhaseTime(FORWARD)
     return StepCost(step.flops, step.matmul_flops, step.bytes, weight, kv_moved,
                     step.time_s + communication_s, step.bound, step.intensity, communication_s)
 

@@ -16,6 +16,7 @@ from ..costing.registry import MATMUL
 from ..hardware import Chip
 from ..hardware.timemodel import MATRIX_CLASSES_NAMES, OpTime
 from ..io import JsonRecord
+from .fusion import EAGER, EXECUTIONS, FUSED, FusionGroup, fusion_groups
 from .timeclass import gemm_dims, time_class
 
 if TYPE_CHECKING:
@@ -164,17 +165,61 @@ class Roofline:
 
 
 def time_ops(analysis: Analysis, chip: Chip, shards: int = 1,
-             compute_dtype: str | None = None) -> Roofline:
+             compute_dtype: str | None = None, execution: str = EAGER) -> Roofline:
     """THE loop: every op of the analysis that takes time timed on `chip` by `op_time`,
-    summed per phase (`shards`, `compute_dtype`: see `op_time`)."""
-    timings: list[OpTime | None] = []
+    summed per phase (`shards`, `compute_dtype`: see `op_time`). `execution` FUSED times the
+    kernels `fusion.fusion_groups` forms instead of every op alone; each op of a fused kernel
+    is then given the kernel's time in proportion to its own."""
+    items = list(analysis.items())
+    timings: list[OpTime | None] = [
+        op_time(op, cost, chip, shards, compute_dtype) if is_timed(cost) else None
+        for op, cost in items]
+    if execution == FUSED:
+        _fuse(items, timings, chip, shards)
+    elif execution != EAGER:
+        raise ValueError(f"execution must be one of {EXECUTIONS}, got {execution!r}")
     phases: dict[str, PhaseTime] = {}
-    view_cost = chip.time_model.overhead("view")
-    for op, cost in analysis.items():
-        timing = op_time(op, cost, chip, shards, compute_dtype) if is_timed(cost) else None
-        timings.append(timing)
+    view_cost = chip.time_model.overhead("view") if execution == EAGER else 0.0
+    for (op, cost), timing in zip(items, timings):
         if timing is not None:
             phases.setdefault(op.phase, PhaseTime(op.phase)).add(op, cost, timing)
         elif view_cost:
             phases.setdefault(op.phase, PhaseTime(op.phase)).fixed_s += view_cost
     return Roofline(chip, timings, phases)
+
+
+def _fuse(items: list[tuple[OpRecord, OpCost]], timings: list[OpTime | None], chip: Chip,
+          shards: int) -> None:
+    """Replace, in place, the eager timings of ops that fuse by their share of their kernel's."""
+    for phase in dict.fromkeys(op.phase for op, _ in items):
+        indexes = [i for i, (op, _) in enumerate(items) if op.phase == phase]
+        classed = [(items[i][0], items[i][1],
+                    time_class(*items[i]) if timings[i] is not None else "") for i in indexes]
+        for group in fusion_groups(classed):
+            if len(group.members) < 2:
+                continue
+            members = [indexes[m] for m in group.members]
+            kernel = _kernel_time(items, classed, group, members, chip, shards)
+            eager = sum(timings[i].time_s for i in members)
+            for i in members:
+                share = timings[i].time_s / eager if eager else 1 / len(members)
+                timings[i] = OpTime(kernel.time_s * share, kernel.compute_time_s * share,
+                                    kernel.memory_time_s * share, kernel.overhead_s * share)
+
+
+def _kernel_time(items, classed, group: FusionGroup, members: list[int], chip: Chip,
+                 shards: int) -> OpTime:
+    """One fused kernel's time: its ops' FLOPs and the bytes it moves, timed as the class of the
+    op that moves most of them (ops sharded under tensor parallelism count 1/shards)."""
+    flops = nbytes = 0.0
+    heaviest, most = group.members[0], -1.0
+    for m, i in zip(group.members, members):
+        op, cost, op_class = classed[m]
+        part = 1 / shards if shards > 1 and op_class in SHARDED_CLASSES else 1.0
+        flops += cost.flops_all * part
+        charged = group.charged_bytes[m] * part
+        nbytes += charged
+        if charged > most:
+            heaviest, most = m, charged
+    op, _, op_class = classed[heaviest]
+    return chip.op_time(op_class, flops, nbytes, op_dtype(op))

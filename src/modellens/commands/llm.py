@@ -48,6 +48,10 @@ def register(subparsers) -> None:
                    help="estimate a prompt + generation beyond the model's positions (refused "
                         "otherwise; the result says so)")
     p.add_argument("--no-training", action="store_true", help="skip the training estimate")
+    p.add_argument("--execution", choices=("fused", "eager"), default="fused",
+                   help="fused (default): kernels as serving engines run them (norms, rotary, "
+                        "activations fused between matmuls); eager: every aten op its own kernel, "
+                        "as eager PyTorch runs the model")
     p.add_argument("--plot", metavar="PNG", help="plot decode tokens/s vs batch size per chip")
     p.add_argument("--plot-hardware", default="a100,h100,h200,mi300x,l4",
                    help="chips for --plot (comma list)")
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             gpus=args.gpus, tp=args.tp, pp=args.pp, optimizer=args.optimizer, mfu=args.mfu,
             train_seq_len=args.train_seq_len, training=not args.no_training,
             allow_longer=args.allow_longer, trust_remote_code=args.trust_remote_code,
+            execution=args.execution,
         )
     if args.plot:
         from ..report.plots import decode_throughput_figure, save

@@ -29,6 +29,7 @@ from ..analysis.inference import (
     step_cost,
     with_storage_formats,
 )
+from ..analysis.fusion import EXECUTIONS, FUSED
 from ..analysis.training import TrainingMemory, tokens_per_day, training_memory
 from ..capture import BACKWARD, FORWARD, Capture, SampleInputs, capture
 from ..capture.records import TensorSpec
@@ -186,6 +187,7 @@ class _Model:
     kv_format: str | None
     tp: int = 1  # tensor-parallel degree: each step is timed per GPU, with its all-reduces
     compute_dtype: str | None = None  # matmuls' dtype when not the captured one (fp8)
+    execution: str = FUSED  # kernels as a serving engine runs them (analysis.fusion)
 
     @property
     def config(self):
@@ -197,7 +199,7 @@ class _Model:
         element = torch.finfo(self.dtype).bits // 8 if self.compute_dtype is None else 1
         comm = all_reduce_s(chip, getattr(self.config, "num_hidden_layers", 1), tokens,
                             self.config.hidden_size, element, self.tp)
-        return step_cost(analysis, chip, self.tp, self.compute_dtype, comm)
+        return step_cost(analysis, chip, self.tp, self.compute_dtype, comm, self.execution)
 
     def measure(self, past: int, new: int) -> tuple[Analysis, set[int]]:
         """A forward of `new` tokens after `past` cached ones, with the storage formats applied,
@@ -351,12 +353,14 @@ def llm_cost(
     decode_points: int = 3,
     allow_longer: bool = False,
     trust_remote_code: bool = False,
+    execution: str = FUSED,
 ) -> LLMReport:
     """Prefill, decode and training cost of a Hugging Face causal LM on a chip.
 
     `prompt_len` defaults to 2048 tokens, fewer where the model's positions hold less (with
     `gen_len`). A prompt plus generation longer than the model's positions is refused unless
-    `allow_longer` (then the report's notes say so)."""
+    `allow_longer` (then the report's notes say so). `execution`: "fused" (default) times the
+    kernels a serving engine runs (`analysis.fusion`), "eager" every aten op alone."""
     _check(prompt_len or DEFAULT_PROMPT_LEN, gen_len, batch_size, gpus, tp, pp, mfu)
     chip = hardware if isinstance(hardware, Chip) else get_chip(hardware)
     fp8 = dtype.lower() in FP8_NAMES  # fp8 matmuls: captured in bf16, timed at the fp8 peak
@@ -367,8 +371,10 @@ def llm_cost(
     source, module = _load(model, batch_size, trust_remote_code)
     prompt_len, longer = _prompt_length(source, prompt_len, gen_len, train_seq_len, training,
                                         allow_longer)
+    if execution not in EXECUTIONS:
+        raise ConfigError(f"execution must be one of {', '.join(EXECUTIONS)}, got {execution!r}")
     lm = _Model(model, module, torch_dtype, batch_size, weight_format, kv_format, tp,
-                "float8_e4m3fn" if fp8 else None)
+                "float8_e4m3fn" if fp8 else None, execution)
     prefill = _prefill(lm, prompt_len, chip)
     decode = _decode(lm, prompt_len, gen_len, decode_points, chip, tp)
     decode_time = _decode_time(decode, prompt_len, gen_len)
@@ -385,7 +391,7 @@ def llm_cost(
                   "dtype": name, "kv_dtype": lm.kv_format or name,
                   "weight_dtype": lm.weight_format or name,
                   "group_size": group_size if weight_dtype else None, "gpus": gpus, "tp": tp,
-                  "pp": pp, "optimizer": optimizer, "mfu": mfu,
+                  "pp": pp, "optimizer": optimizer, "mfu": mfu, "execution": execution,
                   "memory_headroom": MEMORY_HEADROOM},
         params=params,
         active_params=prefill.analysis.moe(*moe).active_params if moe else params,
