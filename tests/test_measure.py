@@ -115,12 +115,15 @@ def test_hardware_measure_writes_a_chip_that_hardware_accepts(tmp_path, monkeypa
     monkeypatch.setattr(characterize, "CONVS", [(1, 16, 16, 3, 1, 28, 1)])
     monkeypatch.setattr(characterize, "SIZES", [2**12, 2**16])
     monkeypatch.setattr(characterize, "ATTENTION", [(1, 2, 16, 16)])
+    monkeypatch.setattr(characterize, "STREAM_LAYERS", 4)
+    monkeypatch.setattr(characterize, "STREAM_SHAPE", (256, 256))
     out = tmp_path / "cpu.yaml"
     assert main(["hardware", "--measure", "-o", str(out), "-q"]) == 0
     chip = next(iter(load_chips(str(out)).values()))
     assert chip.id == "measured-cpu" and chip.peak_flops["fp32"] > 1e7
     assert not chip.time_model.is_roofline
     assert {"matmul", "conv"} <= set(chip.time_model.compute)
+    assert "weight_stream_bandwidth" in out.read_text() or not chip.time_model.weight_stream_bandwidth
     # a GEMM costs at least its fixed cost plus its FLOPs at the curve's efficiency (timings
     # vary with load, so only the structure is asserted)
     timing = chip.op_time("matmul", 1e9, 1e6, "float32")

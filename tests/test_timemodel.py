@@ -126,3 +126,58 @@ def test_calibrated_gemm_times_on_shipped_chips_are_near_measured_ones():
 def test_errors_are_signed_relative():
     sample = Sample("matmul", 1e12, 0, 1e12, 1e9, 2.0)
     assert errors(TimeModel.ROOFLINE, [sample]) == [pytest.approx(-0.5)]
+
+
+def test_cold_weights_add_their_stream_time_to_the_ops_that_read_them():
+    model = TimeModel(overhead_s={"default": 1e-6}, weight_stream_bandwidth=2e10)
+    hot = model.op_time("matmul", 1e9, 1e6, 1e12, 1e11)
+    cold = model.op_time("matmul", 1e9, 1e6, 1e12, 1e11, weight_bytes=4e6)
+    assert cold.time_s - hot.time_s == pytest.approx(4e6 / 2e10)
+    assert cold.memory_time_s - hot.memory_time_s == pytest.approx(4e6 / 2e10)
+    assert not model.is_roofline
+    parsed = parse_time_model(model.to_dict(), "chip")
+    assert parsed.weight_stream_bandwidth == 2e10
+    with pytest.raises(ValueError, match="weight_stream_bandwidth"):
+        parse_time_model({"weight_stream_bandwidth": -1}, "chip")
+
+
+def test_a_model_pays_the_stream_of_exactly_its_matmul_weights():
+    import dataclasses
+
+    import torch
+    from torch import nn
+
+    from modellens.analysis import Analysis
+    from modellens.capture import FORWARD, SampleInputs, capture
+
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 32, bias=False))
+    analysis = Analysis(capture(model, lambda: SampleInputs((torch.randn(8, 64),))))
+    chip = get_chip("a100")
+    streaming = chip.with_time_model(dataclasses.replace(chip.time_model,
+                                                         weight_stream_bandwidth=1e9))
+    extra = (analysis.roofline(streaming).phase(FORWARD).time_s
+             - analysis.roofline(chip).phase(FORWARD).time_s)
+    weights = (64 * 128 + 128 + 128 * 32) * 4  # fp32 weights and the bias, read once
+    assert extra == pytest.approx(weights / 1e9, rel=1e-9)
+
+
+def test_depthwise_convolutions_are_their_own_class_and_fall_back_to_conv():
+    import torch
+    from torch import nn
+
+    from modellens.analysis import Analysis
+    from modellens.analysis.timeclass import time_class
+    from modellens.capture import SampleInputs, capture
+
+    def conv_class(conv: nn.Conv2d) -> str:
+        analysis = Analysis(capture(conv, lambda: SampleInputs((torch.randn(1, 64, 14, 14),))))
+        return next(time_class(op, cost) for op, cost in analysis.items()
+                    if op.packet == "aten.convolution")
+
+    assert conv_class(nn.Conv2d(64, 64, 7, padding=3, groups=64)) == "conv_depthwise"
+    assert conv_class(nn.Conv2d(64, 64, 3, padding=1)) == "conv"
+    assert conv_class(nn.Conv2d(64, 64, 3, padding=1, groups=2)) == "conv"
+    model = TimeModel(compute={"conv": ((1e6, 0.5),)})
+    assert model.eta_compute("conv_depthwise", 1e6) == 0.5
+    model = TimeModel(compute={"conv": ((1e6, 0.5),), "conv_depthwise": ((1e6, 0.1),)})
+    assert model.eta_compute("conv_depthwise", 1e6) == 0.1

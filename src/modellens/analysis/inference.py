@@ -14,7 +14,7 @@ from ..costing.registry import MATMUL, category
 from ..hardware import Chip
 from ..io import JsonRecord
 from .fusion import EAGER
-from .roofline import PhaseTime, is_timed, roofline_time
+from .roofline import PhaseTime, distinct_specs, is_timed, roofline_time, weight_bytes_read
 
 if TYPE_CHECKING:
     from .core import Analysis
@@ -88,28 +88,11 @@ def step_cost(analysis: Analysis, chip: Chip, shards: int = 1, compute_dtype: st
     weight = kv_moved = 0
     for op, cost in analysis.items(FORWARD):
         if is_timed(cost):
-            weight += _weight_bytes(op, cost, params)
+            weight += weight_bytes_read(op, cost, params)
             kv_moved += _kv_bytes(op, cost, kv)
     step = analysis.roofline(chip, shards, compute_dtype, execution).phase(FORWARD) or PhaseTime(FORWARD)
     return StepCost(step.flops, step.matmul_flops, step.bytes, weight, kv_moved,
                     step.time_s + communication_s, step.bound, step.intensity, communication_s)
-
-
-def _distinct(specs):
-    seen = {}
-    for spec in specs:
-        seen.setdefault((spec.storage, spec.shape), spec)
-    return list(seen.values())
-
-
-def _weight_bytes(op, cost: OpCost, params: set[int]) -> int:
-    """Parameter bytes an op reads: what it reads minus its other inputs (so a gather from an
-    embedding table counts the rows it returns, as its bytes formula does)."""
-    inputs = _distinct(op.inputs)
-    if not any(s.storage in params for s in inputs):
-        return 0
-    others = sum(s.nbytes for s in inputs if s.storage not in params)
-    return max(0, cost.bytes_read - others)
 
 
 def _kv_bytes(op, cost: OpCost, kv: set[int]) -> int:
@@ -117,7 +100,7 @@ def _kv_bytes(op, cost: OpCost, kv: set[int]) -> int:
     writes; an attention read moves the cache tensors it takes."""
     if any(s.storage in kv for s in op.outputs):
         return cost.bytes_written
-    return sum(s.nbytes for s in _distinct(op.inputs) if s.storage in kv)
+    return sum(s.nbytes for s in distinct_specs(op.inputs) if s.storage in kv)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,24 @@ def op_peak(op: OpRecord, cost: OpCost, chip: Chip) -> float:
     return chip.peak(op_dtype(op), matmul=time_class(op, cost) in MATRIX_CLASSES_NAMES)
 
 
+def distinct_specs(specs):
+    """One spec per (storage, shape): an op reading the same tensor twice reads it once."""
+    seen = {}
+    for spec in specs:
+        seen.setdefault((spec.storage, spec.shape), spec)
+    return list(seen.values())
+
+
+def weight_bytes_read(op: OpRecord, cost: OpCost, params: set[int]) -> int:
+    """Parameter bytes an op reads: what it reads minus its other inputs (so a gather from an
+    embedding table counts the rows it returns, as its bytes formula does)."""
+    inputs = distinct_specs(op.inputs)
+    if not any(s.storage in params for s in inputs):
+        return 0
+    others = sum(s.nbytes for s in inputs if s.storage not in params)
+    return max(0, cost.bytes_read - others)
+
+
 def is_timed(cost: OpCost) -> bool:
     """Whether an op takes time at all: views neither compute nor move data."""
     return bool(cost.flops_all or cost.bytes)
@@ -58,20 +76,21 @@ SHARDED_CLASSES = frozenset({"matmul", "attention", "elementwise", "softmax"})
 
 
 def op_time(op: OpRecord, cost: OpCost, chip: Chip, shards: int = 1,
-            compute_dtype: str | None = None) -> OpTime:
+            compute_dtype: str | None = None, weight_bytes: int = 0) -> OpTime:
     """THE time of one op on `chip`, under the chip's time model. `shards`: the tensor-parallel
     degree (a sharded op does 1/shards of its FLOPs and bytes, its GEMM 1/shards of the
     columns); `compute_dtype`: the dtype matrix-class ops compute in when it is not the
-    captured one (fp8 matmuls captured in bf16)."""
+    captured one (fp8 matmuls captured in bf16); `weight_bytes`: the parameter bytes it reads
+    inside a model (`weight_bytes_read`), for chips that charge cold weights."""
     op_class = time_class(op, cost)
     dtype = op_dtype(op)
     if compute_dtype and op_class in MATRIX_CLASSES_NAMES:
         dtype = compute_dtype
     flops, nbytes, gemm = cost.flops_all, cost.bytes, gemm_dims(op, op_class)
     if shards > 1 and op_class in SHARDED_CLASSES:
-        flops, nbytes = flops / shards, nbytes / shards
+        flops, nbytes, weight_bytes = flops / shards, nbytes / shards, weight_bytes / shards
         gemm = (gemm[0], max(1, gemm[1] // shards)) if gemm else None
-    return chip.op_time(op_class, flops, nbytes, dtype, gemm)
+    return chip.op_time(op_class, flops, nbytes, dtype, gemm, weight_bytes)
 
 
 @dataclass
@@ -171,8 +190,11 @@ def time_ops(analysis: Analysis, chip: Chip, shards: int = 1,
     kernels `fusion.fusion_groups` forms instead of every op alone; each op of a fused kernel
     is then given the kernel's time in proportion to its own."""
     items = list(analysis.items())
+    params = analysis.capture.storages("params") if chip.time_model.weight_stream_bandwidth else ()
     timings: list[OpTime | None] = [
-        op_time(op, cost, chip, shards, compute_dtype) if is_timed(cost) else None
+        op_time(op, cost, chip, shards, compute_dtype,
+                weight_bytes_read(op, cost, params) if params else 0)
+        if is_timed(cost) else None
         for op, cost in items]
     if execution == FUSED:
         _fuse(items, timings, chip, shards)

@@ -11,10 +11,29 @@ from ..costing.cost import OpCost
 from ..costing.registry import MATMUL, kind
 
 
+CONVOLUTIONS = frozenset({"aten.convolution.default", "aten._convolution.default"})
+GROUPS_ARGUMENT = 8  # of aten.convolution / aten._convolution
+
+
 def time_class(op: OpRecord, cost: OpCost) -> str:
-    """'matmul', 'conv', 'attention' (the registry's kind), or the op's category (elementwise,
-    norm, ...)."""
-    return kind(op.name) if cost.category == MATMUL else cost.category
+    """'matmul', 'conv', 'conv_depthwise' (one filter per input channel: memory-bound work
+    that reaches a different fraction of the chip than a dense convolution), 'attention' (the
+    registry's kind), or the op's category (elementwise, norm, ...)."""
+    if cost.category != MATMUL:
+        return cost.category
+    op_kind = kind(op.name)
+    if op_kind == "conv" and _is_depthwise(op):
+        return "conv_depthwise"
+    return op_kind
+
+
+def _is_depthwise(op: OpRecord) -> bool:
+    if op.name in CONVOLUTIONS and len(op.args) > GROUPS_ARGUMENT:
+        groups = op.args[GROUPS_ARGUMENT]
+    else:
+        groups = op.attributes().get("groups", 1)
+    channels = op.inputs[0].shape[1] if op.inputs and len(op.inputs[0].shape) > 1 else 0
+    return isinstance(groups, int) and groups > 1 and groups == channels
 
 
 def gemm_dims(op: OpRecord, op_class: str) -> tuple[int, int] | None:

@@ -59,11 +59,12 @@ class Chip:
         return self.peak(dtype) / self.memory_bandwidth
 
     def op_time(self, op_class: str, flops: float, nbytes: float, dtype: str,
-                gemm: tuple[int, int] | None = None) -> OpTime:
+                gemm: tuple[int, int] | None = None, weight_bytes: float = 0.0) -> OpTime:
         """Predicted time of one op on this chip under its time model (see `timemodel`):
         matrix-unit peak for matmul, conv and attention, vector peak for the rest."""
         peak = self.peak(dtype, matmul=op_class in MATRIX_CLASSES_NAMES)
-        return self.time_model.op_time(op_class, flops, nbytes, peak, self.memory_bandwidth, gemm)
+        return self.time_model.op_time(op_class, flops, nbytes, peak, self.memory_bandwidth, gemm,
+                                       weight_bytes)
 
     def with_time_model(self, model: TimeModel) -> Chip:
         """This chip under another time model (e.g. `TimeModel.ROOFLINE`, the lower bound)."""

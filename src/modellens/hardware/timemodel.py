@@ -2,12 +2,20 @@
 
     time = overhead(class) + max(FLOPs / (peak · η_compute(class, FLOPs) · waves),
                                  bytes / (bandwidth · η_memory(class, bytes)))
+           + weight bytes / weight-stream bandwidth
 
 `class` is the op class (matmul, conv, attention, elementwise, reduction, softmax, norm, pool,
 memory, view); each efficiency is a curve over problem size, held as points
 `[[size, eta], ...]` and interpolated in log(size) (clamped at the ends). `waves` is the GEMM
 tile/wave quantization of GPUs: an (m × n) output split into tiles of `tile` runs in
 ceil(tiles / units) waves, so a 4097-row GEMM pays for a wave it barely uses.
+
+The last term is what a running model pays that an op timed alone does not: an op replayed
+alone finds its weights in cache, while in a forward pass every layer's weights arrive cold
+from memory after the layers before evicted them, and (on CPUs) that stream is not hidden
+behind the compute. `hardware --measure` measures it (a chain of distinct layers against one
+layer called as often); chips without it (the GPU tables, whose kernel times were measured
+cold) have none.
 
 The curves are data (chips.yaml, or a `hardware --measure` YAML), each with its source; they
 are fitted by `modellens.hardware.fit`. The plain roofline (η = 1, no overhead) stays
@@ -21,9 +29,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-OP_CLASSES = ("matmul", "conv", "attention", "elementwise", "reduction", "softmax", "norm",
-              "pool", "memory", "view")
-MATRIX_CLASSES_NAMES = frozenset({"matmul", "conv", "attention"})  # run on the matrix units
+OP_CLASSES = ("matmul", "conv", "conv_depthwise", "attention", "elementwise", "reduction",
+              "softmax", "norm", "pool", "memory", "view")
+MATRIX_CLASSES_NAMES = frozenset({"matmul", "conv", "conv_depthwise", "attention"})  # matrix units
+FALLBACK = {"conv_depthwise": "conv"}  # a class without a curve of its own uses this one's
 DEFAULT = "default"  # the curve used by op classes that have none of their own
 Curve = tuple[tuple[float, float], ...]  # ((size, eta), ...) sorted by size
 
@@ -76,13 +85,15 @@ class TimeModel:
     overhead_s: dict[str, float] = field(default_factory=dict)
     tile: tuple[int, int] | None = None  # GEMM output tile for wave quantization
     units: int = 0  # processors a GEMM's tiles are spread over (SMs); 0: no quantization
+    weight_stream_bandwidth: float = 0.0  # B/s of cold weights inside a model; 0: no such term
     source: str = ""
 
     ROOFLINE: ClassVar[TimeModel]  # set below: η = 1 everywhere, no overhead
 
     @property
     def is_roofline(self) -> bool:
-        return not (self.compute or self.memory or self.overhead_s)
+        return not (self.compute or self.memory or self.overhead_s
+                    or self.weight_stream_bandwidth)
 
     def eta_compute(self, op_class: str, flops: float) -> float:
         return interpolate(_curve(self.compute, op_class), flops)
@@ -94,17 +105,20 @@ class TimeModel:
         return self.overhead_s.get(op_class, self.overhead_s.get(DEFAULT, 0.0))
 
     def op_time(self, op_class: str, flops: float, nbytes: float, peak: float,
-                bandwidth: float, gemm: tuple[int, int] | None = None) -> OpTime:
+                bandwidth: float, gemm: tuple[int, int] | None = None,
+                weight_bytes: float = 0.0) -> OpTime:
         """Predicted time of one op of `op_class` doing `flops` and moving `nbytes` on a chip
         with `peak` FLOP/s (for its dtype and units) and `bandwidth` B/s; `gemm` is the
-        (m, n) of a matmul's output for wave quantization."""
+        (m, n) of a matmul's output for wave quantization; `weight_bytes` the parameter bytes
+        it reads, cold inside a model (see the module docstring)."""
         eta_c = self.eta_compute(op_class, flops)
         if gemm is not None and self.tile and self.units:
             eta_c *= wave_efficiency(gemm[0], gemm[1], self.tile, self.units)
         compute = flops / (peak * eta_c) if flops else 0.0
         memory = nbytes / (bandwidth * self.eta_memory(op_class, nbytes)) if nbytes else 0.0
         overhead = self.overhead(op_class)
-        return OpTime(overhead + max(compute, memory), compute, memory, overhead)
+        cold = weight_bytes / self.weight_stream_bandwidth if self.weight_stream_bandwidth else 0.0
+        return OpTime(overhead + max(compute, memory) + cold, compute, memory + cold, overhead)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -115,6 +129,8 @@ class TimeModel:
         }
         if self.tile and self.units:
             data["waves"] = {"tile": list(self.tile), "units": self.units}
+        if self.weight_stream_bandwidth:
+            data["weight_stream_bandwidth"] = self.weight_stream_bandwidth
         return data
 
 
@@ -122,7 +138,8 @@ TimeModel.ROOFLINE = TimeModel(source="plain roofline: datasheet peaks, no overh
 
 
 def _curve(curves: dict[str, Curve], op_class: str) -> Curve:
-    return curves.get(op_class) or curves.get(DEFAULT) or ()
+    return (curves.get(op_class) or curves.get(FALLBACK.get(op_class, DEFAULT))
+            or curves.get(DEFAULT) or ())
 
 
 def parse_time_model(data: Any, where: str) -> TimeModel:
@@ -140,12 +157,17 @@ def parse_time_model(data: Any, where: str) -> TimeModel:
         raise ValueError(f"{where}.waves.tile must be two integers > 0, got {list(tile)}")
     if units < 0:
         raise ValueError(f"{where}.waves.units must be >= 0, got {units}")
+    stream = float(data.get("weight_stream_bandwidth", 0.0))
+    if not (math.isfinite(stream) and stream >= 0):
+        raise ValueError(f"{where}.weight_stream_bandwidth must be a finite number >= 0 (B/s), "
+                         f"got {stream}")
     return TimeModel(
         compute=_parse_curves(data.get("compute"), f"{where}.compute"),
         memory=_parse_curves(data.get("memory"), f"{where}.memory"),
         overhead_s=overhead,
         tile=tile,
         units=units,
+        weight_stream_bandwidth=stream,
         source=str(data.get("source", "")),
     )
 

@@ -41,11 +41,17 @@ GEMMS = [(m, k, n) for m in (1, 8, 32, 128, 512, 2048)
 CONVS = [  # (batch, in, out, kernel, stride, side, groups)
     (1, 3, 64, 7, 2, 224, 1), (1, 64, 64, 3, 1, 56, 1), (1, 64, 256, 1, 1, 56, 1),
     (1, 256, 64, 1, 1, 56, 1), (1, 128, 128, 3, 1, 28, 1), (1, 256, 256, 3, 1, 14, 1),
-    (1, 512, 512, 3, 1, 7, 1), (1, 96, 96, 7, 1, 56, 96), (1, 32, 32, 3, 1, 112, 32),
-    (1, 16, 16, 3, 2, 160, 1), (1, 3, 16, 3, 2, 640, 1), (1, 64, 128, 3, 2, 80, 1),
-    (1, 768, 768, 3, 1, 14, 768), (1, 3, 768, 16, 16, 224, 1)]
+    (1, 512, 512, 3, 1, 7, 1), (1, 16, 16, 3, 2, 160, 1), (1, 3, 16, 3, 2, 640, 1),
+    (1, 64, 128, 3, 2, 80, 1), (1, 3, 768, 16, 16, 224, 1), (1, 32, 64, 3, 1, 112, 1),
+    (1, 128, 256, 1, 1, 28, 1), (1, 512, 2048, 1, 1, 7, 1), (1, 1024, 256, 1, 1, 14, 1),
+    (1, 48, 96, 3, 2, 160, 1), (1, 256, 256, 3, 2, 28, 1), (1, 32, 32, 1, 1, 160, 1),
+] + [(1, channels, channels, kernel, 1, side, channels)  # depthwise, as separable CNNs use
+     for kernel in (3, 5, 7)
+     for channels, side in ((48, 112), (96, 56), (192, 28), (480, 14), (960, 7))
+] + [(1, 64, 64, 3, 2, 112, 64), (1, 240, 240, 5, 2, 28, 240)]
 SIZES = [2**p for p in range(10, 25, 2)]  # elements: 1 Ki .. 16 Mi
 ATTENTION = [(1, 12, s, 64) for s in (16, 64, 128, 256, 512, 1024)]  # batch, heads, seq, dim
+MULTI_HEAD = [(256, 8, 256), (512, 8, 100), (768, 12, 64), (768, 12, 256), (1024, 16, 128)]
 MAX_FLOPS = 4e10  # larger GEMMs take too long on a laptop CPU and teach nothing new
 
 
@@ -89,7 +95,19 @@ def probes(dtype: torch.dtype) -> list[tuple[nn.Module, Callable[[], tuple]]]:
         add(lambda x: F.max_pool2d(x, 3, 2, 1) + F.batch_norm(x, None, None, training=True)
             .mean((2, 3), keepdim=True)[..., :1, :1], [(1, 64, side, side)])
     add(lambda x: x.view(-1), [(4, 4)])
+    for embed, heads, seq in MULTI_HEAD:  # torch's fused multi-head attention (its fast path)
+        mha = nn.MultiheadAttention(embed, heads, batch_first=True).to(dtype).eval()
+        made.append((_SelfAttention(mha), lambda e=embed, s=seq: (torch.randn(1, s, e, dtype=dtype),)))
     return made
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, mha: nn.MultiheadAttention):
+        super().__init__()
+        self.mha = mha
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mha(x, x, x, need_weights=False)[0]
 
 
 @dataclass
@@ -118,7 +136,45 @@ def characterize(device: torch.device, dtype: torch.dtype = torch.float32,
         else:
             timed.append((config, result.seconds.median_s))
     fitted = _fit(device, dtype, timed, failures)
+    if device.type == "cpu":
+        fitted = _with_weight_stream(fitted, device, dtype)
     return _with_in_model_cost(fitted, device, dtype)
+
+
+STREAM_LAYERS, STREAM_SHAPE, STREAM_ROWS = 24, (4096, 1024), (16, 64)  # 24 x 16 MiB in fp32
+
+
+def weight_stream_bandwidth(device: torch.device, dtype: torch.dtype) -> float:
+    """B/s at which a forward pass streams cold weights beyond what the same GEMMs cost with
+    their weights in cache: a chain of distinct Linear layers (weights far beyond the caches,
+    as a model's are) against one of them called as often, at a few batch sizes; the median of
+    (weight bytes / extra seconds) over them, 0 when the chain is no slower."""
+    from ..measure.clock import measure
+
+    torch.manual_seed(0)
+    with torch.device(device):
+        layers = [nn.Linear(STREAM_SHAPE[1], STREAM_SHAPE[0], bias=False).to(dtype)
+                  for _ in range(STREAM_LAYERS)]
+    weight = layers[0].weight.nbytes
+    rates = []
+    with torch.inference_mode():
+        for rows in STREAM_ROWS:
+            x = torch.randn(rows, STREAM_SHAPE[1], dtype=dtype, device=device)
+            chain = lambda: [layer(x) for layer in layers]
+            same = lambda: [layers[0](x) for _ in layers]
+            cold = measure(chain, device, max_s=0.6).min_s
+            hot = measure(same, device, max_s=0.6).min_s
+            extra = (cold - hot) / len(layers)
+            rates.append(weight / extra if extra > 0 else 0.0)
+    return statistics.median(rates)
+
+
+def _with_weight_stream(fitted: Characterization, device: torch.device,
+                        dtype: torch.dtype) -> Characterization:
+    model = fitted.chip.time_model
+    stream = weight_stream_bandwidth(device, dtype)
+    chip = fitted.chip.with_time_model(dataclasses.replace(model, weight_stream_bandwidth=stream))
+    return dataclasses.replace(fitted, chip=chip)
 
 
 def probe_networks(dtype: torch.dtype) -> list[tuple[nn.Module, Callable[[], tuple]]]:
