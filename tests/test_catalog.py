@@ -37,6 +37,14 @@ def test_counted_params_equal_the_index_for_every_entry(profiled, spec):
     assert profiled(spec).params.total == INDEX[spec]["params"]
 
 
+def test_published_counts_equal_the_index_or_the_note_gives_the_gap():
+    published = {name: e for name, e in INDEX.items() if "published_params" in e}
+    assert len(published) >= 45
+    for name, entry in published.items():
+        gap = entry["published_params"] - entry["params"]
+        assert gap == 0 or str(abs(gap)) in entry.get("params_note", ""), name
+
+
 def _listed(capsys, *args) -> list[dict]:
     assert main(["models", "--format", "json", *args]) == 0
     return json.loads(capsys.readouterr().out)["models"]
