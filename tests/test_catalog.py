@@ -13,7 +13,7 @@ from modellens.sources import catalog_index, hf
 INDEX = catalog_index.index()
 FAST = ["Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B", "google/gemma-2-2b-it",
         "microsoft/Phi-3.5-mini-instruct", "HuggingFaceTB/SmolLM2-135M", "openai/clip-vit-base-patch32",
-        "EleutherAI/gpt-j-6b"]
+        "EleutherAI/gpt-j-6b", "microsoft/phi-4", "Qwen/Qwen1.5-MoE-A2.7B-Chat"]
 
 
 def test_every_catalog_entry_is_indexed():
@@ -66,6 +66,20 @@ def test_models_family_filters_and_rows_come_from_the_index(capsys):
     assert (row["context"], row["architecture"]) == (131072, "LlamaForCausalLM")
 
 
+def test_models_lists_the_new_families(capsys):
+    dinov2 = _listed(capsys, "--family", "dinov2")
+    assert {r["spec"] for r in dinov2} == {"facebook/dinov2-small", "facebook/dinov2-base",
+                                           "facebook/dinov2-giant"}
+    assert {(r["architecture"], r["context"]) for r in dinov2} == {("Dinov2Model", None)}
+    phi = {r["spec"]: r for r in _listed(capsys, "--family", "phi")}
+    assert {"microsoft/phi-4", "microsoft/Phi-4-mini-instruct", "microsoft/Phi-3-mini-4k-instruct",
+            "microsoft/Phi-3-medium-4k-instruct", "microsoft/Phi-3.5-mini-instruct"} <= set(phi)
+    assert (phi["microsoft/phi-4"]["context"], phi["microsoft/Phi-4-mini-instruct"]["context"]) == (16384, 131072)
+    moe = _listed(capsys, "--search", "MoE-A2.7B")
+    assert [(r["spec"], r["family"], r["architecture"]) for r in moe] == [
+        ("Qwen/Qwen1.5-MoE-A2.7B-Chat", "qwen", "Qwen2MoeForCausalLM")]
+
+
 def test_models_csv_and_table(capsys):
     assert main(["models", "--family", "gpt-oss", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -90,6 +104,8 @@ def test_models_imports_no_torch():
     ("google/gemma-3-1b-pt", "google/gemma-3-1b-it"),
     ("openai-community/gpt2", "gpt2"),
     ("meta-llama/Llama-2-13b-chat-hf", "meta-llama/Llama-2-13b-hf"),
+    ("microsoft/Phi-4", "microsoft/phi-4"),
+    ("Qwen/Qwen1.5-MoE-A2.7B", "Qwen/Qwen1.5-MoE-A2.7B-Chat"),
 ])
 def test_aliases_resolve(alias, target):
     assert catalog_index.resolve(alias) == target
