@@ -75,6 +75,8 @@ def test_models_lists_the_new_families(capsys):
     assert {"microsoft/phi-4", "microsoft/Phi-4-mini-instruct", "microsoft/Phi-3-mini-4k-instruct",
             "microsoft/Phi-3-medium-4k-instruct", "microsoft/Phi-3.5-mini-instruct"} <= set(phi)
     assert (phi["microsoft/phi-4"]["context"], phi["microsoft/Phi-4-mini-instruct"]["context"]) == (16384, 131072)
+    falcon = _listed(capsys, "--family", "falcon")
+    assert [(r["spec"], r["context"]) for r in falcon] == [("tiiuae/Falcon3-7B-Instruct", 32768)]
     moe = _listed(capsys, "--search", "MoE-A2.7B")
     assert [(r["spec"], r["family"], r["architecture"]) for r in moe] == [
         ("Qwen/Qwen1.5-MoE-A2.7B-Chat", "qwen", "Qwen2MoeForCausalLM")]
