@@ -21,7 +21,8 @@ def aliases() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def index() -> dict[str, dict[str, Any]]:
     """Catalog id -> {source, family, params, params_source, [params_note], context,
-    architecture}."""
+    architecture, [published_params]}: `published_params` is the exact published count
+    `params_source` cites; where it differs from `params`, `params_note` explains the gap."""
     file = CATALOG_DIR / "_index.json"
     return json.loads(file.read_text()) if file.is_file() else {}
 
