@@ -80,7 +80,7 @@ def test_every_time_figure_goes_through_op_time(monkeypatch):
     from modellens.analysis.inference import step_cost
     from modellens.report import html, view
 
-    def one_microsecond(op, cost, chip, shards=1, compute_dtype=None):
+    def one_microsecond(op, cost, chip, *args, **kwargs):
         return OpTime(1e-6, 1e-6, 0.0, 0.0)
 
     monkeypatch.setattr(roofline, "op_time", one_microsecond)
