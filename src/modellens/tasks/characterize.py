@@ -152,14 +152,17 @@ def characterize(device: torch.device, dtype: torch.dtype = torch.float32,
     return _with_in_model_cost(fitted, device, dtype)
 
 
-STREAM_LAYERS, STREAM_SHAPE, STREAM_ROWS = 24, (4096, 1024), (16, 64)  # 24 x 16 MiB in fp32
+STREAM_LAYERS, STREAM_SHAPE, STREAM_ROWS = 24, (4096, 1024), (16, 64, 128)  # 24 x 16 MiB fp32
+STREAM_ROUNDS = 3
 
 
 def weight_stream_bandwidth(device: torch.device, dtype: torch.dtype) -> float:
     """B/s at which a forward pass streams cold weights beyond what the same GEMMs cost with
     their weights in cache: a chain of distinct Linear layers (weights far beyond the caches,
-    as a model's are) against one of them called as often, at a few batch sizes; the median of
-    (weight bytes / extra seconds) over them, 0 when the chain is no slower."""
+    as a model's are) against one of them called as often, at a few batch sizes, in
+    `STREAM_ROUNDS` alternating rounds. The extra seconds per weight byte are taken in time
+    (their median; a chain no slower counts as 0), so noise around "no extra cost" gives a
+    small term, not a wild rate; 0 when the median is not positive."""
     from ..measure.clock import measure
 
     torch.manual_seed(0)
@@ -167,17 +170,18 @@ def weight_stream_bandwidth(device: torch.device, dtype: torch.dtype) -> float:
         layers = [nn.Linear(STREAM_SHAPE[1], STREAM_SHAPE[0], bias=False).to(dtype)
                   for _ in range(STREAM_LAYERS)]
     weight = layers[0].weight.nbytes
-    rates = []
+    per_byte = []
     with torch.inference_mode():
-        for rows in STREAM_ROWS:
-            x = torch.randn(rows, STREAM_SHAPE[1], dtype=dtype, device=device)
-            chain = lambda: [layer(x) for layer in layers]
-            same = lambda: [layers[0](x) for _ in layers]
-            cold = measure(chain, device, max_s=0.6).min_s
-            hot = measure(same, device, max_s=0.6).min_s
-            extra = (cold - hot) / len(layers)
-            rates.append(weight / extra if extra > 0 else 0.0)
-    return statistics.median(rates)
+        for _ in range(STREAM_ROUNDS):
+            for rows in STREAM_ROWS:
+                x = torch.randn(rows, STREAM_SHAPE[1], dtype=dtype, device=device)
+                chain = lambda: [layer(x) for layer in layers]
+                same = lambda: [layers[0](x) for _ in layers]
+                cold = measure(chain, device, max_s=0.4).min_s
+                hot = measure(same, device, max_s=0.4).min_s
+                per_byte.append(max(0.0, (cold - hot) / len(layers)) / weight)
+    seconds_per_byte = statistics.median(per_byte)
+    return 1.0 / seconds_per_byte if seconds_per_byte > 0 else 0.0
 
 
 def _with_weight_stream(fitted: Characterization, device: torch.device,
