@@ -8,6 +8,11 @@
    runs in two rounds minutes apart, as the probes are timed, since on a shared machine other
    work only ever adds time; the median is kept beside it), and the op-by-op sum
    (`modellens time`).
+3. Per op, on the same models: every op configuration's predicted time alone against its
+   measured time alone (`modellens time`'s `ops[]`), summed over the model — the op model's own
+   error, apart from what a running model adds (cold weights, dispatch between ops).
+4. Reference ops (a GEMM and a streaming add) are re-timed between steps: their drift says
+   whether the machine stayed the same machine through the run (`steady`).
 
     python benchmarks/validate_cpu.py [--out benchmarks/results/validation_cpu.json]
 """
@@ -86,17 +91,25 @@ def main() -> int:
         result = results[label]
         e2e = min(result.measured.end_to_end_min_s, again[label])
         op_sum, predicted = result.measured.op_sum_s, result.predicted_s
+        timed = [op for op in result.ops if op.measured_s and op.predicted_s]
+        ops_measured = sum(op.measured_s * op.calls for op in timed)
+        ops_predicted = sum(op.predicted_s * op.calls for op in timed)
         rows.append({"model": label, "spec": spec, "measured_s": e2e,
+                     "ops_predicted_s": ops_predicted, "ops_measured_s": ops_measured,
+                     "op_level_error": (ops_predicted - ops_measured) / ops_measured,
                      "measured_median_s": result.measured.end_to_end_s, "op_sum_s": op_sum,
                      "predicted_s": predicted, "error": (predicted - e2e) / e2e,
                      "op_sum_error": (op_sum - e2e) / e2e})
         print(f"{label:26s} measured {1e3 * e2e:8.2f} ms  op sum {1e3 * op_sum:8.2f} ms  "
-              f"predicted {1e3 * predicted:8.2f} ms  error {100 * rows[-1]['error']:+6.1f} %",
-              flush=True)
+              f"predicted {1e3 * predicted:8.2f} ms  error {100 * rows[-1]['error']:+6.1f} %  "
+              f"ops alone: {100 * rows[-1]['op_level_error']:+6.1f} %", flush=True)
+    op_errors = [abs(r["op_level_error"]) for r in rows]
     drift = [max(r[i] for r in references) / min(r[i] for r in references) - 1 for i in (0, 1)]
     errors = [abs(r["error"]) for r in rows]
     summary = {"median_abs_error": statistics.median(errors), "max_abs_error": max(errors),
                "within_each_goal": sum(e <= GOAL_EACH for e in errors), "models": len(rows),
+               "op_level_median_abs_error": statistics.median(op_errors),
+               "references_s": references,
                "characterize_s": measured_in,
                "reference_drift": {"gemm": drift[0], "stream": drift[1]},
                "steady": max(drift) <= STEADY, "threads": torch.get_num_threads(),
