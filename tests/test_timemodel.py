@@ -253,3 +253,11 @@ def test_a_convolution_is_timed_as_its_implicit_gemm():
     m, n = gemm_dims(op, time_class(op, cost))
     assert (m, n) == (2 * 28 * 28, 128)
     assert cost.flops / (2 * m * n) == 64 * 9  # k: input channels x kernel
+
+
+def test_a_chip_peak_takes_the_short_dtype_names_of_its_table():
+    chip = get_chip("a100")
+    assert chip.peak("bf16") == chip.peak("bfloat16") == chip.peak_flops["bf16"]
+    assert chip.peak("fp16") == chip.peak("float16")
+    assert chip.peak("fp32") == chip.peak("float32")
+    assert chip.peak("bf16") > 10 * chip.peak("fp32")  # matrix bf16, not the fp32 rate

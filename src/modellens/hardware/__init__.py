@@ -29,6 +29,10 @@ _PEAK_KEYS = {
     "float8_e4m3fn": ("fp8", "int8", "fp16", "bf16"),
     "float8_e5m2": ("fp8", "int8", "fp16", "bf16"),
 }
+# the chip tables' own short names mean the same dtypes ("bf16" must not fall back to fp32)
+_PEAK_KEYS.update({"fp32": _PEAK_KEYS["float32"], "fp64": _PEAK_KEYS["float64"],
+                   "fp16": _PEAK_KEYS["float16"], "bf16": _PEAK_KEYS["bfloat16"],
+                   "fp8": _PEAK_KEYS["float8_e4m3fn"]})
 
 
 @dataclass(frozen=True)
