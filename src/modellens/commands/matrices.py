@@ -23,6 +23,8 @@ def register(subparsers) -> None:
                       help="memory bandwidth for the time to stream all matrices once")
     rate.add_argument("--hardware", help="chip whose memory bandwidth to use (default a100; "
                                          "`modellens hardware` lists them) or a YAML file")
+    p.add_argument("--verbose", action="store_true",
+                   help="also print how each capture was made (repeated blocks replayed)")
     add_output_options(p)
     p.set_defaults(infer_format=False)  # -o x.json is seed 000's file, the table still printed
     p.set_defaults(handler=run)
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             dtype=args.dtype, task=args.task, inputs=args.inputs, allow_longer=args.allow_longer,
             trust_remote_code=args.trust_remote_code,
         )
-    out.emit(table=lambda console: render(result, console), data=result.to_dict,
+    out.emit(table=lambda console: render(result, console, args.verbose), data=result.to_dict,
              rows=lambda: matrix_rows(result))
     if json_file and not args.quiet:
         print(f"wrote {args.output}", file=sys.stderr)
