@@ -58,15 +58,18 @@ def register(subparsers) -> None:
     p.add_argument("--plot-hardware", default="a100,h100,h200,mi300x,l4",
                    help="chips for --plot (comma list)")
     add_trust_remote_code(p)
-    add_output_options(p)
+    add_output_options(p, markdown=True, latex=True)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Output(args, inputs=input_paths(args, "model", "hardware"),
+    out = Output(args, markdown=True, latex=True, inputs=input_paths(args, "model", "hardware"),
                  files=[("--plot", args.plot)] if args.plot else [])
     from ..report.console.llm import render_llm
     from ..report.csv_rows import decode_rows
+    from ..report.latex import document_latex
+    from ..report.markdown import document_markdown
+    from ..report.sections import llm_document
     from ..tasks.llm import llm_cost
 
     if args.plot:
@@ -88,5 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
         save(decode_throughput_figure(report, plot_chips), args.plot)
     out.emit(table=lambda console: render_llm(report, console), data=report.to_dict,
-             rows=lambda: decode_rows(report))
+             rows=lambda: decode_rows(report),
+             markdown=lambda: document_markdown(llm_document(report)),
+             latex=lambda: document_latex(llm_document(report)))
     return 0

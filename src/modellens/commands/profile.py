@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     p.add_argument("--verbose", action="store_true",
                    help="also print how the capture was made (which repeated blocks were "
                         "replayed)")
-    add_output_options(p, html=True, markdown=True)
+    add_output_options(p, html=True, markdown=True, latex=True)
     p.set_defaults(handler=run)
 
 
@@ -52,7 +52,8 @@ INPUTS = ("model", "inputs", "hardware")
 
 def run(args: argparse.Namespace) -> int:
     sweep = isinstance(args.seq_len, list) or isinstance(args.image_size, list)
-    out = Output(args, html=not sweep, markdown=not sweep,  # no HTML or markdown for sweeps
+    out = Output(args, html=not sweep, markdown=not sweep,  # no HTML, markdown, LaTeX for sweeps
+                 latex=not sweep,
                  inputs=input_paths(args, *INPUTS))
     if sweep:
         return run_sweep(args, out)
@@ -89,8 +90,14 @@ def run(args: argparse.Namespace) -> int:
 
         return profile_markdown(result, depth=args.depth, top=args.top, unit=args.unit)
 
+    def latex() -> str:
+        from ..report.latex import document_latex
+        from ..report.sections import profile_document
+
+        return document_latex(profile_document(result, args.depth, args.top, args.unit))
+
     out.emit(table=table, data=result.to_dict, rows=lambda: module_rows(result, args.depth),
-             html=html, markdown=markdown)
+             html=html, markdown=markdown, latex=latex)
     return 0
 
 
