@@ -22,8 +22,8 @@ EXAMPLES = """examples:
   modellens llm meta-llama/Llama-2-7b-hf          prefill, decode, KV cache, training
   modellens report gpt2 -o gpt2.html              a self-contained HTML report
 
-`modellens COMMAND --help` lists a command's options; --format json|csv|markdown|latex and
--o FILE (the format from its extension) export what a command shows."""
+`modellens COMMAND --help` lists a command's options, the export formats among them
+(--format json, csv; html, markdown, latex where the command has them; or -o FILE.ext)."""
 
 
 def build_parser(prog: str = "modellens") -> argparse.ArgumentParser:
