@@ -180,6 +180,9 @@ def test_profile_on_several_chips(capsys, profiled, monkeypatch):
         alone.backward_bottleneck.predicted_time_s, rel=1e-12)
     single = json.loads(_run(capsys, "profile", "tv:resnet18", "--format", "json"))
     assert "chips" not in single  # one chip: the document as before
+    page = _run(capsys, "profile", f"{TINY}::load_model", "--format", "html",
+                "--hardware", "a100,h100")
+    assert '"id":"a100-sxm-80gb"' in page and '"id":"h100-sxm"' in page  # a roofline each
     monkeypatch.setenv("COLUMNS", "80")
     out = _run(capsys, "profile", "tv:resnet18", "--hardware", "a100,h100,l4", "--top", "0")
     assert max(map(len, out.splitlines())) <= 80
@@ -235,6 +238,10 @@ def test_unit_macs_applies_to_the_top_ops(capsys, profiled, monkeypatch):
     header = next(line for line in section.splitlines() if "Op" in line and "Module" in line)
     assert "MACs" in header and "FLOPs " not in header
     assert units.count(top.flops // 2) in section and units.count(top.flops) not in section
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = _run(capsys, "profile", "tv:resnet18", "--unit", "macs", "--top", "1")
+    assert max(map(len, narrow.splitlines())) <= 80
+    assert units.count(top.flops // 2) in narrow[narrow.index("TOP 1 OPS BY MACS"):]
     md = _run(capsys, "profile", "tv:resnet18", "--unit", "macs", "--top", "1", "--format",
               "markdown")
     assert f"| {units.count(top.flops // 2)} |" in md.split("### Top 1 ops by MACs")[1]
@@ -265,3 +272,8 @@ def test_report_plot_is_one_png_and_plot_dir_every_plot(tmp_path):
                  "--plot", str(png), "--plot-dir", str(directory)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert {p.name for p in directory.iterdir()} == {"roofline.png", "layers.png", "memory.png"}
+
+
+def test_a_sweep_on_several_chips_is_a_usage_error(capsys):
+    assert main(["profile", "gpt2", "--seq-len", "16,32", "--hardware", "a100,h100"]) == 2
+    assert "one chip" in capsys.readouterr().err

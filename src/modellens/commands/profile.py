@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     def html() -> str:
         from ..report.html import render_html
 
-        return render_html(result)
+        return render_html(result, [c.chip for c in result.per_chip] or None)  # every chip
 
     def markdown() -> str:
         from ..report.markdown import profile_markdown
@@ -106,6 +106,10 @@ def run_sweep(args: argparse.Namespace, out: Output) -> int:
     from ..tasks.sweep import profile_sweep
 
     as_list = lambda v: v if isinstance(v, list) else None
+    if len(chip_names(args.hardware)) > 1:
+        from ..errors import UsageError
+
+        raise UsageError("a sweep is timed on one chip; give one --hardware (or no sweep)")
     with out.progress(f"profiling {args.model} at several sizes"):
         result = profile_sweep(
             args.model, seq_lens=as_list(args.seq_len), image_sizes=as_list(args.image_size),

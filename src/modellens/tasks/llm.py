@@ -424,10 +424,7 @@ def llm_cost(
                 "float8_e4m3fn" if fp8 else None, execution)
     prefill = _prefill(lm, prompt_len, chip)
     steps = _decode_captures(lm, prompt_len, gen_len, decode_points)
-    decode = _decode(lm, steps, chip)
-    decode_time = _decode_time(decode, prompt_len, gen_len)
-    ttft = prefill.step.time_s
-    scaling = BatchScaling.from_step(decode[len(decode) // 2].step, batch_size)
+    decode, first = _estimate(lm, prefill, steps, chip, prompt_len, gen_len, gpus)
     params = prefill.analysis.params().total
     moe = source.metadata.get("moe")
     fit = _fit(prefill, batch_size, prompt_len, gen_len, chip, gpus)
@@ -447,17 +444,17 @@ def llm_cost(
         kv_bytes_per_token=prefill.kv_per_token,
         kv_cache_bytes=fit.kv_cache_bytes,
         prefill=prefill.step,
-        time_to_first_token_s=ttft,
+        time_to_first_token_s=first.time_to_first_token_s,
         decode=decode,
-        decode_time_s=decode_time,
-        decode_tokens_per_second=batch_size * gen_len / decode_time if decode_time else 0.0,
-        end_to_end_s=ttft + decode_time,
-        decode_scaling=scaling,
-        compute_bound_from_batch=scaling.compute_bound_from(chip, name),
+        decode_time_s=first.decode_time_s,
+        decode_tokens_per_second=first.decode_tokens_per_second,
+        end_to_end_s=first.end_to_end_s,
+        decode_scaling=BatchScaling.from_step(decode[len(decode) // 2].step, batch_size),
+        compute_bound_from_batch=first.compute_bound_from_batch,
         memory_needed_bytes=fit.needed,
-        memory_available_bytes=fit.available,
-        max_batch=fit.max_batch,
-        max_context=fit.max_context,
+        memory_available_bytes=first.memory_available_bytes,
+        max_batch=first.max_batch,
+        max_context=first.max_context,
         notes=longer + [n for n in prefill.analysis.capture.notes
                         if n.startswith("capture method")],
     )
@@ -465,9 +462,9 @@ def llm_cost(
         _add_training(report, lm, chip, optimizer, mfu, train_seq_len or prompt_len, gpus, tp, pp,
                       allow_longer, trust_remote_code)
     if len(chips) > 1:
-        report.chips = [_with_training(_estimate(lm, prefill, steps, other, prompt_len, gen_len,
-                                                 gpus)[1], report, lm, gpus, mfu)
-                        for other in chips]
+        others = [_estimate(lm, prefill, steps, other, prompt_len, gen_len, gpus)[1]
+                  for other in chips[1:]]
+        report.chips = [_with_training(e, report, lm, gpus, mfu) for e in [first, *others]]
     return report
 
 
