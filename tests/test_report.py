@@ -274,7 +274,7 @@ def test_write_plots_writes_pngs(blocks_result, tmp_path):
 def test_report_cli_html_and_plots(tmp_path):
     out, plot_dir = tmp_path / "r.html", tmp_path / "plots"
     assert main(["report", f"{TINY}::load_model", "--inputs", f"{TINY}::get_inputs", "-o", str(out),
-                 "--hardware", "h100, l4,h100-sxm5", "--plot", str(plot_dir), "-q"]) == 0
+                 "--hardware", "h100, l4,h100-sxm5", "--plot-dir", str(plot_dir), "-q"]) == 0
     data = embedded(out.read_text())
     assert [c["id"] for c in data["chips"]] == ["h100-sxm", "l4"]  # alias of h100 dropped
     assert data["hardware"]["id"] == "h100-sxm"

@@ -251,8 +251,9 @@ def test_transformer_out_dir_holding_the_config_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("argv, needle", [
     (["profile", "not-a-model", "-o", "{dir}"], "is a directory"),
     (["profile", "not-a-model", "--format", "json", "-o", "{file}/p.json"], "is a file"),
-    (["report", "not-a-model", "--plot", "{file}/plots"], "is a file"),
-    (["report", "not-a-model", "--plot", "{file}"], "is not a directory"),
+    (["report", "not-a-model", "--plot-dir", "{file}/plots"], "is a file"),
+    (["report", "not-a-model", "--plot-dir", "{file}"], "is not a directory"),
+    (["report", "not-a-model", "--plot", "{dir}"], "is a directory"),
     (["info", "not-a-model", "--plot", "{dir}"], "is a directory"),
     (["llm", "not-a-model", "--plot", "{file}/x.png"], "is a file"),
     (["matrices", "not-a-model", "-o", "{file}/m.json"], "is a file"),
@@ -440,7 +441,8 @@ def test_non_utf8_file_name_is_read(tmp_path, capsys):
 # ---------------------------------------------------------------- 23. formats and usage errors
 
 HTML_COMMANDS = {"profile", "report"}
-MARKDOWN_COMMANDS = {"profile", "compare"}
+MARKDOWN_COMMANDS = {"profile", "compare", "matrices", "llm"}
+LATEX_COMMANDS = MARKDOWN_COMMANDS
 
 
 def test_format_offers_only_what_each_command_implements():
@@ -451,7 +453,8 @@ def test_format_offers_only_what_each_command_implements():
     for command in COMMANDS:
         formats = next(a for a in subparsers[command]._actions if a.dest == "format").choices
         expected = ({"table", "json", "csv"} | ({"html"} if command in HTML_COMMANDS else set())
-                    | ({"markdown"} if command in MARKDOWN_COMMANDS else set()))
+                    | ({"markdown"} if command in MARKDOWN_COMMANDS else set())
+                    | ({"latex"} if command in LATEX_COMMANDS else set()))
         assert set(formats) == expected, command
 
 

@@ -25,7 +25,8 @@ def test_license_matches_pyproject_and_torch_is_not_capped():
 
 @pytest.mark.parametrize("argv", [
     ["llm", "gpt2", "--plot", "x.png"],
-    ["report", f"{TINY}::load_model", "--plot", "plots"],
+    ["report", f"{TINY}::load_model", "--plot-dir", "plots"],
+    ["report", f"{TINY}::load_model", "--plot", "roofline.png"],
 ])
 def test_plot_without_matplotlib_is_an_install_hint(argv, monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)

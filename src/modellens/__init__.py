@@ -43,6 +43,9 @@ _EXPORTS = {
     "llm_cost": "modellens.tasks.llm",
     "LLMReport": "modellens.tasks.llm",
     "ModellensError": "modellens.errors",
+    # the JSON documents' schemas
+    "schema": "modellens.schemas",
+    "validate": "modellens.schemas",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -82,7 +82,8 @@ class Analysis:
         calibrated model where the chip has one, else the plain roofline; per-phase totals.
         `shards` (tensor parallelism) and `compute_dtype`: see `roofline.op_time`; `execution`
         (eager, or fused kernels): see `roofline.time_ops`."""
-        key = ("roofline", chip.id, shards, compute_dtype, execution)
+        # the lower bound (the same chip on the plain roofline) is cached beside, not over, it
+        key = ("roofline", chip.id, chip.time_model.is_roofline, shards, compute_dtype, execution)
         cached = self._views.get(key)
         if cached is None or cached.chip != chip:
             cached = self._views[key] = roofline.time_ops(self, chip, shards, compute_dtype,

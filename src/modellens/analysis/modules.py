@@ -46,7 +46,9 @@ class ModuleStats:
         return self.path or "(root)"
 
     def to_dict(self) -> dict:
-        return fields_dict(self, path=self.name)
+        """The root is "(root)" in `path` and in its children's `parent`, so links resolve."""
+        parent = None if self.parent is None else (self.parent or "(root)")
+        return fields_dict(self, path=self.name, parent=parent)
 
 
 def module_stats(analysis: Analysis) -> list[ModuleStats]:

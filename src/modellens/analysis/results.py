@@ -113,6 +113,21 @@ def group_ops(rows: list[OpRow]) -> list[OpGroup]:
     return list(groups.values())
 
 
+@dataclass(frozen=True)
+class ChipBottleneck:
+    """The profile timed on one of several chips (`--hardware a,b,c`)."""
+
+    chip: Chip
+    bottleneck: Bottleneck
+    backward_bottleneck: Bottleneck | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.chip.id, "name": self.chip.name,
+                "memory_bytes": self.chip.memory_bytes,
+                "bottleneck": to_jsonable(self.bottleneck),
+                "backward_bottleneck": to_jsonable(self.backward_bottleneck)}
+
+
 @dataclass(repr=False)
 class ProfileResult:
     """Every profile view of one capture. `analysis` is the capture's Analysis (not part of
@@ -139,6 +154,7 @@ class ProfileResult:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     analysis: Analysis | None = field(default=None, repr=False, compare=False)
+    per_chip: list[ChipBottleneck] = field(default_factory=list)  # every chip asked, in order
 
     @property
     def macs(self) -> int:
@@ -250,6 +266,8 @@ class ProfileResult:
             "hardware": self.hardware,
             "bottleneck": self.bottleneck,
             "backward_bottleneck": self.backward_bottleneck,
+            # several chips asked (--hardware a,b,c): each one's bottleneck, the first `hardware`
+            **({"chips": self.per_chip} if len(self.per_chip) > 1 else {}),
             "moe": self.moe,
             "modules": self.modules,
             "operators": self.operators,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -28,6 +29,15 @@ from .records import TensorSpec, iter_tensors, map_specs
 from .structure import structural_signatures
 
 MIN_REPEATS = 3
+# The note a replayed run of blocks leaves (how the capture was made, shown with --verbose).
+NOTE = "{count} identical {cls} blocks: captured {path} once, verified on a second, replayed the rest"
+_NOTE = re.compile(r"\d+ identical \S+ blocks: captured \S+ once, verified on a second, "
+                   r"replayed the rest")
+
+
+def is_replay_note(note: str) -> bool:
+    """Whether `note` is one `summary()` wrote (a fact about the capture, not the model)."""
+    return _NOTE.fullmatch(note) is not None
 # Objects a block may receive and still be replayed: the same object is passed to every layer,
 # and each layer only reads and writes its own slot of it (a KV cache). Matched by class name
 # along the MRO, so transformers need not be imported.
@@ -135,8 +145,8 @@ class BlockReplay:
         for template in self.templates.values():
             if template.replays:
                 cls = self.tracker.records[template.path].class_name
-                notes.append(f"{template.replays + 2} identical {cls} blocks: captured "
-                             f"{template.path} once, verified on a second, replayed the rest")
+                notes.append(NOTE.format(count=template.replays + 2, cls=cls,
+                                         path=template.path))
         return notes
 
     def _wrap(self, module: nn.Module, path: str, structure: Any, original: Callable):

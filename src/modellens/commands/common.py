@@ -100,7 +100,7 @@ class Output:
     """Where and how a command writes its result: --format, -o, --quiet."""
 
     def __init__(self, args: argparse.Namespace, *, html: bool = False,
-                 markdown: bool = False, inputs: Iterable = (),
+                 markdown: bool = False, latex: bool = False, inputs: Iterable = (),
                  files: Iterable[tuple[str, Any]] = (),
                  dirs: Iterable[tuple[str, Any, Iterable[str]]] = ()) -> None:
         """Refuses, before any work (a UsageError, exit 2): --format html (markdown) where the
@@ -119,6 +119,11 @@ class Output:
 
             command = getattr(args, "command", None) or "this command"
             raise UsageError(f"{command} has no markdown view here; use --format table|json|csv")
+        if self.format == "latex" and not latex:
+            from ..errors import UsageError
+
+            command = getattr(args, "command", None) or "this command"
+            raise UsageError(f"{command} has no LaTeX view here; use --format table|json|csv")
         if self.format == "html" and not html:
             from ..errors import UsageError
 
@@ -156,7 +161,8 @@ class Output:
 
     def emit(self, *, table: Callable[[Any], None], data: Callable[[], Any],
              rows: Callable[[], list[dict]], html: Callable[[], str] | None = None,
-             markdown: Callable[[], str] | None = None) -> None:
+             markdown: Callable[[], str] | None = None,
+             latex: Callable[[], str] | None = None) -> None:
         from ..io import to_json, write_text
         from ..report.csv_io import to_csv
 
@@ -173,6 +179,9 @@ class Output:
         elif self.format == "markdown":
             assert markdown is not None
             text = markdown()
+        elif self.format == "latex":
+            assert latex is not None
+            text = latex()
         else:
             assert html is not None
             text = html()
@@ -209,7 +218,7 @@ class _NullFile:
 
 
 EXTENSION_FORMATS = {".csv": "csv", ".json": "json", ".html": "html", ".htm": "html",
-                     ".md": "markdown", ".markdown": "markdown"}
+                     ".md": "markdown", ".markdown": "markdown", ".tex": "latex"}
 
 
 def resolve_format(args: argparse.Namespace) -> str:
@@ -224,14 +233,17 @@ def resolve_format(args: argparse.Namespace) -> str:
 
 
 def add_output_options(parser: argparse.ArgumentParser, default_format: str = "table", *,
-                       html: bool = False, markdown: bool = False) -> None:
-    """--format (table, json, csv; html and markdown only for a command with such a view; by
-    default the format -o's extension names), -o, -q."""
+                       html: bool = False, markdown: bool = False, latex: bool = False) -> None:
+    """--format (table, json, csv; html, markdown and latex only for a command with such a
+    view; by default the format -o's extension names), -o, -q."""
     group = parser.add_argument_group("output")
-    formats = FORMATS + (("html",) if html else ()) + (("markdown",) if markdown else ())
+    formats = (FORMATS + (("html",) if html else ()) + (("markdown",) if markdown else ())
+               + (("latex",) if latex else ()))
+    suffixes = " ".join(s for s, f in EXTENSION_FORMATS.items() if f in formats and s != ".htm"
+                        and s != ".markdown")
     group.add_argument("--format", choices=formats, default=None,
                        help=f"output format (default {default_format}, or the one -o's "
-                            "extension names: .csv .json .html .md)")
+                            f"extension names: {suffixes})")
     parser.set_defaults(default_format=default_format, offered_formats=formats)
     group.add_argument("-o", "--output", metavar="PATH",
                        help="write the result to PATH ('-': standard output; a regular file is "

@@ -24,17 +24,19 @@ def register(subparsers) -> None:
     add_input_options(p)
     p.add_argument("--hardware", metavar="CHIPS",
                    help="comma-separated chips for predicted times (default a100,h100)")
-    add_output_options(p, markdown=True)
+    add_output_options(p, markdown=True, latex=True)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import SpecError
-    from ..report.compare import compare_markdown
     from ..report.console.compare import render_compare
+    from ..report.latex import document_latex
+    from ..report.markdown import document_markdown
+    from ..report.sections import compare_document
     from ..tasks.compare import compare
 
-    out = Output(args, markdown=True, inputs=[*args.models, *input_paths(args, "hardware")])
+    out = Output(args, markdown=True, latex=True, inputs=[*args.models, *input_paths(args, "hardware")])
     if len(args.models) < 2:
         raise SpecError("compare needs at least two models")
     for option, value in (("--seq-len", args.seq_len), ("--image-size", args.image_size)):
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
                          task=args.task, allow_longer=args.allow_longer)
     out.emit(table=lambda console: render_compare(result, console), data=result.to_dict,
              rows=lambda: [_flat(m.to_dict()) for m in result.models],
-             markdown=lambda: compare_markdown(result))
+             markdown=lambda: document_markdown(compare_document(result)),
+             latex=lambda: document_latex(compare_document(result)))
     return 0
 
 

@@ -35,7 +35,9 @@ def register(subparsers) -> None:
                                           "int4, nf4, fp8")
     p.add_argument("--group-size", type=non_negative_int, default=128,
                    help="quantization group size (one fp16 scale per group; default 128)")
-    p.add_argument("--hardware", help="chip (default a100) or YAML file")
+    p.add_argument("--hardware", metavar="CHIPS",
+                   help="chip (default a100) or YAML file; a comma list (a100,h100) adds a "
+                        "row per chip (JSON: `chips`)")
     p.add_argument("--gpus", type=positive_int, default=1, help="GPUs (memory capacity and training)")
     p.add_argument("--tp", type=positive_int, default=1, help="tensor-parallel degree")
     p.add_argument("--pp", type=positive_int, default=1, help="pipeline-parallel degree")
@@ -56,15 +58,18 @@ def register(subparsers) -> None:
     p.add_argument("--plot-hardware", default="a100,h100,h200,mi300x,l4",
                    help="chips for --plot (comma list)")
     add_trust_remote_code(p)
-    add_output_options(p)
+    add_output_options(p, markdown=True, latex=True)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Output(args, inputs=input_paths(args, "model", "hardware"),
+    out = Output(args, markdown=True, latex=True, inputs=input_paths(args, "model", "hardware"),
                  files=[("--plot", args.plot)] if args.plot else [])
     from ..report.console.llm import render_llm
     from ..report.csv_rows import decode_rows
+    from ..report.latex import document_latex
+    from ..report.markdown import document_markdown
+    from ..report.sections import llm_document
     from ..tasks.llm import llm_cost
 
     if args.plot:
@@ -74,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         report = llm_cost(
             args.model, prompt_len=args.prompt_len, gen_len=args.gen_len,
             batch_size=args.batch_size, dtype=args.dtype, kv_dtype=args.kv_dtype,
-            weight_dtype=args.weight_dtype, group_size=args.group_size, hardware=args.hardware,
+            weight_dtype=args.weight_dtype, group_size=args.group_size,
+            hardware=chip_names(args.hardware),
             gpus=args.gpus, tp=args.tp, pp=args.pp, optimizer=args.optimizer, mfu=args.mfu,
             train_seq_len=args.train_seq_len, training=not args.no_training,
             allow_longer=args.allow_longer, trust_remote_code=args.trust_remote_code,
@@ -85,5 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
         save(decode_throughput_figure(report, plot_chips), args.plot)
     out.emit(table=lambda console: render_llm(report, console), data=report.to_dict,
-             rows=lambda: decode_rows(report))
+             rows=lambda: decode_rows(report),
+             markdown=lambda: document_markdown(llm_document(report)),
+             latex=lambda: document_latex(llm_document(report)))
     return 0

@@ -23,7 +23,9 @@ def register(subparsers) -> None:
                       help="memory bandwidth for the time to stream all matrices once")
     rate.add_argument("--hardware", help="chip whose memory bandwidth to use (default a100; "
                                          "`modellens hardware` lists them) or a YAML file")
-    add_output_options(p)
+    p.add_argument("--verbose", action="store_true",
+                   help="also print how each capture was made (repeated blocks replayed)")
+    add_output_options(p, markdown=True, latex=True)
     p.set_defaults(infer_format=False)  # -o x.json is seed 000's file, the table still printed
     p.set_defaults(handler=run)
 
@@ -35,10 +37,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("matrices takes one --seq-len and --image-size; sweeps are for `profile`")
     json_file = args.format == "table" and (args.output or "").endswith(".json")
     out = Output(argparse.Namespace(**{**vars(args), "output": None}) if json_file else args,
+                 markdown=True, latex=True,
                  inputs=input_paths(args, "models", "inputs", "hardware"),
                  files=[("-o", args.output)] if json_file else [])
     from ..report.console.matrices import render
     from ..report.csv_rows import matrix_rows
+    from ..report.latex import document_latex
+    from ..report.markdown import document_markdown
+    from ..report.sections import matrices_document
     from ..tasks.matrices import extract_matrices
 
     with out.progress(f"extracting matrices of {', '.join(args.models)}"):
@@ -49,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
             dtype=args.dtype, task=args.task, inputs=args.inputs, allow_longer=args.allow_longer,
             trust_remote_code=args.trust_remote_code,
         )
-    out.emit(table=lambda console: render(result, console), data=result.to_dict,
-             rows=lambda: matrix_rows(result))
+    out.emit(table=lambda console: render(result, console, args.verbose), data=result.to_dict,
+             rows=lambda: matrix_rows(result),
+             markdown=lambda: document_markdown(matrices_document(result)),
+             latex=lambda: document_latex(matrices_document(result)))
     if json_file and not args.quiet:
         print(f"wrote {args.output}", file=sys.stderr)
     for message in result.errors.values():

@@ -34,13 +34,16 @@ def register(subparsers) -> None:
     p.add_argument("--hardware", metavar="CHIPS",
                    help="comma-separated chips for rooflines and predicted times, e.g. h100,a100 "
                         "(default a100; `modellens hardware` lists them) or a YAML file")
-    p.add_argument("--plot", metavar="DIR",
-                   help="also write PNG plots to DIR: roofline, per-layer FLOPs and params, memory")
+    p.add_argument("--plot", metavar="PNG",
+                   help="also write the roofline plot (every chip) to PNG")
+    p.add_argument("--plot-dir", metavar="DIR",
+                   help="also write every PNG plot to DIR: roofline, per-layer FLOPs and params, "
+                        "memory")
     add_output_options(p, default_format="html", html=True)
     p.set_defaults(handler=run)
 
 
-# what --plot DIR gets (report.plots.figures; roofline_backward.png with --backward)
+# what --plot-dir DIR gets (report.plots.figures; roofline_backward.png with --backward)
 PLOT_FILES = ("roofline.png", "roofline_backward.png", "layers.png", "memory.png")
 
 
@@ -50,16 +53,16 @@ def run(args: argparse.Namespace) -> int:
             from ..errors import UsageError
 
             raise UsageError(f"report takes one {option}; sweep several with `modellens profile`")
-    plots = [("--plot", args.plot, PLOT_FILES)] if args.plot else []
+    plots = [("--plot-dir", args.plot_dir, PLOT_FILES)] if args.plot_dir else []
     out = Output(args, html=True, inputs=input_paths(args, "model", "inputs", "hardware"),
-                 dirs=plots)
+                 files=[("--plot", args.plot)] if args.plot else [], dirs=plots)
     from ..report.console.profile import chip_table, render_profile
     from ..report.csv_rows import op_rows
     from ..report.html import render_html, report_data
     from ..tasks.profile import profile
 
-    if args.plot:
-        require_plotting()
+    if args.plot or args.plot_dir:
+        require_plotting("--plot" if args.plot else "--plot-dir")
     chips = chip_list(chip_names(args.hardware))
     with out.progress(f"profiling {args.model}"):
         result = profile(
@@ -69,11 +72,13 @@ def run(args: argparse.Namespace) -> int:
             hardware=chips, task=args.task, allow_longer=args.allow_longer,
             trust_remote_code=args.trust_remote_code,
         )
-    if args.plot:
-        from ..report.plots import write_plots
+    if args.plot or args.plot_dir:
+        from ..report.plots import roofline_figure, save, write_plots
 
         with out.progress("plotting"):
-            paths = write_plots(result, args.plot, chips)
+            paths = write_plots(result, args.plot_dir, chips) if args.plot_dir else []
+            if args.plot:
+                paths.append(save(roofline_figure(result, chips), args.plot))
         if not out.quiet:
             for path in paths:
                 print(f"wrote {path}", file=sys.stderr)

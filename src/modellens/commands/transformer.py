@@ -11,11 +11,12 @@ from .common import Output, add_output_options, non_negative_int, positive_int
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "transformer", help="seed 001: FLOPs, model size and timings of a transformer JSON config",
+        "transformer", help="FLOPs, model size and measured timings of an encoder/decoder "
+                            "transformer described by a small JSON config",
         description="Forward/backward FLOPs (from one fake-tensor capture with autograd: any size, "
                     "no weights), model size for --dtype, and measured timings (per block × "
-                    "number of blocks, and the whole model once). Writes OUT_DIR/NAME.txt (the "
-                    "seed's five lines) and OUT_DIR/NAME.json.")
+                    "number of blocks, and the whole model once). Writes OUT_DIR/NAME.txt (five "
+                    "summary lines) and OUT_DIR/NAME.json.")
     p.add_argument("config", help="JSON config: embed_dim, num_heads, ff_dim, seq_len, "
                                   "memory_seq_len, num_encoder_blocks, num_decoder_blocks, ...")
     p.add_argument("--batch-size", "--batch_size", type=positive_int, default=1,
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="cpu",
                    help="timing device: cpu or cuda (default cpu)")
     p.add_argument("--scale-bwd-flops", "--scale_bwd_flops", type=float, metavar="X",
-                   help="report backward FLOPs as X × forward (the seed's estimate) instead of "
+                   help="report backward FLOPs as X × forward (a fixed-ratio estimate) instead of "
                         "the measured autograd count; both are in the JSON")
     p.add_argument("--repeats", type=positive_int, default=10, help="timed repeats per part (default 10)")
     p.add_argument("--warmup", type=non_negative_int, default=2, help="untimed warm-up calls (default 2)")

@@ -1,5 +1,5 @@
 """What `compare` shows, one row per quantity and one column per model, for the console table
-and the markdown (GitHub) table."""
+and the markdown and LaTeX tables (`sections.compare_document`)."""
 
 from __future__ import annotations
 
@@ -33,17 +33,3 @@ def metrics(result: CompareResult) -> list[Metric]:
 def cells(result: CompareResult) -> list[list[str]]:
     """[quantity, value per model] rows."""
     return [[label, *(value(m) for m in result.models)] for label, value in metrics(result)]
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def compare_markdown(result: CompareResult) -> str:
-    header = ["", *(f"`{m.model}`" for m in result.models)]
-    lines = ["| " + " | ".join(_md(h) for h in header) + " |",
-             "|---|" + "---:|" * len(result.models)]
-    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in cells(result)]
-    notes = ", ".join(f"{chip} = {name}" for chip, name in result.chip_names.items())
-    return "\n".join(lines) + f"\n\nPredicted forward times on {notes}; 1 MiB = 1024² bytes; " \
-                              "1 MAC = 2 FLOPs.\n"

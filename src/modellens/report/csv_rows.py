@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 
 
+def module_rows(result: ProfileResult, depth: int) -> list[Row]:
+    """The module table to `depth` (as the console shows it); the root row is "(root)", the
+    name its children's `parent` holds."""
+    return [m.to_dict() for m in result.modules if m.depth <= depth]
+
+
 def op_rows(result: ProfileResult, chips: list[Chip]) -> list[Row]:
     """`report`: one row per group of identical ops, with its time on every chip."""
     from . import view  # analysis and torch, only for the one command that needs them

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..units import percent
+from .sections import Cell, Code, Document, Section, profile_document
 from .text import clean
 
 if TYPE_CHECKING:
@@ -79,49 +80,32 @@ def _md(text: str) -> str:
     return _cell(str(text))
 
 
-def _table(header: list[str], rows: list[list[str]], numbers: range | set[int]) -> list[str]:
-    """A GitHub table; the columns in `numbers` right-aligned."""
-    align = ["---:" if i in numbers else "---" for i in range(len(header))]
-    return ([_row([_md(h) for h in header]), "|" + "|".join(align) + "|"]
-            + [_row([_md(c) for c in row]) for row in rows])
+def _md_cell(cell: Cell) -> str:
+    if isinstance(cell, Code):
+        return "&nbsp;" * 2 * cell.indent + _code(cell.text)
+    return _md(cell)
+
+
+def _table(section: Section) -> list[str]:
+    """A GitHub table; the section's numeric columns right-aligned."""
+    align = ["---:" if i in section.numbers else "---" for i in range(len(section.header))]
+    return ([_row([_md_cell(h) for h in section.header]), "|" + "|".join(align) + "|"]
+            + [_row([_md_cell(c) for c in row]) for row in section.rows])
+
+
+def document_markdown(document: Document) -> str:
+    """A Document as GitHub markdown: `## title`, then each section under `### its title`."""
+    lines = [f"## {_md(document.title)}", ""] if document.title else []
+    for section in document.sections:
+        if section.title:
+            lines += [f"### {_md(section.title)}", ""]
+        lines += [*_table(section), ""]
+    lines += [_md(note) for note in document.notes]
+    if document.footnote:
+        lines.append(_md(document.footnote))
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def profile_markdown(result, depth: int = 2, top: int = 10, unit: str = "flops") -> str:
     """A ProfileResult as GitHub markdown: summary, modules to `depth`, top ops by FLOPs."""
-    from .. import units
-    from ..costing.cost import FLOPS_PER_MAC
-
-    divisor, name = (FLOPS_PER_MAC, "MACs") if unit == "macs" else (1, "FLOPs")
-    flops, memory = result.flops, result.memory
-    summary = [
-        ["Model", f"`{result.model}` ({result.model_class})"],
-        ["Input", result.input_description],
-        ["Capture method", result.capture_method],
-        ["Params", units.exact(result.params.total)],
-        [f"Forward {name} (matmul-class)", units.exact(flops.forward // divisor, name)],
-        [f"Forward {name} (all ops)", units.exact(flops.forward_all // divisor, name)],
-    ]
-    if flops.backward is not None:
-        summary.append([f"Backward {name} (matmul-class)",
-                        units.exact(flops.backward // divisor, name)])
-    summary += [
-        ["Weights", units.size(memory.weights_bytes)],
-        ["Peak live activations", units.size(memory.peak_activations_bytes)],
-        [f"Predicted time ({result.hardware.name})",
-         units.duration(result.bottleneck.predicted_time_s)],
-        ["Arithmetic intensity", f"{result.bottleneck.arithmetic_intensity:.1f} FLOPs/byte"],
-    ]
-    lines = [f"## {_md(result.model)}", "", *_table(["", "value"], summary, {1}), ""]
-    lines += [f"### Modules (depth ≤ {depth}; inclusive)", ""]
-    lines += _table(["Module", "Class", "Params", name, "Bytes"],
-                    [["&nbsp;" * 2 * m.depth + f"`{m.path.rsplit('.', 1)[-1] or '(root)'}`",
-                      m.class_name, units.count(m.params), units.count(m.flops // divisor),
-                      units.size(m.bytes)]
-                     for m in result.modules if m.depth <= depth], range(2, 5))
-    if top:
-        lines += ["", f"### Top {top} ops by FLOPs (forward; repeated layers grouped)", ""]
-        lines += _table(["Op", "Module", "×", "FLOPs", "Bytes", "Bound"],
-                        [[f"`{g.first.name}`", f"`{g.module_pattern or '(root)'}`", str(g.count),
-                          units.count(g.flops), units.size(g.bytes), g.first.bound]
-                         for g in result.top_ops("flops", top)], range(2, 5))
-    return "\n".join(lines) + "\n"
+    return document_markdown(profile_document(result, depth, top, unit))

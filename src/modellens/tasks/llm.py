@@ -16,7 +16,7 @@ times the captured step's kernels at each batch (`analysis.inference.BatchScalin
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import torch
@@ -37,8 +37,9 @@ from ..capture import BACKWARD, FORWARD, Capture, SampleInputs, capture
 from ..capture.records import TensorSpec
 from ..dtypes import dtype_name, dtype_size, parse_dtype, quantized_format
 from ..errors import ConfigError, SpecError
-from ..hardware import Chip, get_chip
-from ..io import document, to_jsonable
+from ..hardware import Chip
+from ..io import document, fields_dict, to_jsonable
+from .pipeline import resolve_chips
 
 DEFAULT_PROMPT_LEN = 2048
 FP8_NAMES = ("fp8", "float8", "float8_e4m3fn")
@@ -54,6 +55,27 @@ class DecodePoint:
     def to_dict(self) -> dict:
         return {"context": self.context, **to_jsonable(self.step),
                 "tokens_per_second": self.tokens_per_second}
+
+
+@dataclass(frozen=True)
+class ChipEstimate:
+    """What one of several chips (`--hardware a,b,c`) makes of the same captures: the
+    chip-dependent figures of an LLMReport."""
+
+    chip: Chip
+    time_to_first_token_s: float
+    decode_time_s: float
+    decode_tokens_per_second: float
+    end_to_end_s: float
+    compute_bound_from_batch: int | None
+    fits: bool
+    memory_available_bytes: int
+    max_batch: int
+    max_context: int
+    training_tokens_per_day: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return fields_dict(self, chip=None) | {"chip": self.chip.id, "name": self.chip.name}
 
 
 @dataclass
@@ -82,6 +104,7 @@ class LLMReport:
     training_flops_per_token: float | None = None
     training_tokens_per_day: float | None = None
     notes: list[str] = field(default_factory=list)
+    chips: list[ChipEstimate] = field(default_factory=list)  # several chips asked, in order
 
     @property
     def fits(self) -> bool:
@@ -124,6 +147,7 @@ class LLMReport:
                 "tokens_per_day": self.training_tokens_per_day,
             },
             "notes": list(self.notes),
+            **({"chips": self.chips} if len(self.chips) > 1 else {}),
         })
 
 
@@ -318,16 +342,34 @@ def _prefill(lm: _Model, prompt_len: int, chip: Chip) -> _Prefill:
     return _Prefill(analysis, step, kv_per_token, weights_bytes, peak)
 
 
-def _decode(lm: _Model, prompt_len: int, gen_len: int, points: int, chip: Chip
-            ) -> tuple[list[DecodePoint], BatchScaling]:
-    """One decode step at each of `points` contexts over the generation, and how the middle
-    one scales with batch size."""
-    decode, analyses = [], []
-    for context in _contexts(prompt_len, gen_len, points):
-        analyses.append(lm.measure(context, 1)[0])
-        step = lm.step(analyses[-1], chip, lm.batch)
+def _decode_captures(lm: _Model, prompt_len: int, gen_len: int,
+                     points: int) -> list[tuple[int, Analysis]]:
+    """One decode step captured at each of `points` contexts over the generation."""
+    return [(context, lm.measure(context, 1)[0])
+            for context in _contexts(prompt_len, gen_len, points)]
+
+
+def _decode(lm: _Model, steps: list[tuple[int, Analysis]], chip: Chip) -> list[DecodePoint]:
+    """The decode steps timed on `chip`."""
+    decode = []
+    for context, analysis in steps:
+        step = lm.step(analysis, chip, lm.batch)
         decode.append(DecodePoint(context, step, lm.batch / step.time_s))
-    return decode, lm.scaling(analyses[len(analyses) // 2])
+    return decode
+
+
+def _estimate(lm: _Model, prefill: _Prefill, steps: list[tuple[int, Analysis]], chip: Chip,
+              prompt_len: int, gen_len: int, gpus: int) -> tuple[list[DecodePoint], ChipEstimate]:
+    """The captures timed and fitted on `chip`: its decode points and chip-dependent figures."""
+    decode = _decode(lm, steps, chip)
+    decode_time = _decode_time(decode, prompt_len, gen_len)
+    ttft = lm.step(prefill.analysis, chip, lm.batch * prompt_len).time_s
+    fit = _fit(prefill, lm.batch, prompt_len, gen_len, chip, gpus)
+    scaling = lm.scaling(steps[len(steps) // 2][1])
+    return decode, ChipEstimate(
+        chip, ttft, decode_time, lm.batch * gen_len / decode_time if decode_time else 0.0,
+        ttft + decode_time, scaling.compute_bound_from(chip),
+        fit.needed <= fit.available, fit.available, fit.max_batch, fit.max_context)
 
 
 def _fit(prefill: _Prefill, batch: int, prompt_len: int, gen_len: int, chip: Chip,
@@ -355,7 +397,7 @@ def llm_cost(
     kv_dtype: str | None = None,
     weight_dtype: str | None = None,
     group_size: int = 128,
-    hardware: str | Chip | None = None,
+    hardware: str | Chip | list[str | Chip] | None = None,
     gpus: int = 1,
     tp: int = 1,
     pp: int = 1,
@@ -373,9 +415,12 @@ def llm_cost(
     `prompt_len` defaults to 2048 tokens, fewer where the model's positions hold less (with
     `gen_len`). A prompt plus generation longer than the model's positions is refused unless
     `allow_longer` (then the report's notes say so). `execution`: "fused" (default) times the
-    kernels a serving engine runs (`analysis.fusion`), "eager" every aten op alone."""
+    kernels a serving engine runs (`analysis.fusion`), "eager" every aten op alone.
+    `hardware` may be a list of chips: the first is the report's chip, and `report.chips`
+    holds every chip's estimate from the same captures."""
     _check(prompt_len or DEFAULT_PROMPT_LEN, gen_len, batch_size, gpus, tp, pp, mfu)
-    chip = hardware if isinstance(hardware, Chip) else get_chip(hardware)
+    chips = resolve_chips(hardware)
+    chip = chips[0]
     fp8 = dtype.lower() in FP8_NAMES  # fp8 matmuls: captured in bf16, timed at the fp8 peak
     torch_dtype = torch.bfloat16 if fp8 else parse_dtype(dtype)
     weight_format = (quantized_format(weight_dtype, group_size) if weight_dtype
@@ -389,9 +434,8 @@ def llm_cost(
     lm = _Model(model, module, torch_dtype, batch_size, weight_format, kv_format, tp,
                 "float8_e4m3fn" if fp8 else None, execution)
     prefill = _prefill(lm, prompt_len, chip)
-    decode, scaling = _decode(lm, prompt_len, gen_len, decode_points, chip)
-    decode_time = _decode_time(decode, prompt_len, gen_len)
-    ttft = prefill.step.time_s
+    steps = _decode_captures(lm, prompt_len, gen_len, decode_points)
+    decode, first = _estimate(lm, prefill, steps, chip, prompt_len, gen_len, gpus)
     params = prefill.analysis.params().total
     moe = source.metadata.get("moe")
     fit = _fit(prefill, batch_size, prompt_len, gen_len, chip, gpus)
@@ -411,24 +455,37 @@ def llm_cost(
         kv_bytes_per_token=prefill.kv_per_token,
         kv_cache_bytes=fit.kv_cache_bytes,
         prefill=prefill.step,
-        time_to_first_token_s=ttft,
+        time_to_first_token_s=first.time_to_first_token_s,
         decode=decode,
-        decode_time_s=decode_time,
-        decode_tokens_per_second=batch_size * gen_len / decode_time if decode_time else 0.0,
-        end_to_end_s=ttft + decode_time,
-        decode_scaling=scaling,
-        compute_bound_from_batch=scaling.compute_bound_from(chip),
+        decode_time_s=first.decode_time_s,
+        decode_tokens_per_second=first.decode_tokens_per_second,
+        end_to_end_s=first.end_to_end_s,
+        decode_scaling=lm.scaling(steps[len(steps) // 2][1]),
+        compute_bound_from_batch=first.compute_bound_from_batch,
         memory_needed_bytes=fit.needed,
-        memory_available_bytes=fit.available,
-        max_batch=fit.max_batch,
-        max_context=fit.max_context,
+        memory_available_bytes=first.memory_available_bytes,
+        max_batch=first.max_batch,
+        max_context=first.max_context,
         notes=longer + [n for n in prefill.analysis.capture.notes
                         if n.startswith("capture method")],
     )
     if training:
         _add_training(report, lm, chip, optimizer, mfu, train_seq_len or prompt_len, gpus, tp, pp,
                       allow_longer, trust_remote_code)
+    if len(chips) > 1:
+        others = [_estimate(lm, prefill, steps, other, prompt_len, gen_len, gpus)[1]
+                  for other in chips[1:]]
+        report.chips = [_with_training(e, report, lm, gpus, mfu) for e in [first, *others]]
     return report
+
+
+def _with_training(estimate: ChipEstimate, report: LLMReport, lm: _Model, gpus: int,
+                   mfu: float) -> ChipEstimate:
+    """The estimate with the training tokens/day on its chip (when training was estimated)."""
+    if report.training_flops_per_token is None:
+        return estimate
+    return replace(estimate, training_tokens_per_day=tokens_per_day(
+        report.training_flops_per_token, estimate.chip.peak(dtype_name(lm.dtype)), gpus, mfu))
 
 
 def _specs_by_storage(cap: Capture, storages: set[int]) -> dict[int, TensorSpec]:

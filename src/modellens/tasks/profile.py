@@ -6,7 +6,7 @@ import time
 from typing import Any, Sequence
 
 from ..analysis.flops import UnsupportedOp, looks_like_matmul
-from ..analysis.results import OpRow, ProfileResult
+from ..analysis.results import ChipBottleneck, OpRow, ProfileResult
 from ..capture import BACKWARD, Capture
 from ..dtypes import parse_dtype
 from ..hardware import Chip
@@ -76,9 +76,7 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
     chip), the first being the result's chip."""
     chips = list(chips) if chips else resolve_chips(None)
     analysis, cap = captured.analysis, captured.capture
-    for chip in chips:
-        analysis.roofline(chip)
-    roofline = analysis.roofline(chips[0])
+    per_chip = [_chip_bottleneck(captured, chip) for chip in chips]
     unsupported = analysis.unsupported_ops()
     moe_config = captured.source.metadata.get("moe")
     return ProfileResult(
@@ -93,9 +91,8 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
         flops=analysis.totals(),
         memory=analysis.memory(),
         hardware=chips[0],
-        bottleneck=roofline.bottleneck(lower_bound=analysis.lower_bound(chips[0])),
-        backward_bottleneck=(roofline.bottleneck(BACKWARD, analysis.lower_bound(chips[0]))
-                             if cap.backward else None),
+        bottleneck=per_chip[0].bottleneck,
+        backward_bottleneck=per_chip[0].backward_bottleneck,
         modules=analysis.by_module(),
         ops=[OpRow(*timed) for timed in analysis.timed_ops(chips[0])],
         operators=analysis.by_operator(),
@@ -103,7 +100,16 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
         moe=analysis.moe(*moe_config) if moe_config else None,
         notes=_notes(cap, unsupported),
         analysis=analysis,
+        per_chip=per_chip,
     )
+
+
+def _chip_bottleneck(captured: Captured, chip: Chip) -> ChipBottleneck:
+    """The capture timed on `chip`: forward (and backward) bottleneck beside the lower bound."""
+    analysis = captured.analysis
+    roofline, lower = analysis.roofline(chip), analysis.lower_bound(chip)
+    backward = roofline.bottleneck(BACKWARD, lower) if captured.capture.backward else None
+    return ChipBottleneck(chip, roofline.bottleneck(lower_bound=lower), backward)
 
 
 def _notes(cap: Capture, unsupported: list[UnsupportedOp]) -> list[str]:

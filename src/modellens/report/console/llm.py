@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ... import units
-from .columns import kv_table, right, table
+from .columns import Column, kv_table, right, table
 
 if TYPE_CHECKING:
     from ...tasks.llm import LLMReport
@@ -24,6 +24,16 @@ DECODE = (right("Context", "context", "{:,}".format),
           right("Tokens/s", "tokens_per_second", "{:,.0f}".format))
 
 
+PER_CHIP = (Column("Chip", lambda e: e.chip.id, options={"no_wrap": True}),
+            right("First token", "time_to_first_token_s", units.duration, no_wrap=True),
+            right("Decode tok/s", "decode_tokens_per_second", "{:,.0f}".format, no_wrap=True),
+            right("End to end", "end_to_end_s", units.duration, no_wrap=True),
+            Column("Fits", lambda e: "yes" if e.fits else "no", options={"no_wrap": True}),
+            right("Max batch", "max_batch", "{:,}".format, drop=1, no_wrap=True),
+            right("Train tok/day", "training_tokens_per_day",
+                  lambda n: "-" if n is None else units.count(n), drop=2, no_wrap=True))
+
+
 def render_llm(report: LLMReport, console: Console) -> None:
     for part in (_settings(report), _memory(report), _prefill(report),
                  table(DECODE, report.decode, "DECODE (one step, whole batch)"),
@@ -31,6 +41,9 @@ def render_llm(report: LLMReport, console: Console) -> None:
         console.print(part)
     if report.training is not None:
         console.print(_training(report))
+    if report.chips:
+        console.print(table(PER_CHIP, report.chips, "PER CHIP (same captures, each chip's "
+                                                    "time model and memory)"))
 
 
 def _settings(report: LLMReport) -> Table:

@@ -9,6 +9,7 @@ from rich.console import Console
 from ... import units
 from ..text import safe
 from .columns import Column, right, table
+from .profile import shown_notes
 
 if TYPE_CHECKING:
     from ...tasks.matrices import MatricesResult
@@ -27,9 +28,10 @@ MODELS = (Column("Model Name", "name", options={"overflow": "fold", "min_width":
           right("Stream Time", "stream_time_s", units.duration, drop=1, **_WHOLE))
 
 
-def render(result: MatricesResult, console: Console) -> None:
+def render(result: MatricesResult, console: Console, verbose: bool = False) -> None:
+    """The models' table; block-replay notes only when `verbose`."""
     console.print(table(MODELS, result.models,
                         f"WEIGHT MATRICES (stream time at {result.bandwidth_source})"))
     for model in result.models:
-        for note in model.notes:
+        for note in shown_notes(model.notes, verbose):
             console.print(f"[dim]{safe(model.name)}: {safe(note)}[/dim]")

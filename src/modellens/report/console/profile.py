@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ... import units
+from ...capture.replay import is_replay_note
 from ...costing.cost import FLOPS_PER_MAC
 from .. import view
 from ..text import styled
@@ -130,6 +131,13 @@ def module_table(result: ProfileResult, depth: int = 2, show_shapes: bool = Fals
                  f"MODULES (depth ≤ {depth}; FLOPs/bytes inclusive)")
 
 
+def top_ops_columns(unit: str = "flops") -> tuple[Column, ...]:
+    """The top-ops table; its count column in FLOPs or MACs (unit="macs": FLOPs / 2)."""
+    divisor, name = (FLOPS_PER_MAC, "MACs") if unit == "macs" else (1, "FLOPs")
+    return (*TOP_OPS[:3], right(name, lambda g: g.flops // divisor, units.count, no_wrap=True),
+            *TOP_OPS[4:])
+
+
 # Long kernel names fold rather than squeeze the shapes.
 TOP_OPS = (
     Column("Op", lambda g: g.first.name.removeprefix("aten.").removesuffix(".default"),
@@ -137,7 +145,7 @@ TOP_OPS = (
     Column("Module", lambda g: g.module_pattern or "(root)",
            options={"overflow": "fold", "max_width": 30, "min_width": 16}),
     right("×", "count", no_wrap=True),
-    right("FLOPs", "flops", units.count, no_wrap=True),
+    right("FLOPs", "flops", units.count, no_wrap=True),  # top_ops_columns swaps in MACs
     right("Bytes", "bytes", units.size, no_wrap=True),
     right("FLOPs/B", lambda g: f"{g.first.intensity:.1f}", drop=4, no_wrap=True),
     Column("Bound", lambda g: g.first.bound, options={"no_wrap": True}, drop=2),
@@ -146,22 +154,30 @@ TOP_OPS = (
 )
 
 
-def top_ops_table(result: ProfileResult, key: str, k: int) -> Table:
-    label = {"flops": "FLOPs", "bytes": "bytes"}[key]
-    return table(TOP_OPS, result.top_ops(key, k),
+def top_ops_table(result: ProfileResult, key: str, k: int, unit: str = "flops") -> Table:
+    label = {"flops": "MACs" if unit == "macs" else "FLOPs", "bytes": "bytes"}[key]
+    return table(top_ops_columns(unit), result.top_ops(key, k),
                  f"TOP {k} OPS BY {label.upper()} (forward; repeated layers grouped)")
 
 
 def render_profile(result: ProfileResult, console: Console, *, depth: int = 2,
-                   show_shapes: bool = False, top: int = 10, unit: str = "flops") -> None:
+                   show_shapes: bool = False, top: int = 10, unit: str = "flops",
+                   verbose: bool = False) -> None:
+    """The profile's sections; notes on how the capture was made (block replay) only when
+    `verbose`."""
     for part in summary_tables(result, unit):
         console.print(part)
     console.print(module_table(result, depth, show_shapes, unit))
     if top:
-        console.print(top_ops_table(result, "flops", top))
-        console.print(top_ops_table(result, "bytes", top))
-    for note in result.notes:
+        console.print(top_ops_table(result, "flops", top, unit))
+        console.print(top_ops_table(result, "bytes", top, unit))
+    for note in shown_notes(result.notes, verbose):
         console.print(styled(f"note: {note}", "yellow"))
+
+
+def shown_notes(notes: list[str], verbose: bool = False) -> list[str]:
+    """The notes a console view prints: block-replay notes only when `verbose`."""
+    return [note for note in notes if verbose or not is_replay_note(note)]
 
 
 UNSUPPORTED = (Column("Op", "name"), Column("Count", "count"),
