@@ -529,7 +529,7 @@
         var g = svg("g", { class: "cell" }, host);
         var rect = svg("rect", { x: r.x.toFixed(2), y: r.y.toFixed(2), width: Math.max(0, r.w).toFixed(2), height: Math.max(0, r.h).toFixed(2),
           fill: c, "fill-opacity": kid ? 0.16 : 0.05, "stroke-width": depth === 0 ? 2 : 1,
-          "data-path": kid ? kid.path : node.path + " (own)", "data-name": kid ? kid.name : "(own)", "data-value": String(r.v), class: kid ? "node" : "own" }, g);
+          "data-path": kid ? kid.path : node.path + " (own)", "data-name": kid ? kid.name : "(own)", "data-depth": String(depth), "data-value": String(r.v), class: kid ? "node" : "own" }, g);
         var name = kid ? kid.name + (kid.n > 1 ? " ×" + kid.n : "") : "(outside children)";
         svg("title", {}, rect).textContent = (kid ? (kid.path || "(root)") + " · " + kid.cls : "in " + (node.path || "(root)") + " itself, outside its children")
           + "\n" + mapFormat(r.v) + " · " + pct(r.v, whole) + " of " + (root.path || "the model");
