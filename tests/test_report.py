@@ -428,6 +428,7 @@ class Chromium:
         """A full-page PNG with the page laid out `width` CSS pixels wide."""
         self.page("Emulation.setDeviceMetricsOverride", width=width, height=900,
                   deviceScaleFactor=1, mobile=False)
+        time.sleep(0.3)  # the page redraws width-dependent charts on resize (debounced)
         height = self.evaluate("document.documentElement.scrollHeight")
         self.page("Emulation.setDeviceMetricsOverride", width=width, height=height,
                   deviceScaleFactor=1, mobile=False)

@@ -249,9 +249,12 @@ def test_new_views_in_chromium(browser, profiled, gpt2_llm, tmp_path):
     assert f"{(usable - need) / GiB:.2f} GiB" in l4 and "fits" in l4
 
     # treemap: top-level areas are the FLOPs shares (hand-counted GPT-2), then params, time
+    layout(browser, 1400)
     areas = top_areas(browser)
     total = sum(areas.values())
-    assert total == pytest.approx(1020 * 460, rel=1e-4)  # sides are written to 0.01 px
+    _, _, width, height = map(float, browser.evaluate(
+        "document.getElementById('map-svg').getAttribute('viewBox')").split())
+    assert total == pytest.approx(width * height, rel=1e-4)  # sides are written to 0.01 px
     flops = 12 * GPT2_BLOCK_FLOPS + GPT2_LM_HEAD_FLOPS
     assert areas["lm_head"] / total == pytest.approx(GPT2_LM_HEAD_FLOPS / flops, abs=1e-4)
     browser.evaluate("document.querySelector('#map-metric button[data-value=\"params\"]').click()")

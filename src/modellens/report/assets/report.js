@@ -521,7 +521,8 @@
   function renderMap() {
     var host = byId("map-svg"), root = mapState.stack[mapState.stack.length - 1];
     while (host.firstChild) host.removeChild(host.firstChild);
-    var W = 1020, H = 460, whole = mapValue(root);
+    /* drawn at the width it is shown at, so labels keep their size on narrow screens */
+    var W = Math.round(Math.max(320, host.parentNode.getBoundingClientRect().width || 1020)), H = W < 700 ? 360 : 460, whole = mapValue(root);
     host.setAttribute("viewBox", "0 0 " + W + " " + H);
     function draw(node, x, y, w, h, depth, color) {
       squarify(mapItems(node), x, y, w, h).forEach(function (r, i) {
@@ -571,6 +572,14 @@
     chips.forEach(function (c, i) { chip.appendChild(el("option", { value: String(i), text: "time on " + c.id })); });
     chip.hidden = true;
     chip.addEventListener("change", function () { mapState.chip = +chip.value; renderMap(); });
+    var resized = null, shown = byId("map-svg").parentNode.getBoundingClientRect().width;
+    window.onresize = function () {  /* one handler: the model on show (compare redraws) */
+      clearTimeout(resized);
+      resized = setTimeout(function () {
+        var now = byId("map-svg") && byId("map-svg").parentNode.getBoundingClientRect().width;
+        if (now && Math.abs(now - shown) > 1) { shown = now; renderMap(); }
+      }, 150);
+    };
     byId("map-hint").textContent = "Area is each module's share of the chosen figure (its submodules included); boxes nest up to five levels deep where there is room. Click a box to zoom in, a crumb above to go back. "
       + "FLOPs: forward matmul-class; time: predicted forward time on the chosen chip. Faint boxes: what a module spends outside its children (its own ops or parameters). Merged blocks (×N) count all N.";
   }
