@@ -151,9 +151,12 @@ def test_report_cli_llm_section_only_for_causal_lms(tmp_path):
     assert json.loads(out.read_text())["llm"] is None
 
 
-def test_html_only_where_a_view_exists(capsys):
-    assert main(["unique", "gpt2", "--format", "html"]) == 2
-    assert "has no HTML view here" in capsys.readouterr().err
+def test_unique_has_html_only_with_run_on(capsys):
+    """Refused before any work (the model does not exist: an error about it would mean the
+    capture had started)."""
+    assert main(["unique", "not-a-model", "--format", "html"]) == 2
+    assert capsys.readouterr().err == (
+        "modellens: error: unique has no HTML view here; use --format table|json|csv\n")
 
 
 @pytest.fixture(scope="module")
@@ -350,4 +353,22 @@ def test_porting_page_in_chromium(browser, no_conv_result, tmp_path):
     assert browser.evaluate(rows) == 2  # both convolutions: other_cnn uses the shared one too
     for width in (1400, 800):
         browser.screenshot(screenshot_dir(tmp_path) / f"porting-{width}.png", width=width)
+    assert browser.errors() == []
+
+
+@pytest.mark.browser
+def test_long_chip_ids_are_not_cut(browser, tmp_path):
+    """Roof labels at the roofline's right and chip cells keep long ids whole."""
+    chips = [get_chip(name) for name in ("a100-pcie-40gb", "v100", "blackhole-p150a")]
+    page = tmp_path / "long.html"
+    page.write_text(html_report.render_html(profile(chain(), torch.randn(8, 16)), chips))
+    browser.open(page)
+    inside = browser.evaluate("""(() => { const svg = document.getElementById('roof-svg');
+        const width = svg.viewBox.baseVal.width;
+        return [...svg.querySelectorAll('.roof-label')].map(t => {
+            const box = t.getBBox(); return [t.textContent, box.x + box.width <= width]; }); })()""")
+    assert inside and all(ok for _, ok in inside), inside
+    assert any("blackhole-p150a" in text for text, _ in inside)
+    for selector in ("#chip-table td", "#fit-table td", "#cards .label", ".badge"):
+        assert browser.evaluate(CUT % selector) == [], selector
     assert browser.errors() == []
