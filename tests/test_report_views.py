@@ -323,6 +323,10 @@ def test_compare_page_in_chromium(browser, compare_page, tmp_path):
     card = browser.evaluate("document.querySelector('#cards .card .value').textContent")
     assert card == f"{WIDE / 1e3:.2f} K"
     assert browser.evaluate("document.querySelectorAll('#map-svg rect').length") > 0
+    for width in (1400, 800):  # long model names wrap; no badge or header is cut
+        layout(browser, width)
+        for selector in (".badge", "#compare-table th", "#compare-fit th", "#cards .label"):
+            assert browser.evaluate(CUT % selector) == [], (width, selector)
     for width in (1400, 800):
         browser.screenshot(screenshot_dir(tmp_path) / f"compare-{width}.png", width=width)
     assert browser.errors() == []
