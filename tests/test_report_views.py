@@ -151,6 +151,15 @@ def test_report_cli_llm_section_only_for_causal_lms(tmp_path):
     assert json.loads(out.read_text())["llm"] is None
 
 
+def test_report_leaves_the_llm_section_out_where_llm_refuses(tmp_path, capsys):
+    """GPT-2 has 1024 positions: a 900-token prompt profiles, but 900 + 256 generated do not."""
+    out = tmp_path / "r.json"
+    assert main(["report", "gpt2", "--seq-len", "900", "--format", "json", "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["llm"] is None
+    assert "LLM section left out: prompt_len + gen_len = 1156 is beyond the model's 1024" in (
+        capsys.readouterr().err)
+
+
 def test_unique_has_html_only_with_run_on(capsys):
     """Refused before any work (the model does not exist: an error about it would mean the
     capture had started)."""

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _llm(args: argparse.Namespace, chips: list) -> dict | None:
     """The LLM section's data for a causal LM (tasks.llm on the first chip), else None."""
-    from ..errors import SpecError
+    from ..errors import ConfigError, SpecError
     from ..report.llm_section import llm_section
     from ..tasks.llm import llm_cost
 
@@ -108,6 +108,10 @@ def _llm(args: argparse.Namespace, chips: list) -> dict | None:
                           allow_longer=args.allow_longer,
                           trust_remote_code=args.trust_remote_code)
     except SpecError:  # not a Hugging Face decoder-only causal LM
+        return None
+    except ConfigError as error:  # e.g. the prompt + 256 generated tokens beyond its positions
+        if not args.quiet:
+            print(f"modellens: LLM section left out: {error}", file=sys.stderr)
         return None
     return llm_section(report, chips)
 
