@@ -384,7 +384,8 @@ def test_long_chip_ids_are_not_cut(browser, tmp_path):
     inside = browser.evaluate("""(() => { const svg = document.getElementById('roof-svg');
         const width = svg.viewBox.baseVal.width;
         return [...svg.querySelectorAll('.roof-label')].map(t => {
-            const box = t.getBBox(); return [t.textContent, box.x + box.width <= width]; }); })()""")
+            const box = t.getBBox();
+            return [t.textContent, box.x + box.width <= width]; }); })()""")
     assert inside and all(ok for _, ok in inside), inside
     assert any("blackhole-p150a" in text for text, _ in inside)
     for selector in ("#chip-table td", "#fit-table td", "#cards .label", ".badge"):

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from ..report.console.compare import render_compare
     from ..tasks.compare import compare
 
-    out = Output(args, html=True, markdown=True, inputs=[*args.models, *input_paths(args, "hardware")])
+    out = Output(args, html=True, markdown=True,
+                 inputs=[*args.models, *input_paths(args, "hardware")])
     if len(args.models) < 2:
         raise SpecError("compare needs at least two models")
     for option, value in (("--seq-len", args.seq_len), ("--image-size", args.image_size)):
