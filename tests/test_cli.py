@@ -107,7 +107,7 @@ def test_output_is_written_atomically_and_failure_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", ["matrices", "unique", "info", "llm", "transformer"])
+@pytest.mark.parametrize("command", ["matrices", "info", "llm", "transformer"])
 def test_format_html_is_not_offered_where_there_is_no_html_view(command, capsys):
     # the model does not exist: an error about it would mean the work had started
     with pytest.raises(SystemExit) as exit_:

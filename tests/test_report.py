@@ -424,9 +424,13 @@ class Chromium:
                 found.append(params["entry"]["text"])
         return found
 
-    def screenshot(self, path: Path) -> Path:
+    def screenshot(self, path: Path, width: int = 1360) -> Path:
+        """A full-page PNG with the page laid out `width` CSS pixels wide."""
+        self.page("Emulation.setDeviceMetricsOverride", width=width, height=900,
+                  deviceScaleFactor=1, mobile=False)
+        time.sleep(0.3)  # the page redraws width-dependent charts on resize (debounced)
         height = self.evaluate("document.documentElement.scrollHeight")
-        self.page("Emulation.setDeviceMetricsOverride", width=1360, height=height,
+        self.page("Emulation.setDeviceMetricsOverride", width=width, height=height,
                   deviceScaleFactor=1, mobile=False)
         shot = self.page("Page.captureScreenshot", format="png")
         path.write_bytes(base64.b64decode(shot["data"]))

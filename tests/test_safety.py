@@ -440,7 +440,7 @@ def test_non_utf8_file_name_is_read(tmp_path, capsys):
 
 # ---------------------------------------------------------------- 23. formats and usage errors
 
-HTML_COMMANDS = {"profile", "report"}
+HTML_COMMANDS = {"profile", "report", "compare", "unique"}  # unique: with --run-on
 MARKDOWN_COMMANDS = {"profile", "compare", "matrices", "llm"}
 LATEX_COMMANDS = MARKDOWN_COMMANDS
 

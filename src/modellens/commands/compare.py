@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     add_input_options(p)
     p.add_argument("--hardware", metavar="CHIPS",
                    help="comma-separated chips for predicted times (default a100,h100)")
-    add_output_options(p, markdown=True, latex=True)
+    add_output_options(p, html=True, markdown=True, latex=True)
     p.set_defaults(handler=run)
 
 
@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from ..report.sections import compare_document
     from ..tasks.compare import compare
 
-    out = Output(args, markdown=True, latex=True, inputs=[*args.models, *input_paths(args, "hardware")])
+    out = Output(args, html=True, markdown=True, latex=True,
+                 inputs=[*args.models, *input_paths(args, "hardware")])
     if len(args.models) < 2:
         raise SpecError("compare needs at least two models")
     for option, value in (("--seq-len", args.seq_len), ("--image-size", args.image_size)):
@@ -50,8 +51,16 @@ def run(args: argparse.Namespace) -> int:
     out.emit(table=lambda console: render_compare(result, console), data=result.to_dict,
              rows=lambda: [_flat(m.to_dict()) for m in result.models],
              markdown=lambda: document_markdown(compare_document(result)),
-             latex=lambda: document_latex(compare_document(result)))
+             latex=lambda: document_latex(compare_document(result)),
+             html=lambda: _html(result))
     return 0
+
+
+def _html(result) -> str:
+    """The report page with the models side by side, timed and fitted on the compared chips."""
+    from ..report.html import render_compare_html
+
+    return render_compare_html(result.profiles, result.to_dict(), result.hardware)
 
 
 def _flat(row: dict) -> dict:

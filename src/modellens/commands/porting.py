@@ -35,6 +35,7 @@ def run_porting(args: argparse.Namespace, specs: list[str], out) -> int:
         if result.files:
             print(f"wrote {len(result.files)} tests to {args.emit_tests}", file=sys.stderr)
     out.emit(table=lambda console: render(result, console, args.top), data=result.to_dict,
-             rows=lambda: view.config_rows(result))
+             rows=lambda: view.config_rows(result),
+             html=lambda: view.render_porting_html(result))
     return 0
 

@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser, *, seed: bool) -> None:
     if not seed:
         add_porting_options(p)
     add_input_options(p)
-    add_output_options(p)
+    add_output_options(p, html=not seed)
     if seed:
         p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         dirs = [("--emit-tests", args.emit_tests, ())] if args.emit_tests else []
     else:  # the default DIR, ./<ModelClass>/, is known only after the capture: check its parent
         dirs = [("--dir", args.dir, REPORT_FILES) if args.dir else ("--dir", ".", ())]
-    out = Output(args, inputs=inputs, files=files, dirs=dirs)
+    out = Output(args, html=porting, inputs=inputs, files=files, dirs=dirs)
     if models_file:
         from ..tasks.porting import read_models_file
 

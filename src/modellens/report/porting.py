@@ -90,3 +90,12 @@ def rollup_text(result, path: str) -> str:
     """The roll-up for a file: markdown for .md, CSV otherwise."""
     return rollup_markdown(result) if path.endswith((".md", ".markdown")) else to_csv(
         rollup_rows(result))
+
+
+def render_porting_html(result) -> str:
+    """The porting run as a page of the HTML report: the roll-up (op -> models blocked), the
+    models, and one row per configuration with its stage, status and error."""
+    from .html import page
+
+    title = f"porting to {result.backend} ({', '.join(m.name for m in result.models)})"
+    return page(title, {"kind": "porting", "porting": result.to_dict()})

@@ -5,7 +5,7 @@ rows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..analysis.modules import ModuleStats
@@ -86,6 +86,7 @@ class TreeNode:
     output_shapes: list[list[int]]
     children: list[TreeNode]
     omitted: int = 0  # children left out to keep the tree small
+    times: list[float] = field(default_factory=list)  # predicted forward time per chip
 
     def size(self) -> int:
         return 1 + sum(child.size() for child in self.children)
@@ -110,7 +111,7 @@ class TreeNode:
                 "params": self.params, "flops": self.flops, "flops_all": self.flops_all,
                 "bytes": self.bytes, "bwd": self.backward_flops, "in": self.input_shapes,
                 "out": self.output_shapes, "kids": [c.to_dict() for c in self.children],
-                "omitted": self.omitted}
+                "omitted": self.omitted, "t": self.times}
 
 
 def _children(modules: list[ModuleStats]) -> dict[str, list[ModuleStats]]:
@@ -151,10 +152,32 @@ def _runs(siblings: list[ModuleStats], signature: dict[str, int]) -> list[list[M
     return runs
 
 
-def module_tree(result: ProfileResult, max_nodes: int = 3000) -> tuple[TreeNode, int]:
+def module_times(result: ProfileResult, chips: list[Chip]) -> dict[str, list[float]]:
+    """Per module path, the predicted forward time on each chip of the ops it runs, its
+    submodules' included (an op counts for its innermost module and every ancestor)."""
+    times: dict[str, list[float]] = {m.path: [0.0] * len(chips) for m in result.modules}
+    for row in result.ops:
+        if row.phase != "forward":
+            continue
+        spent = [result.timing(row, chip).time_s for chip in chips]
+        path = row.op.module
+        while True:
+            entry = times.setdefault(path, [0.0] * len(chips))
+            for i, t in enumerate(spent):
+                entry[i] += t
+            if not path:
+                break
+            path = path.rpartition(".")[0]
+    return times
+
+
+def module_tree(result: ProfileResult, max_nodes: int = 3000,
+                chips: list[Chip] | None = None) -> tuple[TreeNode, int]:
     """The module tree with identical numbered blocks merged, and how many nodes were left
-    out: beyond `max_nodes`, only the first nodes in breadth-first order are kept."""
+    out: beyond `max_nodes`, only the first nodes in breadth-first order are kept. With
+    `chips`, each node carries its predicted forward time on each (`times`)."""
     modules = result.modules
+    times = module_times(result, chips) if chips else {}
     kids = _children(modules)
     signature = _signatures(result)
     by_path = {m.path: m for m in modules}
@@ -171,6 +194,7 @@ def module_tree(result: ProfileResult, max_nodes: int = 3000) -> tuple[TreeNode,
             backward_flops=first.backward_flops * count, input_shapes=first.input_shapes,
             output_shapes=first.output_shapes,
             children=[build(r, count) for r in _runs(kids.get(first.path, []), signature)],
+            times=[t * count for t in times.get(first.path, [])],
         )
 
     root = build([by_path[""]], 1)

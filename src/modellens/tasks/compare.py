@@ -7,14 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..analysis.training import training_memory
-from ..capture import BACKWARD, FORWARD
+from ..analysis.memory_fit import OPTIMIZER, memory_needs
+from ..analysis.results import ProfileResult
+from ..capture import FORWARD
+from ..hardware import Chip
 from ..io import JsonRecord, document
 from .pipeline import Hardware, resolve_chips
 from .profile import profile
 
 DEFAULT_CHIPS = ("a100", "h100")
-OPTIMIZER = "adamw"
 
 
 @dataclass
@@ -38,6 +39,8 @@ class CompareResult:
     chip_names: dict[str, str]
     models: list[ComparedModel]
     optimizer: str = OPTIMIZER
+    profiles: list[ProfileResult] = field(default_factory=list, repr=False, compare=False)
+    hardware: list[Chip] = field(default_factory=list, repr=False, compare=False)  # of `chips`
 
     def to_dict(self) -> dict[str, Any]:
         return document({"kind": "compare", "chips": self.chips, "chip_names": self.chip_names,
@@ -50,31 +53,28 @@ def compare(specs: Sequence[str], *, hardware: Hardware = None, batch_size: int 
             allow_longer: bool = False) -> CompareResult:
     """Profile each of `specs` (forward and backward) and line their costs up."""
     chips = resolve_chips(list(DEFAULT_CHIPS) if hardware is None else hardware)
-    models = []
+    models, profiles = [], []
     for spec in specs:
         result = profile(spec, batch_size=batch_size, seq_len=seq_len, image_size=image_size,
                          dtype=dtype, backward=True, hardware=chips, task=task,
                          allow_longer=allow_longer)
         analysis = result.analysis
         assert analysis is not None
-        memory, params = result.memory, result.params
-        _, training_peak = analysis.activations((FORWARD, BACKWARD))
-        per_param = memory.weights_bytes / params.total if params.total else 4.0
-        training = training_memory(params.trainable, weight_bytes_per_param=per_param,
-                                   optimizer=OPTIMIZER, activations_bytes=training_peak)
+        needs = memory_needs(analysis, OPTIMIZER)
+        profiles.append(result)
         times = {}
         for chip in chips:
             phase = result.roofline(chip).phase(FORWARD)
             times[chip.id] = phase.time_s if phase else 0.0
         models.append(ComparedModel(
             model=result.model, model_class=result.model_class,
-            input_description=result.input_description, params=params.total,
+            input_description=result.input_description, params=result.params.total,
             forward_flops=result.flops.forward, forward_flops_all=result.flops.forward_all,
             backward_flops=result.flops.backward,
-            inference_memory_bytes=memory.weights_bytes + memory.peak_activations_bytes,
-            training_memory_bytes=training.per_gpu_bytes["ddp"],
+            inference_memory_bytes=needs.inference_bytes,
+            training_memory_bytes=needs.training_bytes,
             arithmetic_intensity=result.bottleneck.arithmetic_intensity,
             forward_time_s=times,
         ))
     return CompareResult(chips=[c.id for c in chips], chip_names={c.id: c.name for c in chips},
-                         models=models)
+                         models=models, profiles=profiles, hardware=chips)

@@ -32,6 +32,7 @@ from ..analysis.inference import (
     with_storage_formats,
 )
 from ..analysis.fusion import EXECUTIONS, FUSED
+from ..analysis.memory_fit import MEMORY_HEADROOM
 from ..analysis.training import TrainingMemory, tokens_per_day, training_memory
 from ..capture import BACKWARD, FORWARD, Capture, SampleInputs, capture
 from ..capture.records import TensorSpec
@@ -43,7 +44,6 @@ from .pipeline import resolve_chips
 
 DEFAULT_PROMPT_LEN = 2048
 FP8_NAMES = ("fp8", "float8", "float8_e4m3fn")
-MEMORY_HEADROOM = 0.9  # usable fraction of device memory (allocator, CUDA context, fragmentation)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,7 @@
 /* modellens report: draws the embedded result (no network, no libraries). */
 (function () {
   "use strict";
-  var D = JSON.parse(document.getElementById("modellens-data").textContent);
-  window.modellensReport = D;
+  var DATA = JSON.parse(document.getElementById("modellens-data").textContent);
   var CHIP_COLORS = ["#4c5fd5", "#e0832f", "#1b9e77", "#d6457a", "#8e5bd6", "#b8a10f", "#2b8cbe", "#7f7f7f"];
   var SVGNS = "http://www.w3.org/2000/svg";
 
@@ -31,6 +30,7 @@
     if (s >= 1e-6) return (s * 1e6).toFixed(1) + " µs";
     return (s * 1e9).toFixed(1) + " ns";
   }
+  function trimZeros(s) { return s.replace(/\.(\d*?)0+(?= )/, function (m, d) { return d ? "." + d : ""; }); }
   function pct(part, whole) { return whole ? (100 * part / whole).toFixed(1) + "%" : "–"; }
   function num(v, digits) { return v === null || v === undefined ? "–" : v.toLocaleString("en-US", { maximumFractionDigits: digits || 0 }); }
   function shape(s) { return s.length ? s.join("×") : "scalar"; }
@@ -86,6 +86,16 @@
     });
   }
 
+  function card(label, value, note, accent, title) {
+    var cut = value.indexOf(" ");
+    var big = el("div", { cls: "value" }, cut < 0 ? [value] : [value.slice(0, cut), el("span", { cls: "unit", text: value.slice(cut) })]);
+    return el("div", { cls: "card" + (accent ? " accent" : ""), title: title || "" }, [
+      el("div", { cls: "label", text: label, title: label }), big, el("div", { cls: "note", text: note || "" })]);
+  }
+
+  /* ------------------------------------------------------------ one model's report */
+  function renderReport(D) {
+  window.modellensReport = D;
   var chips = D.chips;
   var hasBackward = D.flops.backward !== null && D.flops.backward !== undefined;
   var firstChip = chips[0];
@@ -95,38 +105,31 @@
     byId("model-name").textContent = D.model;
     byId("model-sub").textContent = D.model_class + " · " + D.source + " · " + D.input_description;
     var badges = byId("badges");
+    while (badges.firstChild) badges.removeChild(badges.firstChild);
     [["capture", D.capture_method], ["pass", hasBackward ? "forward + backward" : "forward"],
      ["chips", chips.map(function (c) { return c.id; }).join(", ")]].forEach(function (b) {
       badges.appendChild(el("span", { cls: "badge" }, [b[0] + " ", el("b", { text: b[1] })]));
     });
   }
 
-  function card(label, value, note, accent, title) {
-    var cut = value.indexOf(" ");
-    var big = el("div", { cls: "value" }, cut < 0 ? [value] : [value.slice(0, cut), el("span", { cls: "unit", text: value.slice(cut) })]);
-    return el("div", { cls: "card" + (accent ? " accent" : ""), title: title || "" }, [
-      el("div", { cls: "label", text: label, title: label }), big, el("div", { cls: "note", text: note || "" })]);
-  }
-
+  /* Six cards, always: the grid shows them as 6, 3 or 2 per row, so no row is left half empty. */
   function renderCards() {
     var host = byId("cards"), p = D.params, f = D.flops, m = D.memory;
     var dtypes = Object.keys(p.by_dtype || {}).join(", ");
     var fwd = firstChip.forward;
     host.appendChild(card("Parameters", count(p.total), size(m.weights_bytes) + " of weights" + (dtypes ? " · " + dtypes : ""), true, num(p.total) + " parameters"));
-    host.appendChild(card("Forward FLOPs", count(f.forward, "FLOPs"), count(D.macs.forward, "MACs") + " · matmul-class", true, num(f.forward) + " FLOPs"));
-    host.appendChild(card("All-op FLOPs", count(f.forward_all, "FLOPs"), "+ elementwise, softmax, norms", false, num(f.forward_all) + " FLOPs"));
+    host.appendChild(card("Forward FLOPs", count(f.forward, "FLOPs"), count(D.macs.forward, "MACs") + " · all ops " + count(f.forward_all, "FLOPs")
+      + (hasBackward ? " · backward " + count(f.backward, "FLOPs") : ""), true, num(f.forward) + " FLOPs (matmul-class)"));
     host.appendChild(card("Bytes moved", size(D.report.bytes_forward), "read + written by forward ops", false, num(D.report.bytes_forward) + " bytes"));
     var ridge = firstChip.roofs.length ? firstChip.roofs[0].peak / firstChip.memory_bandwidth : 0;
     host.appendChild(card("Arithmetic intensity", (fwd ? fwd.intensity : 0).toFixed(1) + " FLOPs/B",
       "all-op FLOPs / bytes; ridge on " + firstChip.id + ": " + ridge.toFixed(1)));
-    chips.forEach(function (c) {
-      var t = c.forward ? c.forward.time_s : null;
-      host.appendChild(card("Forward · " + c.id, duration(t), c.forward ? "predicted; " + pct(c.forward.compute_bound_share, 1) + " compute-bound" : "", false, c.name));
-    });
-    if (hasBackward) {
-      host.appendChild(card("Backward FLOPs", count(f.backward, "FLOPs"), f.forward ? (f.backward / f.forward).toFixed(2) + "× forward · matmul-class" : "", false, num(f.backward) + " FLOPs"));
-    }
-    host.appendChild(card("Peak activations", size(m.peak_activations_bytes), size(m.activations_bytes) + " created in all"));
+    var fastest = chips.filter(function (c) { return c.forward; }).sort(function (a, b) { return a.forward.time_s - b.forward.time_s; })[0] || firstChip;
+    host.appendChild(card("Predicted forward", duration(fastest.forward && fastest.forward.time_s),
+      "on " + fastest.id + (chips.length > 1 ? " (fastest of " + chips.length + " chips)" : ""), false, fastest.name));
+    var fit = D.fit;
+    host.appendChild(card("Inference memory", size(fit ? fit.inference_bytes : m.weights_bytes + m.peak_activations_bytes),
+      "weights + " + size(m.peak_activations_bytes) + " peak activations", false));
   }
 
   function renderChipTable() {
@@ -212,7 +215,10 @@
     var host = byId("roof-svg"), tip = byId("tip");
     while (host.firstChild) host.removeChild(host.firstChild);
     tip.hidden = true;
-    var W = 1020, H = 480, L = 78, R = 170, T = 12, B = 52;
+    /* the right margin holds every roof label whole, however long the chip id */
+    var longest = 0;
+    chips.forEach(function (c) { c.roofs.forEach(function (r) { longest = Math.max(longest, (short(r.peak) + " · " + c.id).length); }); });
+    var W = 1020, H = 480, L = 78, R = Math.max(170, Math.ceil(16 + 7.4 * longest)), T = 12, B = 52;
     host.setAttribute("viewBox", "0 0 " + W + " " + H);
     var pts = roofPoints(roofState.phase);
     var visible = chips.filter(function (c, i) { return !roofState.hidden[i]; });
@@ -324,15 +330,283 @@
     legend.appendChild(el("span", { cls: "muted" }, [el("span", { cls: "sw line" }), " matrix roof  ", el("span", { cls: "sw dash" }), " vector roof"]));
   }
 
+  /* ------------------------------------------------------------ does it fit */
+  /* The need, with a bar for its share of the usable memory (red past it). */
+  function fitCell(f) {
+    var frac = f.usable_bytes > 0 ? f.needed_bytes / f.usable_bytes : 1;
+    var fill = el("div", { cls: "fill" + (f.fits ? "" : " over") });
+    fill.style.width = (100 * Math.min(1, frac)).toFixed(2) + "%";
+    return el("td", { cls: "num fit-need", title: num(f.needed_bytes) + " bytes: " + (100 * frac).toFixed(1) + "% of " + size(f.usable_bytes) + " usable" }, [
+      el("div", { text: size(f.needed_bytes) }), el("div", { cls: "share" }, [el("div", { cls: "track" }, [fill]), el("span", { cls: "pct", text: (100 * frac).toFixed(0) + "%" })])]);
+  }
+  function headroom(f) {
+    return el("td", { cls: "num", title: (f.headroom_bytes < 0 ? "short by " : "left over: ") + num(Math.abs(f.headroom_bytes)) + " bytes" }, [
+      (f.headroom_bytes < 0 ? "−" : "") + size(Math.abs(f.headroom_bytes)) + " ", el("span", { cls: "tag " + (f.fits ? "ok" : "no"), text: f.fits ? "fits" : "too big" })]);
+  }
+
+  function renderFit() {
+    var fit = D.fit, t = byId("fit-table");
+    if (!fit) { byId("fit").hidden = true; return; }
+    t.appendChild(header([["Chip"], ["Memory", 1], ["Inference needs", 1], ["Headroom", 1], ["Training needs", 1], ["Headroom", 1]]));
+    t.appendChild(el("tbody", {}, chips.map(function (c, i) {
+      var f = fit.chips[i];
+      return el("tr", { "data-chip": c.id }, [td(c.id, "chip-id", c.name), td(size(f.inference.capacity_bytes), "num", size(f.inference.usable_bytes) + " usable"),
+        fitCell(f.inference), headroom(f.inference), fitCell(f.training), headroom(f.training)]);
+    })));
+    var tr = fit.training;
+    byId("fit-hint").textContent = "One device, this batch and input. Usable memory: 90% of capacity (allocator, context, fragmentation); headroom is what is left of it. "
+      + "Inference: weights + peak live forward activations. Training (" + fit.optimizer + ", DDP): weights " + size(tr.weights_bytes) + " + gradients " + size(tr.gradients_bytes)
+      + " + optimizer states " + size(tr.optimizer_bytes) + " + activations " + size(tr.activations_bytes)
+      + (fit.training_measured ? " (peak of the captured forward + backward)." : " (every forward activation counted as kept for backward: an estimate; --backward measures it).");
+  }
+
+  /* ------------------------------------------------------------ line charts (LLM section) */
+  function lineChart(host, o) {
+    while (host.firstChild) host.removeChild(host.firstChild);
+    var W = o.width || 520, H = 300, L = 86, R = o.right || 16, T = 12, B = 46;
+    host.setAttribute("viewBox", "0 0 " + W + " " + H);
+    var xs = [], ys = [];
+    o.series.forEach(function (s) { s.points.forEach(function (p) { xs.push(p[0]); ys.push(p[1]); }); });
+    function tx(v, log) { return log ? log10(v) : v; }
+    var x0 = Math.min.apply(null, xs.map(function (v) { return tx(v, o.xlog); })), x1 = Math.max.apply(null, xs.map(function (v) { return tx(v, o.xlog); }));
+    var y0 = o.ylog ? Math.min.apply(null, ys.map(function (v) { return tx(v, true); })) - 0.1 : 0, y1 = Math.max.apply(null, ys.map(function (v) { return tx(v, o.ylog); }));
+    y1 = o.ylog ? y1 + 0.1 : y1 * 1.08;
+    if (x1 <= x0) x1 = x0 + 1;
+    if (y1 <= y0) y1 = y0 + 1;
+    function sx(v) { return L + (tx(v, o.xlog) - x0) / (x1 - x0) * (W - L - R); }
+    function sy(v) { return T + (y1 - tx(v, o.ylog)) / (y1 - y0) * (H - T - B); }
+    svg("rect", { x: L, y: T, width: W - L - R, height: H - T - B, class: "frame" }, host);
+    var ticks = function (a, b, log) {
+      var out = [], e;
+      if (log) { for (e = Math.ceil(a); e <= b; e++) out.push(Math.pow(10, e)); return out; }
+      var step = Math.pow(10, Math.floor(log10((b - a) / 4))), span = b - a;
+      if (span / step > 10) step *= 5; else if (span / step > 5) step *= 2;
+      for (e = Math.ceil(a / step) * step; e <= b + 1e-9; e += step) out.push(e);
+      return out;
+    };
+    ticks(x0, x1, o.xlog).forEach(function (v) {
+      svg("line", { x1: sx(v), x2: sx(v), y1: T, y2: H - B, class: "grid" }, host);
+      svg("text", { x: sx(v), y: H - B + 16, "text-anchor": "middle" }, host).textContent = o.xfmt(v);
+    });
+    ticks(y0, y1, o.ylog).forEach(function (v) {
+      svg("line", { x1: L, x2: W - R, y1: sy(v), y2: sy(v), class: "grid" }, host);
+      svg("text", { x: L - 6, y: sy(v) + 4, "text-anchor": "end" }, host).textContent = o.yfmt(v);
+    });
+    svg("text", { x: L + (W - L - R) / 2, y: H - 8, "text-anchor": "middle", class: "axis-title" }, host).textContent = o.xlabel;
+    svg("text", { x: 14, y: T + (H - T - B) / 2, "text-anchor": "middle", class: "axis-title", transform: "rotate(-90 14 " + (T + (H - T - B) / 2) + ")" }, host).textContent = o.ylabel;
+    host.setAttribute("data-series", String(o.series.length));
+    (o.hlines || []).forEach(function (h) {
+      if (tx(h.y, o.ylog) > y1) return;
+      svg("line", { x1: L, x2: W - R, y1: sy(h.y), y2: sy(h.y), stroke: h.color, "stroke-dasharray": "5 4", "stroke-width": 1.5 }, host);
+      var label = svg("text", { x: W - R - 4, y: sy(h.y) - 4, "text-anchor": "end", class: "roof-label" }, host);
+      label.style.fill = h.color;
+      label.textContent = h.label;
+    });
+    o.series.forEach(function (s) {
+      var d = s.points.map(function (p, i) { return (i ? "L" : "M") + sx(p[0]).toFixed(1) + "," + sy(p[1]).toFixed(1); }).join(" ");
+      svg("path", { d: d, fill: "none", stroke: s.color, "stroke-width": 2, class: "series", "data-label": s.label }, host);
+      s.points.forEach(function (p) {
+        var dot = svg("circle", { cx: sx(p[0]), cy: sy(p[1]), r: 3, fill: s.color }, host);
+        svg("title", {}, dot).textContent = s.label + ": " + o.xfmt(p[0]) + " → " + o.yfmt(p[1]);
+      });
+      if (s.points.length && o.labels) {
+        var last = s.points[s.points.length - 1];
+        var text = svg("text", { x: sx(last[0]) + 6, y: sy(last[1]) + 4, class: "roof-label" }, host);
+        text.style.fill = s.color;
+        text.textContent = s.label;
+      }
+    });
+  }
+
+  /* ------------------------------------------------------------ LLM section */
+  function renderLLM() {
+    var L = D.llm;
+    if (!L) return;
+    byId("llm").hidden = false;
+    var s = L.settings, mem = L.memory, pre = L.prefill, dec = L.decode, chip = L.hardware;
+    byId("llm-hint").textContent = "From captures of a prefill of the " + num(s.prompt_len) + "-token prompt and of single-token decode steps with a KV cache "
+      + "of each context (" + dec.points.map(function (p) { return num(p.context); }).join(", ") + " tokens), " + s.dtype + ", batch " + s.batch_size + ", " + s.execution
+      + " kernels, on " + chip.name + " (as `modellens llm` reports it). Decode tokens/s vs batch on the other chips scales that step: weights are read once per step, FLOPs and KV bytes grow with the batch.";
+    var host = byId("llm-cards");
+    host.appendChild(card("Time to first token", duration(L.prefill.time_to_first_token_s), "prefill of " + num(s.prompt_len) + " tokens on " + chip.id, true));
+    host.appendChild(card("Decode", num(dec.tokens_per_second, 0) + " tokens/s", "average over " + num(s.gen_len) + " generated tokens", true));
+    host.appendChild(card("End to end", duration(L.end_to_end_s), "prefill + " + num(s.gen_len) + " decode steps"));
+    host.appendChild(card("KV cache", size(mem.kv_cache_bytes), size(mem.kv_bytes_per_token) + " per token, " + s.kv_dtype));
+    host.appendChild(card("Memory needed", size(mem.needed_bytes), (mem.fits ? "fits in " : "exceeds ") + size(mem.available_bytes) + " usable on " + chip.id));
+    host.appendChild(card("Largest batch", num(mem.max_batch), "at " + num(s.prompt_len + s.gen_len) + " tokens; longest context at batch " + s.batch_size + ": " + num(mem.max_context)));
+
+    var t = byId("llm-steps");
+    t.appendChild(header([["Step"], ["Tokens", 1], ["Time", 1], ["Tokens/s", 1], ["FLOPs", 1], ["Bytes", 1], ["KV bytes", 1], ["FLOPs/B", 1], ["Bound"]]));
+    var rows = [["prefill", s.prompt_len * s.batch_size, pre]].concat(dec.points.map(function (p) { return ["decode @ " + num(p.context), s.batch_size, p]; }));
+    t.appendChild(el("tbody", {}, rows.map(function (r) {
+      var c = r[2];
+      return el("tr", {}, [td(r[0]), td(num(r[1]), "num"), td(duration(c.time_s), "num"), td(num(r[1] / c.time_s, 0), "num"), td(count(c.flops), "num", num(c.flops)),
+        td(size(c.bytes), "num", num(c.bytes)), td(size(c.kv_bytes), "num"), td(c.intensity.toFixed(1), "num"), el("td", {}, [el("span", { cls: "tag " + c.bound, text: c.bound })])]);
+    })));
+
+    var maxCtx = s.prompt_len + s.gen_len, weights = mem.weights_bytes;
+    var per = mem.kv_bytes_per_token * s.batch_size, kvPoints = [], totalPoints = [];
+    for (var i = 0; i <= 8; i++) {
+      var ctx = Math.round(maxCtx * i / 8);
+      kvPoints.push([ctx, per * ctx]);
+      totalPoints.push([ctx, weights + per * ctx]);
+    }
+    lineChart(byId("llm-kv"), {
+      width: 620, right: 150, labels: true,
+      series: [{ label: "KV cache", color: CHIP_COLORS[1], points: kvPoints }, { label: "+ weights", color: CHIP_COLORS[0], points: totalPoints }],
+      hlines: L.per_chip.map(function (c, ci) { return { y: c.usable_bytes, label: c.chip + " usable", color: CHIP_COLORS[ci % CHIP_COLORS.length] }; }),
+      xlabel: "Context (tokens, batch " + s.batch_size + ")", ylabel: "", xfmt: function (v) { return count(v).replace(".00", ""); }, yfmt: function (v) { return trimZeros(size(v)); } });
+
+    lineChart(byId("llm-batch"), {
+      width: 760, right: 130, xlog: true, ylog: true, labels: true,
+      series: L.per_chip.map(function (c, ci) { return { label: c.chip, color: CHIP_COLORS[ci % CHIP_COLORS.length], points: L.batches.map(function (b, j) { return [b, c.tokens_per_second[j]]; }) }; }),
+      xlabel: "Batch size (sequences decoding together, log)", ylabel: "Decode tokens/s (log)", xfmt: function (v) { return String(v); }, yfmt: function (v) { return short(v); } });
+  }
+  /* ------------------------------------------------------------ treemap */
+  var MAP_METRICS = [["flops", "FLOPs"], ["params", "Params"], ["bytes", "Bytes"], ["time", "Time"]];
+  var MAP_COLORS = ["#4c5fd5", "#e0832f", "#1b9e77", "#d6457a", "#8e5bd6", "#b8a10f", "#2b8cbe", "#7f7f7f", "#c0392b", "#16a085"];
+  var MAP_DEPTH = 5;  /* levels drawn below the zoomed node (where the boxes are large enough) */
+  var mapState = { metric: "flops", chip: 0, stack: [D.module_tree] };
+
+  function mapValue(n) {
+    if (mapState.metric === "time") return (n.t && n.t[mapState.chip]) || 0;
+    return n[mapState.metric] || 0;
+  }
+  function mapFormat(v) {
+    if (mapState.metric === "flops") return count(v, "FLOPs");
+    if (mapState.metric === "bytes") return size(v);
+    if (mapState.metric === "time") return duration(v);
+    return count(v);
+  }
+
+  /* Squarified treemap (Bruls, Huizing, van Wijk 2000): items {v, ref}, largest first, laid out
+     in rows along the shorter side so the rectangles stay close to square. */
+  function squarify(items, x, y, w, h) {
+    var total = items.reduce(function (s, it) { return s + it.v; }, 0), out = [];
+    if (!(total > 0) || w <= 0 || h <= 0) return out;
+    var scale = w * h / total, queue = items.map(function (it) { return { ref: it.ref, v: it.v, a: it.v * scale }; });
+    function worst(row, side) {
+      var s = 0, mx = 0, mn = Infinity;
+      row.forEach(function (r) { s += r.a; mx = Math.max(mx, r.a); mn = Math.min(mn, r.a); });
+      return Math.max(side * side * mx / (s * s), s * s / (side * side * mn));
+    }
+    function place(row) {
+      var s = row.reduce(function (t, r) { return t + r.a; }, 0);
+      if (w >= h) {
+        var cw = s / h, yy = y;
+        row.forEach(function (r) { var rh = r.a / cw; out.push({ ref: r.ref, v: r.v, x: x, y: yy, w: cw, h: rh }); yy += rh; });
+        x += cw; w -= cw;
+      } else {
+        var rh2 = s / w, xx = x;
+        row.forEach(function (r) { var rw = r.a / rh2; out.push({ ref: r.ref, v: r.v, x: xx, y: y, w: rw, h: rh2 }); xx += rw; });
+        y += rh2; h -= rh2;
+      }
+    }
+    var row = [], i = 0;
+    while (i < queue.length) {
+      var side = Math.min(w, h), cand = row.concat([queue[i]]);
+      if (!row.length || worst(cand, side) <= worst(row, side)) { row = cand; i++; }
+      else { place(row); row = []; }
+    }
+    if (row.length) place(row);
+    return out;
+  }
+
+  /* A node's children as treemap items, plus what the node spends outside them ("own"). */
+  function mapItems(node) {
+    var items = node.kids.map(function (k) { return { v: mapValue(k), ref: k }; }).filter(function (it) { return it.v > 0; });
+    var inKids = items.reduce(function (s, it) { return s + it.v; }, 0), own = mapValue(node) - inKids;
+    if (own > 1e-9 * mapValue(node) && own > 0) items.push({ v: own, ref: null });
+    items.sort(function (a, b) { return b.v - a.v; });
+    return items;
+  }
+
+  function renderMap() {
+    var host = byId("map-svg"), root = mapState.stack[mapState.stack.length - 1];
+    while (host.firstChild) host.removeChild(host.firstChild);
+    /* drawn at the width it is shown at, so labels keep their size on narrow screens */
+    var W = Math.round(Math.max(320, host.parentNode.getBoundingClientRect().width || 1020)), H = W < 700 ? 360 : 460, whole = mapValue(root);
+    host.setAttribute("viewBox", "0 0 " + W + " " + H);
+    function draw(node, x, y, w, h, depth, color) {
+      squarify(mapItems(node), x, y, w, h).forEach(function (r, i) {
+        var kid = r.ref, c = depth === 0 ? MAP_COLORS[i % MAP_COLORS.length] : color;
+        var g = svg("g", { class: "cell" }, host);
+        var rect = svg("rect", { x: r.x.toFixed(2), y: r.y.toFixed(2), width: Math.max(0, r.w).toFixed(2), height: Math.max(0, r.h).toFixed(2),
+          fill: c, "fill-opacity": kid ? 0.16 : 0.05, "stroke-width": depth === 0 ? 2 : 1,
+          "data-path": kid ? kid.path : node.path + " (own)", "data-name": kid ? kid.name : "(own)", "data-depth": String(depth), "data-value": String(r.v), class: kid ? "node" : "own" }, g);
+        var name = kid ? kid.name + (kid.n > 1 ? " ×" + kid.n : "") : "(outside children)";
+        svg("title", {}, rect).textContent = (kid ? (kid.path || "(root)") + " · " + kid.cls : "in " + (node.path || "(root)") + " itself, outside its children")
+          + "\n" + mapFormat(r.v) + " · " + pct(r.v, whole) + " of " + (root.path || "the model");
+        var nested = kid && kid.kids.length && depth < MAP_DEPTH && r.w > 60 && r.h > 44;
+        if (r.w > 44 && r.h > 16) {
+          var label = svg("text", { x: (r.x + 4).toFixed(1), y: (r.y + 13).toFixed(1), class: "map-label" + (depth === 0 ? " top" : "") }, g);
+          var chars = Math.floor((r.w - 8) / 6.6);
+          label.textContent = name.length > chars ? name.slice(0, Math.max(1, chars - 1)) + "…" : name;
+          if (!nested && r.h > 32 && r.w > 50) {
+            svg("text", { x: (r.x + 4).toFixed(1), y: (r.y + 27).toFixed(1), class: "map-value" }, g).textContent = pct(r.v, whole);
+          }
+        }
+        if (kid && kid.kids.length) {
+          rect.style.cursor = "zoom-in";
+          rect.addEventListener("click", function (ev) { ev.stopPropagation(); mapState.stack.push(kid); renderMap(); });
+        }
+        if (nested) draw(kid, r.x + 3, r.y + 18, r.w - 6, r.h - 21, depth + 1, c);
+      });
+    }
+    draw(root, 0, 0, W, H, 0, null);
+    var crumbs = byId("map-crumbs");
+    while (crumbs.firstChild) crumbs.removeChild(crumbs.firstChild);
+    mapState.stack.forEach(function (n, i) {
+      if (i) crumbs.appendChild(document.createTextNode(" › "));
+      var b = el("button", { type: "button", cls: "crumb", text: (n.path || "(root)") + (n.n > 1 ? " ×" + n.n : "") });
+      b.addEventListener("click", function () { mapState.stack = mapState.stack.slice(0, i + 1); renderMap(); });
+      crumbs.appendChild(b);
+    });
+    crumbs.appendChild(el("span", { cls: "muted", text: "  " + mapFormat(whole) + (mapState.metric === "time" ? " on " + chips[mapState.chip].id : "") }));
+  }
+
+  function renderMapControls() {
+    segmented(byId("map-metric"), MAP_METRICS, "flops", function (v) {
+      mapState.metric = v;
+      byId("map-chip").hidden = v !== "time";
+      renderMap();
+    });
+    var chip = byId("map-chip");
+    chips.forEach(function (c, i) { chip.appendChild(el("option", { value: String(i), text: "time on " + c.id })); });
+    chip.hidden = true;
+    chip.addEventListener("change", function () { mapState.chip = +chip.value; renderMap(); });
+    var resized = null, shown = byId("map-svg").parentNode.getBoundingClientRect().width;
+    window.onresize = function () {  /* one handler: the model on show (compare redraws) */
+      clearTimeout(resized);
+      resized = setTimeout(function () {
+        var now = byId("map-svg") && byId("map-svg").parentNode.getBoundingClientRect().width;
+        if (now && Math.abs(now - shown) > 1) { shown = now; renderMap(); }
+      }, 150);
+    };
+    byId("map-hint").textContent = "Area is each module's share of the chosen figure (its submodules included); boxes nest up to five levels deep where there is room. Click a box to zoom in, a crumb above to go back. "
+      + "FLOPs: forward matmul-class; time: predicted forward time on the chosen chip. Faint boxes: what a module spends outside its children (its own ops or parameters). Merged blocks (×N) count all N.";
+  }
+
   /* ------------------------------------------------------------ module tree */
-  var treeState = { metric: "flops", open: {} };
+  var treeState = { metric: "flops", open: {}, words: [] };
   var TREE_METRICS = [["flops", "FLOPs"], ["params", "Params"], ["bytes", "Bytes"]];
 
+  /* Mark each node: does it match every search word (_hit), does a descendant (_below)? */
+  function treeSearch(node, words) {
+    var hay = ((node.path || "(root)") + " " + node.name + " " + node.cls).toLowerCase();
+    node._hit = words.every(function (w) { return hay.indexOf(w) >= 0; });
+    node._below = false;
+    node.kids.forEach(function (k) { if (treeSearch(k, words)) node._below = true; });
+    return node._hit || node._below;
+  }
+
   function treeRows(node, depth, key, out) {
+    var searching = treeState.words.length > 0;
+    if (searching && !node._hit && !node._below) return out;
     out.push([node, depth, key]);
-    if (treeState.open[key]) {
+    if (searching ? node._below : treeState.open[key]) {
       node.kids.forEach(function (k, i) { treeRows(k, depth + 1, key + "/" + i, out); });
-      if (node.omitted) out.push([null, depth + 1, key + "/more", node.omitted]);
+      if (node.omitted && !searching) out.push([null, depth + 1, key + "/more", node.omitted]);
     }
     return out;
   }
@@ -345,7 +619,8 @@
     cols.push(["Output shape"], ["Share of " + TREE_METRICS.filter(function (m) { return m[0] === treeState.metric; })[0][1]]);
     table.appendChild(header(cols));
     var body = el("tbody");
-    var whole = root[treeState.metric];
+    var whole = root[treeState.metric], hits = 0;
+    if (treeState.words.length) treeSearch(root, treeState.words);
     treeRows(root, 0, "0", []).forEach(function (item) {
       var node = item[0], depth = item[1], key = item[2];
       if (node === null) {
@@ -372,9 +647,13 @@
       if (hasBackward) row.push(td(count(node.bwd), "num"));
       row.push(td(shapes(node.out), "shape", "in: " + shapes(node.in) + "\nout: " + shapes(node.out)));
       row.push(el("td", { cls: "bar-cell" }, [shareBar(node[treeState.metric], whole)]));
-      body.appendChild(el("tr", { cls: "tree-row", "data-key": key, "data-depth": String(depth) }, row));
+      var hit = treeState.words.length && node._hit;
+      if (hit) hits++;
+      body.appendChild(el("tr", { cls: "tree-row" + (hit ? " hit" : ""), "data-key": key, "data-depth": String(depth) }, row));
     });
     table.appendChild(body);
+    var status = byId("tree-status");
+    status.textContent = treeState.words.length ? hits + " module rows match; their parents are shown for context" : "";
   }
 
   function setTreeOpen(node, key, depth, maxDepth, open) {
@@ -400,6 +679,11 @@
     segmented(byId("tree-metric"), TREE_METRICS, "flops", function (v) { treeState.metric = v; renderTree(); });
     byId("tree-expand").addEventListener("click", function () { setTreeOpen(D.module_tree, "0", 0, 64, true); renderTree(); });
     byId("tree-collapse").addEventListener("click", function () { treeState.open = {}; openFirstRows(12); renderTree(); });
+    var search = byId("tree-filter"), timer = null;
+    search.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { treeState.words = search.value.toLowerCase().split(/\s+/).filter(Boolean); renderTree(); }, 120);
+    });
     openFirstRows(30);
     var r = D.report;
     byId("tree-hint").textContent = r.modules + " modules" + (r.tree_nodes < r.modules ? ", shown as " + r.tree_nodes + " rows: consecutive numbered blocks with identical structure, figures and shapes are merged (×N; figures are the total of all N)" : "")
@@ -583,12 +867,163 @@
   renderCards();
   renderChipTable();
   renderMemory();
+  renderFit();
+  renderLLM();
   renderRoofControls();
   renderRoofline();
+  renderMapControls();
+  renderMap();
   renderTreeControls();
   renderTree();
   renderOpControls();
   renderOpTable();
   renderOpTypes();
   renderCapture();
+  }
+
+  /* ------------------------------------------------------------ compare: models side by side */
+  var COMPARE_ROWS = [
+    ["Params", "params", count], ["FLOPs fwd (matmul)", "forward_flops", function (v) { return count(v, "FLOPs"); }],
+    ["FLOPs fwd (all ops)", "forward_flops_all", function (v) { return count(v, "FLOPs"); }],
+    ["FLOPs bwd (matmul)", "backward_flops", function (v) { return count(v, "FLOPs"); }],
+    ["Memory, inference", "inference_memory_bytes", size], ["Memory, training", "training_memory_bytes", size]];
+
+  function renderCompare(C, models, show) {
+    byId("compare").hidden = false;
+    var cmp = C.models, t = byId("compare-table");
+    t.appendChild(header([[""]].concat(cmp.map(function (m) { return [m.model, 1]; }))));
+    var rows = COMPARE_ROWS.map(function (r) { return [r[0] + (r[1] === "training_memory_bytes" ? " (" + C.optimizer + ")" : ""), function (m) { return m[r[1]]; }, r[2]]; });
+    C.chips.forEach(function (chip) { rows.push(["Fwd time, " + chip, function (m) { return m.forward_time_s[chip]; }, duration]); });
+    rows.push(["Intensity (FLOPs/B)", function (m) { return m.arithmetic_intensity; }, function (v) { return v.toFixed(1); }]);
+    var body = el("tbody", {}, [el("tr", {}, [td("Class", "muted")].concat(cmp.map(function (m) { return td(m.model_class, "num muted"); })))]);
+    rows.forEach(function (r) {
+      var values = cmp.map(r[1]), most = Math.max.apply(null, values.map(function (v) { return v || 0; }));
+      body.appendChild(el("tr", {}, [td(r[0])].concat(values.map(function (v) {
+        var cell = el("td", { cls: "num cmp" }, [el("div", { text: r[2](v) })]);
+        var bar = el("div", { cls: "cmp-bar" });
+        bar.style.width = (most > 0 ? 100 * (v || 0) / most : 0).toFixed(1) + "%";
+        cell.appendChild(bar);
+        return cell;
+      }))));
+    });
+    t.appendChild(body);
+    byId("compare-hint").textContent = cmp.length + " models, each profiled forward and backward at its own default input (" + cmp.map(function (m) { return m.model + ": " + m.input_description; }).join("; ")
+      + "). Bars compare each row to its largest value. Predicted times on " + C.chips.map(function (c) { return c + " = " + C.chip_names[c]; }).join(", ") + ".";
+
+    var f = byId("compare-fit"), chipsOf = models[0].chips;
+    f.appendChild(header([["Chip"], ["Memory", 1]].concat(models.map(function (m) { return [m.model + ": inference / training"]; }))));
+    f.appendChild(el("tbody", {}, chipsOf.map(function (c, ci) {
+      return el("tr", {}, [td(c.id, "chip-id", c.name), td(size(c.memory_bytes), "num")].concat(models.map(function (m) {
+        var fit = m.fit.chips[ci];
+        return el("td", {}, [["inference", fit.inference], ["training", fit.training]].map(function (p) {
+          return el("span", { cls: "tag " + (p[1].fits ? "ok" : "no"), title: p[0] + ": " + size(p[1].needed_bytes) + " of " + size(p[1].usable_bytes) + " usable",
+            text: p[0] + " " + (p[1].fits ? "fits" : "too big") + " (" + (p[1].headroom_bytes < 0 ? "−" : "+") + size(Math.abs(p[1].headroom_bytes)) + ")" });
+        }));
+      })));
+    })));
+
+    var pick = byId("compare-pick");
+    segmented(pick, models.map(function (m, i) { return [String(i), m.model]; }), "0", function (v) { show(+v); });
+  }
+
+  /* ------------------------------------------------------------ porting */
+  function renderPorting(P) {
+    byId("porting").hidden = false;
+    byId("model-name").textContent = P.models.map(function (m) { return m.name; }).join(", ");
+    byId("model-sub").textContent = "Porting: every unique op configuration run on " + P.backend + " (" + P.device + ")";
+    var badges = byId("badges");
+    [["backend", P.backend], ["device", P.device], ["models", String(P.models.length)]].forEach(function (b) {
+      badges.appendChild(el("span", { cls: "badge" }, [b[0] + " ", el("b", { text: b[1] })]));
+    });
+    byId("porting-title").textContent = "Porting to " + P.backend + " on " + P.device;
+    byId("foot").textContent = "Generated by " + document.querySelector("meta[name=generator]").content
+      + ": every unique op configuration of the models, run alone on the backend with seeded random inputs and compared to eager CPU float64 where the op is deterministic.";
+    var counts = P.counts || {}, runs = P.models.filter(function (m) { return m.runs; }).length;
+    var cards = byId("porting-cards");
+    cards.appendChild(card("Configurations", num(P.configs.length), "unique across " + P.models.length + " models", true));
+    cards.appendChild(card("Pass", num(counts.pass || 0), pct(counts.pass || 0, P.configs.length) + " of them", true));
+    cards.appendChild(card("Fail", num(counts.fail || 0), P.rollup.length + (P.rollup.length === 1 ? " op" : " ops") + " to fix"));
+    cards.appendChild(card("Not runnable alone", num(counts["not runnable alone"] || 0), "need the model's context"));
+    cards.appendChild(card("Models that run", runs + " / " + P.models.length, "every configuration passes"));
+    cards.appendChild(card("Time", duration(P.seconds), (counts["not run"] ? counts["not run"] + " not run (time budget)" : "all configurations run")));
+    byId("porting-hint").textContent = "A configuration is one aten op with its operand shapes, dtypes and attributes, run alone on the backend with random inputs and compared to eager CPU float64. "
+      + (P.notes || []).join(" ");
+
+    var r = byId("porting-rollup");
+    r.appendChild(header([["Op"], ["Called as"], ["Unblocks", 1], ["Blocks", 1], ["Models blocked"], ["Failing configs", 1], ["Stages"], ["Error"]]));
+    r.appendChild(el("tbody", {}, P.rollup.length ? P.rollup.map(function (b) {
+      return el("tr", {}, [td(opName(b.op), "op", b.op), td(b.torch_ops.join(", "), "muted"), td(String(b.unblocks.length), "num", b.unblocks.join(", ") || "none alone"),
+        td(String(b.models_blocked.length), "num"), td(b.models_blocked.join(", ")), td(String(b.failing_configs.length), "num", b.failing_configs.join(", ")),
+        td(Object.keys(b.stages).map(function (k) { return k + ": " + b.stages[k]; }).join(", ")), td(b.error, "clip err", b.error)]);
+    }) : [el("tr", {}, [el("td", { colspan: "8", cls: "muted", text: "Nothing blocks any model." })])]));
+
+    var m = byId("porting-models");
+    m.appendChild(header([["Model"], ["Class"], ["Capture"], ["Configs", 1], ["Failing", 1], ["Blocked by"], [""]]));
+    m.appendChild(el("tbody", {}, P.models.map(function (x) {
+      return el("tr", {}, [td(x.name), td(x.model_class, "muted"), td(x.capture_method, "muted"), td(num(x.configs), "num"), td(num(x.failing.length), "num"),
+        td(x.blocked_by.map(opName).join(", ") || "–"), el("td", {}, [el("span", { cls: "tag " + (x.runs ? "ok" : "no"), text: x.runs ? "runs" : "blocked" })])]);
+    })));
+
+    var state = { words: [], status: "all" }, statuses = ["all"].concat(Object.keys(counts).sort());
+    var select = byId("config-status");
+    statuses.forEach(function (s) { select.appendChild(el("option", { value: s, text: s === "all" ? "every status" : s + " (" + counts[s] + ")" })); });
+    function configShapes(c) { return c.inputs.map(function (i) { return shape(i.shape) + " " + i.dtype; }).join(", "); }
+    function drawConfigs() {
+      var t = byId("porting-configs");
+      while (t.firstChild) t.removeChild(t.firstChild);
+      t.appendChild(header([["Id"], ["Op"], ["Called as"], ["Inputs"], ["Status"], ["Stage"], ["Error"], ["Max abs err", 1], ["Calls", 1], ["Models"]]));
+      var shown = P.configs.filter(function (c) {
+        if (state.status !== "all" && c.status !== state.status) return false;
+        var res = c.result || {};
+        var hay = (c.id + " " + c.op + " " + c.torch_ops.join(" ") + " " + configShapes(c) + " " + Object.keys(c.models).join(" ") + " " + (res.error || "") + " " + c.status).toLowerCase();
+        return state.words.every(function (w) { return hay.indexOf(w) >= 0; });
+      });
+      t.appendChild(el("tbody", {}, shown.slice(0, 1000).map(function (c) {
+        var res = c.result || {}, cls = c.status === "pass" ? "ok" : c.status === "fail" ? "no" : "warn";
+        return el("tr", { "data-config": c.id }, [td(c.id, "mono"), td(opName(c.op), "op"), td(c.torch_ops.join(", "), "muted clip"), td(configShapes(c), "shape", configShapes(c)),
+          el("td", {}, [el("span", { cls: "tag " + cls, text: c.status })]), td(res.stage || "–"), td(res.error || "", "clip err", res.error || ""),
+          td(res.max_abs === null || res.max_abs === undefined ? "–" : res.max_abs.toExponential(1), "num", res.reference || ""), td(num(c.calls), "num"),
+          td(Object.keys(c.models).join(", "), "clip", Object.keys(c.models).map(function (k) { return k + ": " + c.models[k].slice(0, 3).join(", "); }).join("\n"))]);
+      })));
+      byId("config-hint").textContent = shown.length + " of " + P.configs.length + " configurations match" + (shown.length > 1000 ? "; the first 1000 are listed" : "") + ". Hover an error, the models or the max error for more.";
+    }
+    select.addEventListener("change", function () { state.status = select.value; drawConfigs(); });
+    var filter = byId("config-filter"), timer = null;
+    filter.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { state.words = filter.value.toLowerCase().split(/\s+/).filter(Boolean); drawConfigs(); }, 120);
+    });
+    drawConfigs();
+  }
+
+  /* ------------------------------------------------------------ tabs, and what the page is */
+  function renderTabs() {
+    var tabs = byId("tabs");
+    while (tabs.firstChild) tabs.removeChild(tabs.firstChild);
+    [["compare", "Compare"], ["porting", "Porting"], ["summary", "Summary"], ["fit", "Fit"], ["llm", "LLM"], ["roofline", "Roofline"],
+     ["treemap", "Treemap"], ["modules", "Modules"], ["ops", "Ops"], ["optypes", "Op types"], ["capture", "Capture"]].forEach(function (t) {
+      var target = byId(t[0]);
+      if (!target || target.hidden || target.closest("[hidden]")) return;
+      tabs.appendChild(el("a", { href: "#" + t[0], text: t[1] }));
+    });
+  }
+
+  var sections = byId("model-sections"), TEMPLATE = sections.innerHTML;
+  if (DATA.kind === "porting") {
+    sections.hidden = true;
+    renderPorting(DATA.porting);
+  } else if (DATA.kind === "compare") {
+    var showModel = function (i) {
+      sections.innerHTML = TEMPLATE;
+      renderReport(DATA.models[i]);
+      byId("model-name").textContent = DATA.models.map(function (m) { return m.model; }).join(" vs ");
+      byId("model-sub").textContent = "Compared side by side; details below for " + DATA.models[i].model;
+      renderTabs();
+    };
+    renderCompare(DATA.compare, DATA.models, showModel);
+    showModel(0);
+  } else {
+    renderReport(DATA);
+  }
+  renderTabs();
 })();
