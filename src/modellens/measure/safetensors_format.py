@@ -125,14 +125,19 @@ def read_tensor(file: Path, tensor: Tensor, rows: slice | None = None) -> torch.
         start += first * row
         shape[0] = max(0, stop - first)
         count = math.prod(shape)
-    with open(file, "rb") as handle:
+    nbytes = count * torch_dtype.itemsize
+    data = torch.empty(nbytes, dtype=torch.uint8)  # read straight into it: one copy, no zeroing
+    view, got = memoryview(data.numpy()), 0
+    with open(file, "rb", buffering=0) as handle:
         handle.seek(start)
-        data = bytearray(handle.read(count * torch_dtype.itemsize))
-    if len(data) != count * torch_dtype.itemsize:
+        while got < nbytes:  # one read returns at most ~2 GiB
+            n = handle.readinto(view[got:])
+            if not n:
+                break
+            got += n
+    if got != nbytes:
         raise CheckpointError(f"{file}: {tensor.name}: the file ends early (truncated?)")
-    if not data:
-        return torch.empty(shape, dtype=torch_dtype)
-    return torch.frombuffer(data, dtype=torch_dtype).reshape(shape)
+    return data.view(torch_dtype).reshape(shape)
 
 
 def _corrupt(file: Path, detail: str) -> CheckpointError:
