@@ -1,12 +1,12 @@
 """Peak memory of `modellens info` on sharded checkpoints of growing size: bounded, not growing.
 
-    python benchmarks/sharded_memory.py [--sizes 1,4,16] [--shards 8] [--dtype bfloat16]
+    python benchmarks/sharded_memory.py [--sizes 0.5,2,8] [--shards 8] [--dtype bfloat16]
 
 Writes, per total size (GiB), a Hugging Face style sharded checkpoint (`--shards` files
 `model-0000k-of-0000n.safetensors` and `model.safetensors.index.json`) into a temporary
 directory. The shards are *sparse* files: a real safetensors header, one small random tensor
 per shard written for real, and the rest of the data a hole (reads as zeros, takes no disk), so
-a 16 GiB checkpoint costs a few KiB of disk. Each size runs `modellens info DIR --format json -o
+an 8 GiB checkpoint costs a few KiB of disk. Each size runs `modellens info DIR --format json -o
 /dev/null` as its own process; its peak RSS (`wait4` of that child), wall time and the time
 left that the first per-shard progress line estimated are printed as a markdown table
 (docs/info.md). Peak RSS must stay flat as the total grows: it is set by the chunk size and the
@@ -61,8 +61,9 @@ def sparse_safetensors(path: Path, holes: dict[str, tuple[tuple[int, ...], torch
 
 def write_sharded(directory: Path, total_bytes: int, shards: int, dtype: torch.dtype,
                   shape: tuple[int, ...] = TENSOR_SHAPE) -> dict[str, torch.Tensor]:
-    """A sparse sharded checkpoint of about `total_bytes`; returns the real (random) tensors
-    written, one per shard (`shard.k.probe`, shape (16, 64)), by name."""
+    """A sparse sharded checkpoint of about `total_bytes`, shard k holding consecutive layers
+    (as real shards do); returns the real (random) tensors written, one per shard
+    (`model.layers.N.probe.weight` for the shard's first layer N, shape (16, 64)), by name."""
     directory.mkdir(parents=True, exist_ok=True)
     per_tensor = math.prod(shape) * dtype.itemsize
     count = max(shards, round(total_bytes / per_tensor))
@@ -72,12 +73,13 @@ def write_sharded(directory: Path, total_bytes: int, shards: int, dtype: torch.d
     names = [f"model.layers.{i}.mlp.weight" for i in range(count)]
     for k in range(shards):
         file = f"model-{k + 1:05d}-of-{shards:05d}.safetensors"
-        probe = torch.randn(16, 64, generator=gen).to(dtype)
-        real[f"shard.{k}.probe"] = probe
-        mine = names[k::shards]
+        first, stop = k * count // shards, (k + 1) * count // shards  # consecutive layers
+        probe_name = f"model.layers.{first}.probe.weight"
+        real[probe_name] = torch.randn(16, 64, generator=gen).to(dtype)
+        mine = names[first:stop]
         sparse_safetensors(directory / file, {n: (shape, dtype) for n in mine},
-                           {f"shard.{k}.probe": probe})
-        weight_map.update({n: file for n in [*mine, f"shard.{k}.probe"]})
+                           {probe_name: real[probe_name]})
+        weight_map.update({n: file for n in [*mine, probe_name]})
     (directory / "model.safetensors.index.json").write_text(
         json.dumps({"metadata": {}, "weight_map": weight_map}))
     return real
@@ -100,7 +102,7 @@ def run_info(directory: Path) -> tuple[float, float, str]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", default="1,4,16", help="total checkpoint sizes in GiB (default 1,4,16)")
+    p.add_argument("--sizes", default="0.5,2,8", help="total checkpoint sizes in GiB (default 0.5,2,8)")
     p.add_argument("--shards", type=int, default=8)
     p.add_argument("--dtype", default="bfloat16")
     args = p.parse_args()

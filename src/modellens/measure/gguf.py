@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..capture.records import TensorSpec
+from .. import gguf_format
 from ..errors import CheckpointError
 from .checkpoints import GGUF_SUFFIX, TensorEntry, TensorStore, looks_like_buffer, natural_key
 
@@ -54,6 +55,7 @@ def _reader(path: Path):
     except ImportError:
         raise CheckpointError("reading .gguf needs the gguf package "
                               "(pip install 'modellens[gguf]')") from None
+    gguf_format.read_header(path)  # every count and extent checked: one clear line if corrupt
     try:
         return GGUFReader(str(path), "r")
     except Exception as exc:
