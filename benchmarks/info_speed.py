@@ -11,7 +11,8 @@ temporary directory (deleted afterwards, never committed), then times, each as i
 The two are run alternately `--repeat` times (the file stays in the page cache) and the best
 wall time and the best CPU time (user + sys of the child) of each are kept: on a shared, loaded
 machine a single run can be off by 2x, CPU time much less. Prints a markdown table with both
-ratios info / bare and the load average (docs/info.md).
+ratios info / bare and the load average (docs/info.md). `--cpus 0` pins both to one core, the
+case where the cores are busy and working on tensors in parallel cannot help.
 """
 
 from __future__ import annotations
@@ -50,12 +51,17 @@ def generate(path: Path, mib: int, dtype: str) -> int:
     return sum(t.numel() for t in tensors.values())
 
 
+CPUS: set[int] | None = None  # --cpus: pin both processes to these cores
+
+
 def timed(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds user + sys) of `cmd` as its own process."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    pin = (lambda: os.sched_setaffinity(0, CPUS)) if CPUS else None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, preexec_fn=pin)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -76,7 +82,11 @@ def main() -> int:
     p.add_argument("--size", type=int, metavar="MIB", help="one file size in MiB (overrides --sizes)")
     p.add_argument("--dtype", default="float16")
     p.add_argument("--repeat", type=int, default=3, help="runs per case, alternating, best kept")
+    p.add_argument("--cpus", help="pin both processes to these cores, e.g. 0 (one core: "
+                                  "no parallelism to hide the per-value cost)")
     args = p.parse_args()
+    global CPUS
+    CPUS = {int(c) for c in args.cpus.split(",")} if args.cpus else None
     sizes = [args.size] if args.size else [int(s) for s in args.sizes.split(",")]
     src = str(Path(__file__).resolve().parents[1] / "src")
     env_path = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
@@ -93,7 +103,8 @@ def main() -> int:
                                      "--format", "json", "-o", os.devnull]}, args.repeat)
             (bw, bc), (iw, ic) = best["bare"], best["info"]
             load = os.getloadavg()[0]
-            print(f"| {mib} MiB {args.dtype} | {numel / 1e6:.0f} M | {bw:.2f} s, {bc:.2f} s | "
+            cores = f", cores {args.cpus}" if args.cpus else ""
+            print(f"| {mib} MiB {args.dtype}{cores} | {numel / 1e6:.0f} M | {bw:.2f} s, {bc:.2f} s | "
                   f"{iw:.2f} s, {ic:.2f} s | {iw / bw:.2f}x | {ic / bc:.2f}x | {load:.1f} |",
                   flush=True)
             path.unlink()

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from benchmarks.sharded_memory import write_sharded
+from modellens.errors import CheckpointError
 from modellens.measure.checkpoints import open_checkpoint
 from modellens.tasks.model_info import collect_model_info
 
@@ -53,3 +55,27 @@ def test_sharded_checkpoint_peak_rss_is_bounded(tmp_path):
     assert got.mean == pytest.approx(float(probe.mean()), rel=1e-12)
     assert got.std == pytest.approx(float(probe.std()), rel=1e-12)
     assert got.max == float(probe.max())
+
+
+def test_mapped_chunks_equal_the_tensors_and_survive_release(tmp_path):
+    torch.manual_seed(0)
+    tensors = {"w": torch.randn(300, 70).half(), "b": torch.randn(70), "e": torch.zeros(0, 4),
+               "n": torch.arange(12).reshape(3, 4)}
+    save_file(tensors, tmp_path / "m.safetensors")
+    store = open_checkpoint(tmp_path / "m.safetensors")
+    expected = load_file(tmp_path / "m.safetensors")
+    for name, tensor in expected.items():
+        chunks = list(store.chunks(name, 1000))  # every chunk released before this returns
+        assert torch.equal(torch.cat([c.reshape(-1, *tensor.shape[1:]) for c in chunks]), tensor)
+    assert len(list(store.chunks("w", 1000))) == 22  # 14 rows of 70 per chunk
+
+
+def test_a_file_truncated_during_a_scan_is_an_error_not_a_crash(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_file({"a": torch.ones(64, 64), "z": torch.ones(64, 64)}, path)
+    store = open_checkpoint(path)
+    next(store.chunks("a", 256))  # the file is mapped now
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size - 4096)
+    with pytest.raises(CheckpointError, match="ends early"):
+        list(store.chunks("z", 256))

@@ -172,10 +172,9 @@ class SafetensorsStore(TensorStore):
     def chunks(self, name: str, max_elements: int) -> Iterator[torch.Tensor]:
         """Row chunks as views of the memory-mapped file, each dropped from the resident set
         once the next is asked for (a chunk stays readable: its pages fault back in)."""
-        mapped = self.mapped.get(self.file_of[name])
-        if mapped is None:
-            mapped = self.mapped.setdefault(self.file_of[name],
-                                            safetensors_format.MappedFile(self.file_of[name]))
+        file = self.file_of[name]
+        mapped = self.mapped.get(file) or self.mapped.setdefault(
+            file, safetensors_format.MappedFile(file))  # maps on first use; setdefault: one wins
         tensor = self.tensor_of[name]
         for rows in row_slices(tensor.shape, max_elements):
             view, span = mapped.rows(tensor, rows)
