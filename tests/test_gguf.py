@@ -88,10 +88,6 @@ def test_header_matches_the_gguf_package(tmp_path):
     assert {t.name: (t.dims, t.ggml_type, t.offset) for t in header.tensors} == theirs
 
 
-def _fields(path) -> bytes:
-    return path.read_bytes()
-
-
 @pytest.fixture
 def good(tmp_path):
     path = tmp_path / "good.gguf"
