@@ -197,3 +197,22 @@ def test_unmapped_architecture_is_one_line(tmp_path, capsys):
         config_dict(tmp_path / "rwkv.gguf")
     assert main(["profile", str(tmp_path / "rwkv.gguf")]) == 1
     assert "rwkv6" in capsys.readouterr().err
+
+
+def test_store_on_the_own_header_matches_the_gguf_package(tmp_path):
+    from gguf.quants import dequantize
+
+    from modellens.measure.checkpoints import open_checkpoint
+
+    path = tmp_path / "m.gguf"
+    write_model_gguf(path)
+    store, reader = open_checkpoint(path), gguf.GGUFReader(str(path))
+    assert store.metadata["tokenizer.ggml.tokens"] == {
+        "length": VOCAB, "first": [f"t{i}" for i in range(8)]}
+    assert store.metadata["llama.feed_forward_length"] == FF
+    for t in reader.tensors:
+        spec = store.by_name[t.name].spec
+        assert spec.shape == tuple(int(d) for d in reversed(t.shape.tolist()))
+        assert spec.nbytes == int(t.n_bytes)
+        theirs = dequantize(np.asarray(t.data), t.tensor_type).reshape(spec.shape)
+        assert np.array_equal(store.read(t.name).numpy(), theirs)
