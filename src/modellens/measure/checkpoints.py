@@ -1,8 +1,9 @@
 """Read checkpoints safely, one tensor (or row chunk) at a time.
 
-- `.safetensors`: listed from the header, parsed once (`safetensors_format`); each read takes only
-  the bytes of the rows it needs, so resident memory stays at one chunk, and a file of n
-  tensors is read in time linear in n.
+- `.safetensors`: listed from the header, parsed once (`safetensors_format`); a scan streams row
+  chunks as views of the memory-mapped file, each dropped from the resident set after use, and
+  `read` takes only the bytes of the rows it needs, so resident memory stays at one chunk, and a
+  file of n tensors is read in time linear in n.
 - sharded Hugging Face directories: `model.safetensors.index.json` (or a single
   `model.safetensors`, or `pytorch_model.bin[.index.json]`); every shard the index names must be
   a relative path inside the directory.
@@ -145,6 +146,7 @@ class SafetensorsStore(TensorStore):
         self.kind = kind
         self.file_of: dict[str, Path] = {}
         self.tensor_of: dict[str, safetensors_format.Tensor] = {}
+        self.mapped: dict[Path, safetensors_format.MappedFile] = {}  # one mapping per file, lazily
         entries: list[TensorEntry] = []
         for file in files:
             require_regular_file(file)
@@ -166,6 +168,18 @@ class SafetensorsStore(TensorStore):
 
     def read(self, name: str, rows: slice | None = None) -> torch.Tensor:
         return safetensors_format.read_tensor(self.file_of[name], self.tensor_of[name], rows)
+
+    def chunks(self, name: str, max_elements: int) -> Iterator[torch.Tensor]:
+        """Row chunks as views of the memory-mapped file, each dropped from the resident set
+        once the next is asked for (a chunk stays readable: its pages fault back in)."""
+        file = self.file_of[name]
+        mapped = self.mapped.get(file) or self.mapped.setdefault(
+            file, safetensors_format.MappedFile(file))  # maps on first use; setdefault: one wins
+        tensor = self.tensor_of[name]
+        for rows in row_slices(tensor.shape, max_elements):
+            view, span = mapped.rows(tensor, rows)
+            yield view
+            mapped.release(span)
 
 
 def require_regular_file(path: Path) -> None:

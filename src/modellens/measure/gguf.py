@@ -1,8 +1,9 @@
 """GGUF files (llama.cpp) as a TensorStore: metadata, quantized tensors, dequantized values.
 
-The file is memory-mapped by `gguf.GGUFReader` (the `gguf` package, `pip install
-'modellens[gguf]'`); a read slices the rows it needs from the mapped blocks and dequantizes only
-those (`gguf.quants.dequantize`), so statistics stream in bounded memory like safetensors.
+The header is parsed and validated by `modellens.gguf_format`; the file is memory-mapped
+(`np.memmap`) and a read slices the rows it needs from the mapped blocks and dequantizes only
+those (`gguf.quants.dequantize`, the `gguf` package: `pip install 'modellens[gguf]'`), so
+statistics stream in bounded memory like safetensors.
 
 Shapes are given in torch order (outermost first): GGUF stores ggml's ne[0] (the innermost,
 contiguous dimension) first, so `[4096, 11008]` in the file is `(11008, 4096)` here. A quantized
@@ -20,12 +21,14 @@ import numpy as np
 import torch
 
 from ..capture.records import TensorSpec
+from .. import gguf_format
 from ..errors import CheckpointError
 from .checkpoints import GGUF_SUFFIX, TensorEntry, TensorStore, looks_like_buffer, natural_key
 
 _PLAIN = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64",
           "I8": "int8", "I16": "int16", "I32": "int32", "I64": "int64"}
-MAX_ARRAY_ITEMS = 8  # metadata arrays (vocabularies) are summarised, not copied
+_NUMPY = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I8": np.int8,
+          "I16": np.int16, "I32": np.int32, "I64": np.int64}  # read as is; the rest: blocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,66 +51,62 @@ def is_gguf(path: str | Path) -> bool:
     return Path(path).suffix.lower() == GGUF_SUFFIX and Path(path).is_file()
 
 
-def _reader(path: Path):
+def _gguf():
     try:
-        from gguf import GGUFReader
+        import gguf
     except ImportError:
         raise CheckpointError("reading .gguf needs the gguf package "
                               "(pip install 'modellens[gguf]')") from None
-    try:
-        return GGUFReader(str(path), "r")
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable GGUF file ({type(exc).__name__}: "
-                              f"{exc})") from None
-
-
-def _field_value(field: Any) -> Any:
-    from gguf import GGUFValueType
-
-    try:
-        if field.types and field.types[0] == GGUFValueType.ARRAY:
-            n = len(field.data)
-            head = [field.contents(i) for i in range(min(n, MAX_ARRAY_ITEMS))]
-            return head if n <= MAX_ARRAY_ITEMS else {"length": n, "first": head}
-        value = field.contents()
-    except Exception:  # an odd field must not hide the file
-        return None
-    return value.item() if isinstance(value, np.generic) else value
+    return gguf
 
 
 class GGUFStore(TensorStore):
-    """The tensors of one .gguf file, dequantized to float32 on read."""
+    """The tensors of one .gguf file, dequantized to float32 on read.
+
+    The header comes from modellens' own validating parser (`gguf_format`: every count, length
+    and tensor extent checked; a 150 k-token vocabulary in 0.2 s where `gguf.GGUFReader` builds
+    numpy arrays per token, 16 s), the data from one read-only `np.memmap` of the file."""
 
     def __init__(self, path: str | Path) -> None:
+        gguf = _gguf()
         path = Path(path)
         self.path = path
-        self.reader = _reader(path)
-        self.tensors = {t.name: t for t in self.reader.tensors}
+        header = gguf_format.read_header(path)  # validated: one clear line if corrupt
         self.metadata: dict[str, Any] = {
-            name: _field_value(field) for name, field in self.reader.fields.items()
-            if not name.startswith("GGUF.")}
+            name: value.to_json() if isinstance(value, gguf_format.Array) else value
+            for name, value in header.metadata.items()}
+        data = np.memmap(path, mode="r")
+        self.tensors: dict[str, tuple[Any, np.ndarray]] = {}
         entries = []
-        for t in self.reader.tensors:
-            kind = t.tensor_type.name
-            dtype = _PLAIN.get(kind, kind.lower())
-            spec = GGUFSpec(tuple(int(d) for d in reversed(t.shape.tolist())), dtype,
-                            file_bytes=int(t.n_bytes), ggml_type=kind)
+        for t in header.tensors:
+            qtype = gguf.GGMLQuantizationType(t.ggml_type)
+            block, type_size = gguf.GGML_QUANT_SIZES[qtype]
+            shape = tuple(reversed(t.dims))  # torch order
+            start = header.data_start + t.offset
+            raw = data[start:start + t.numel // block * type_size]
+            if qtype.name in _NUMPY:
+                values = raw.view(_NUMPY[qtype.name]).reshape(shape)
+            else:  # blocks: rows of bytes, as the gguf package lays them out for dequantize
+                values = raw.reshape(*shape[:-1], shape[-1] // block * type_size)
+            self.tensors[t.name] = (qtype, values)
+            dtype = _PLAIN.get(qtype.name, qtype.name.lower())
+            spec = GGUFSpec(shape, dtype, file_bytes=int(raw.nbytes), ggml_type=qtype.name)
             entries.append(TensorEntry(t.name, spec, looks_like_buffer(t.name, spec)))
         super().__init__(str(path), sorted(entries, key=lambda e: natural_key(e.name)))
         self.kind = "gguf"
-        version = _field_value(self.reader.fields["GGUF.version"]) \
-            if "GGUF.version" in self.reader.fields else "?"
         types = sorted({e.spec.ggml_type for e in entries})
-        self.notes.append(f"GGUF v{version}, {self.metadata.get('general.architecture', '?')}; "
+        self.notes.append(f"GGUF v{header.version}, "
+                          f"{self.metadata.get('general.architecture', '?')}; "
                           f"tensor types {', '.join(types)}; statistics are of the dequantized "
                           "values; sizes are the real sizes in the file")
 
     def read(self, name: str, rows: slice | None = None) -> torch.Tensor:
         from gguf.quants import dequantize
 
-        tensor = self.tensors[name]
-        data = tensor.data if rows is None or tensor.data.ndim == 0 else tensor.data[rows]
-        values = dequantize(np.asarray(data), tensor.tensor_type)
+        qtype, data = self.tensors[name]
+        if rows is not None and data.ndim:
+            data = data[rows]
+        values = dequantize(np.asarray(data), qtype)
         shape = self.by_name[name].spec.shape
         if rows is not None and shape:
             shape = (len(range(*rows.indices(shape[0]))), *shape[1:])

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import os
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,9 +112,9 @@ def _tensor(file: Path, name: str, entry: object, data_start: int, data_size: in
                   data_start + offsets[1])
 
 
-def read_tensor(file: Path, tensor: Tensor, rows: slice | None = None) -> torch.Tensor:
-    """The tensor's values (rows `rows` of dim 0 only, when given), read from the file: only
-    those bytes are read, so memory holds one chunk."""
+def _extent(file: Path, tensor: Tensor,
+            rows: slice | None) -> tuple[torch.dtype, int, list[int], int]:
+    """(torch dtype, first byte, shape, element count) of rows `rows` of `tensor`."""
     torch_dtype = DTYPES[tensor.format_dtype][2]
     if torch_dtype is None:
         raise CheckpointError(f"{file}: {tensor.name} is {tensor.format_dtype}, a packed format "
@@ -125,14 +127,71 @@ def read_tensor(file: Path, tensor: Tensor, rows: slice | None = None) -> torch.
         start += first * row
         shape[0] = max(0, stop - first)
         count = math.prod(shape)
-    with open(file, "rb") as handle:
+    return torch_dtype, start, shape, count
+
+
+def read_tensor(file: Path, tensor: Tensor, rows: slice | None = None) -> torch.Tensor:
+    """The tensor's values (rows `rows` of dim 0 only, when given), read from the file into
+    memory of their own: only those bytes are read, so memory holds one chunk."""
+    torch_dtype, start, shape, count = _extent(file, tensor, rows)
+    nbytes = count * torch_dtype.itemsize
+    data = torch.empty(nbytes, dtype=torch.uint8)  # read straight into it: one copy, no zeroing
+    view, got = memoryview(data.numpy()), 0
+    with open(file, "rb", buffering=0) as handle:
         handle.seek(start)
-        data = bytearray(handle.read(count * torch_dtype.itemsize))
-    if len(data) != count * torch_dtype.itemsize:
-        raise CheckpointError(f"{file}: {tensor.name}: the file ends early (truncated?)")
-    if not data:
-        return torch.empty(shape, dtype=torch_dtype)
-    return torch.frombuffer(data, dtype=torch_dtype).reshape(shape)
+        while got < nbytes:  # one read returns at most ~2 GiB
+            n = handle.readinto(view[got:])
+            if not n:
+                break
+            got += n
+    if got != nbytes:
+        raise _ends_early(file, tensor)
+    return data.view(torch_dtype).reshape(shape)
+
+
+class MappedFile:
+    """A safetensors file memory-mapped once, for streaming: `rows` gives rows of a tensor as
+    a zero-copy view of the page cache (no read() copy: ~1 ns per value less than
+    `read_tensor`), `release` drops that range from this process's resident set again
+    (madvise DONTNEED; the pages stay in the page cache, and a later touch re-reads them), so
+    resident memory stays at the chunks in use. The mapping is copy-on-write: the file is never
+    written. The size is checked before every view, so a file truncated under a running scan
+    is a CheckpointError, not a SIGBUS."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self._lock = threading.Lock()
+        self._handle = None
+        self._map: mmap.mmap | None = None
+
+    def _mapped(self) -> mmap.mmap:
+        with self._lock:
+            if self._map is None:
+                self._handle = open(self.file, "rb")
+                self._map = mmap.mmap(self._handle.fileno(), 0, access=mmap.ACCESS_COPY)
+            return self._map
+
+    def rows(self, tensor: Tensor, rows: slice | None) -> tuple[torch.Tensor, tuple[int, int]]:
+        """(rows `rows` of `tensor` as a view, its byte span for `release`)."""
+        torch_dtype, start, shape, count = _extent(self.file, tensor, rows)
+        if not count:
+            return torch.empty(shape, dtype=torch_dtype), (start, 0)
+        mapped = self._mapped()
+        nbytes = count * torch_dtype.itemsize
+        if start + nbytes > min(len(mapped), os.fstat(self._handle.fileno()).st_size):
+            raise _ends_early(self.file, tensor)
+        view = torch.frombuffer(mapped, dtype=torch_dtype, count=count, offset=start)
+        return view.reshape(shape), (start, nbytes)
+
+    def release(self, span: tuple[int, int]) -> None:
+        start, nbytes = span
+        if nbytes and self._map is not None and hasattr(mmap, "MADV_DONTNEED"):
+            page = start - start % mmap.PAGESIZE
+            self._map.madvise(mmap.MADV_DONTNEED, page, start + nbytes - page)
+
+
+def _ends_early(file: Path, tensor: Tensor) -> CheckpointError:
+    return CheckpointError(f"{file}: {tensor.name}: the file ends early (truncated?)")
 
 
 def _corrupt(file: Path, detail: str) -> CheckpointError:

@@ -8,6 +8,7 @@ Spec grammar (see the README):
   tv:resnet50 (torchvision:)   timm:vit_base_patch16_224   yolo:yolov8n
   my_model.py::load_model                              a function returning an nn.Module
   configs/vit-b-16.json                                a transformer described by a small config
+  model.gguf                                           a llama.cpp file: config from its metadata
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def _resolve_spec(spec: str, options: InputOptions, trust_remote_code: bool = Fa
         raise SpecError(f"{spec}: a Python file needs a function, e.g. {spec}::load_model")
     if path.suffix == ".json":
         return _from_json_file(path, options)
-    if path.is_dir():
+    if path.is_dir() or path.suffix.lower() == ".gguf":  # a GGUF file: config from its metadata
         from . import hf
 
         return hf.source(spec, options, trust_remote_code=trust_remote_code)

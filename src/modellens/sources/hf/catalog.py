@@ -68,6 +68,12 @@ def load_config(spec: str, *, trust_remote_code: bool = False):
             if not path.is_file():
                 raise SpecError(f"config file not found: {spec}")
             return _config_from_dict(json.loads(path.read_text()), spec), "config file"
+        if path.suffix.lower() == ".gguf":
+            from ..gguf import config_dict
+
+            if not path.is_file():
+                raise SpecError(f"GGUF file not found: {spec}")
+            return _config_from_dict(config_dict(path), spec), "GGUF metadata"
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{spec}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     try:
