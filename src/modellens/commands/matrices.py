@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Output, add_input_options, add_output_options, input_paths
+from .common import (
+    Output,
+    add_cache_option,
+    add_input_options,
+    add_output_options,
+    cached,
+    input_paths,
+)
 
 
 def register(subparsers) -> None:
@@ -24,10 +31,12 @@ def register(subparsers) -> None:
     rate.add_argument("--hardware", help="chip whose memory bandwidth to use (default a100; "
                                          "`modellens hardware` lists them) or a YAML file")
     add_output_options(p)
+    add_cache_option(p)
     p.set_defaults(infer_format=False)  # -o x.json is seed 000's file, the table still printed
     p.set_defaults(handler=run)
 
 
+@cached("models", "inputs", "hardware", paths=("output",))  # -o x.json: a file the task writes
 def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
 

@@ -6,10 +6,12 @@ import argparse
 
 from .common import (
     Output,
+    add_cache_option,
     add_input_options,
     add_model_argument,
     add_output_options,
     add_time_model_option,
+    cached,
     input_paths,
     non_negative_int,
 )
@@ -38,12 +40,14 @@ def register(subparsers) -> None:
     p.add_argument("--no-block-replay", action="store_true",
                    help="run every repeated block instead of capturing one and replaying it")
     add_output_options(p, html=True, markdown=True)
+    add_cache_option(p)
     p.set_defaults(handler=run)
 
 
 INPUTS = ("model", "inputs", "hardware")
 
 
+@cached(*INPUTS)
 def run(args: argparse.Namespace) -> int:
     sweep = isinstance(args.seq_len, list) or isinstance(args.image_size, list)
     out = Output(args, html=not sweep, markdown=not sweep,  # no HTML or markdown for sweeps

@@ -12,7 +12,7 @@ from typing import Any
 from ...errors import ConfigError, SpecError
 from .. import catalog_index
 
-TYPE_PREFIX = "type:"  # `hf:type:bert`: transformers' default config for a model_type
+TYPE_PREFIX = catalog_index.TYPE_PREFIX
 _BUILD_MAPPINGS = ("MODEL_MAPPING_NAMES", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
                    "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES")
 
