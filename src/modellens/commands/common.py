@@ -30,6 +30,7 @@ def run_handler(args: argparse.Namespace) -> int:
     try:
         if hasattr(args, "offered_formats"):
             resolve_format(args)
+        check_hub_specs(args)
         with library_noise_silenced(not getattr(args, "debug", False)):
             return args.handler(args)
     except UsageError as exc:
@@ -48,6 +49,21 @@ def run_handler(args: argparse.Namespace) -> int:
         print(f"modellens: internal error: {type(exc).__name__}: {first} "
               "(rerun with --debug for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def check_hub_specs(args: argparse.Namespace) -> None:
+    """A model spec only the hub has (`model`, `models`) is checked first, with one quick
+    request (`sources.hub.require`): an unreachable hub or an unknown id fails in one line
+    before torch and transformers are imported."""
+    specs = [getattr(args, "model", None)] + list(getattr(args, "models", None) or [])
+    specs = [s.strip().removeprefix("hf:") for s in specs if isinstance(s, str)]
+    if not any("/" in s for s in specs):
+        return
+    from ..sources import hub
+
+    for spec in specs:
+        if hub.is_hub_id(spec):
+            hub.require(spec)
 
 
 def add_model_argument(parser: argparse.ArgumentParser, help: str) -> None:
