@@ -315,14 +315,16 @@ def _cache_key(args: argparse.Namespace, inputs: tuple[str, ...],
             return None
         fingerprints[name] = marks
     options = {k: v for k, v in vars(args).items() if k not in _NOT_KEYED or k in paths}
-    return make_key(args.command, options, fingerprints, _view())
+    return make_key(args.command, options, fingerprints, _view(args.format))
 
 
-def _view() -> dict[str, Any]:
-    """What changes how the same result is printed: a terminal (its width, colour settings)
-    or not (the piped width)."""
+def _view(fmt: str) -> dict[str, Any]:
+    """What changes how a table is printed: a terminal (its width, colour settings) or not
+    (the piped width). Other formats print the same text anywhere."""
     import shutil
 
+    if fmt != "table":
+        return {}
     terminal = sys.stdout.isatty()
     width = shutil.get_terminal_size().columns if terminal else text_width()
     colour = {name: os.environ.get(name) for name in ("NO_COLOR", "FORCE_COLOR", "TERM",
