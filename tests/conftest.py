@@ -6,6 +6,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["MODELLENS_NO_CACHE"] = "1"  # the suite never reads or writes a user's result cache
 
 
 @lru_cache(maxsize=None)

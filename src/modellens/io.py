@@ -15,6 +15,7 @@ done, steps in all, what is being worked on); the commands draw it (`report.prog
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import json
@@ -33,6 +34,33 @@ Progress = Callable[[int, int, str], None]  # (done, total, label)
 STDOUT = "-"
 # Paths that name open streams or kernel objects: always written through, never renamed over.
 _STREAM_PREFIXES = ("/dev/", "/proc/")
+CACHE_ENV = "MODELLENS_CACHE_DIR"
+# (path as given, bytes) of every write_bytes while `recording_writes` is active
+_recorded_writes: list[tuple[str, bytes]] | None = None
+
+
+def cache_dir() -> Path:
+    """Where modellens keeps what it can reuse (measurements, fitted chips, results):
+    $MODELLENS_CACHE_DIR, else the user cache dir (platformdirs)."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("modellens"))
+
+
+@contextlib.contextmanager
+def recording_writes():
+    """Yields the list of (path as given, bytes) that `write_bytes` (and so `write_text`,
+    `write_json`) writes while the block runs: the files a command produced, for the result
+    cache to write again."""
+    global _recorded_writes
+    previous, _recorded_writes = _recorded_writes, []
+    try:
+        yield _recorded_writes
+    finally:
+        _recorded_writes = previous
 
 
 def to_jsonable(value: Any) -> Any:
@@ -99,6 +127,8 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write `data` to `path` under the file policy of the module docstring."""
+    if _recorded_writes is not None:
+        _recorded_writes.append((os.fspath(path), data))
     if str(path) == STDOUT:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)

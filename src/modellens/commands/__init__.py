@@ -8,7 +8,7 @@ import importlib
 
 # Order shown in `modellens --help`.
 COMMANDS = ("profile", "compare", "report", "matrices", "transformer", "unique", "info", "diff", "llm",
-            "discover", "models", "hardware", "time")
+            "discover", "models", "hardware", "time", "cache")
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:

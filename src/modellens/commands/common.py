@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
+import functools
 import os
+import re
 import sys
 from typing import Any, Callable, Iterable
 
@@ -27,6 +30,7 @@ def run_handler(args: argparse.Namespace) -> int:
     try:
         if hasattr(args, "offered_formats"):
             resolve_format(args)
+        check_hub_specs(args)
         with library_noise_silenced(not getattr(args, "debug", False)):
             return args.handler(args)
     except UsageError as exc:
@@ -45,6 +49,21 @@ def run_handler(args: argparse.Namespace) -> int:
         print(f"modellens: internal error: {type(exc).__name__}: {first} "
               "(rerun with --debug for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def check_hub_specs(args: argparse.Namespace) -> None:
+    """A model spec only the hub has (`model`, `models`) is checked first, with one quick
+    request (`sources.hub.require`): an unreachable hub or an unknown id fails in one line
+    before torch and transformers are imported."""
+    specs = [getattr(args, "model", None)] + list(getattr(args, "models", None) or [])
+    specs = [s.strip().removeprefix("hf:") for s in specs if isinstance(s, str)]
+    if not any("/" in s for s in specs):
+        return
+    from ..sources import hub
+
+    for spec in specs:
+        if hub.is_hub_id(spec):
+            hub.require(spec)
 
 
 def add_model_argument(parser: argparse.ArgumentParser, help: str) -> None:
@@ -143,9 +162,10 @@ class Output:
         # the renderers, report.text)
         if self.path and self.format == "table":
             return Console(record=True, width=text_width(), file=_NullFile(), emoji=False)
-        console = Console(quiet=self.quiet, emoji=False)
+        record = _RECORDING.get() is not None  # the result cache keeps what is printed
+        console = Console(quiet=self.quiet, emoji=False, record=record)
         return console if console.is_terminal else Console(quiet=self.quiet, width=text_width(),
-                                                           emoji=False)
+                                                           emoji=False, record=record)
 
     def progress(self, message: str):
         """A spinner on stderr while `message` work runs (only on a terminal, never with -q)."""
@@ -166,11 +186,17 @@ class Output:
         from ..io import to_json, write_text
         from ..report.csv_io import to_csv
 
+        recording = _RECORDING.get()
         if self.format == "table":
             console = self.console()
             table(console)
             if self.path:
-                write_text(self.path, console.export_text())
+                text = console.export_text()
+                write_text(self.path, text)
+            elif recording is not None:
+                text = console.export_text(styles=console.is_terminal)
+            if recording is not None:
+                recording.emitted(self.format, text, bool(self.path))
             return
         if self.format == "json":
             text = to_json(data())
@@ -185,12 +211,167 @@ class Output:
         else:
             assert html is not None
             text = html()
+        if recording is not None:
+            recording.emitted(self.format, text, bool(self.path))
         if self.path:
             write_text(self.path, text)
             if not self.quiet:
                 print(f"wrote {self.path}", file=sys.stderr)
         elif not self.quiet:
             sys.stdout.write(text)
+
+
+# The result cache (tasks.result_cache): a command whose output is a pure function of its
+# inputs is wrapped in `cached`; a repeated run replays the output without importing torch.
+
+_RECORDING: contextvars.ContextVar[_Recording | None] = contextvars.ContextVar(
+    "modellens_recording", default=None)
+# options that never change an answer: where it goes, how chatty, the cache itself, argparse's
+_NOT_KEYED = frozenset({"output", "quiet", "debug", "no_cache", "handler", "model_flag",
+                        "offered_formats", "default_format", "infer_format"})
+CACHE_NOTE = "modellens: answered from the result cache (--no-cache recomputes)"
+
+
+def add_cache_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cache", action="store_true",
+                        help="recompute, neither reading nor writing the result cache "
+                             "(MODELLENS_NO_CACHE=1 does the same; `modellens cache` shows it)")
+
+
+class _Recording:
+    """What one run of a cached command put out: its output once, in one format."""
+
+    def __init__(self) -> None:
+        self.outputs: list[tuple[str, str, bool]] = []
+
+    def emitted(self, fmt: str, text: str, to_path: bool) -> None:
+        self.outputs.append((fmt, text, to_path))
+
+    def entry(self, writes: list[tuple[str, bytes]], path: str | None):
+        """The cache entry, or None when the run did not put out exactly one answer."""
+        from ..tasks.result_cache import Entry
+
+        if len(self.outputs) != 1:
+            return None
+        fmt, text, to_path = self.outputs[0]
+        files = [(p, data) for p, data in writes if not (to_path and p == path)]
+        return Entry(fmt, text, to_path, files)
+
+
+def cached(*inputs: str, paths: tuple[str, ...] = (),
+           when: Callable[[argparse.Namespace], bool] | None = None):
+    """Wrap a command's `run(args)` whose output is a pure function of its inputs: `inputs`
+    are the options naming specs or files (fingerprinted into the key), `paths` the output
+    options the run writes other files to (keyed: a replay writes them again), `when` what
+    makes this use of the command cacheable (not measured timing, say). A hit writes the
+    kept output (JSON marked `"cached": true`, a note on stderr) without running `run`."""
+    def wrap(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        @functools.wraps(run)
+        def handler(args: argparse.Namespace) -> int:
+            key = _cache_key(args, inputs, paths) if _cacheable(args, when) else None
+            if key is None:
+                return run(args)
+            from ..io import recording_writes
+            from ..tasks import result_cache
+
+            entry = result_cache.load(key)
+            if entry is not None:
+                _replay(args, entry, inputs)
+                return 0
+            recording = _Recording()
+            token = _RECORDING.set(recording)
+            try:
+                with recording_writes() as writes:
+                    code = run(args)
+            finally:
+                _RECORDING.reset(token)
+            entry = recording.entry(writes, args.output)
+            if code == 0 and entry is not None:
+                result_cache.store(key, entry)
+            return code
+
+        return handler
+
+    return wrap
+
+
+def _cacheable(args: argparse.Namespace, when) -> bool:
+    from ..tasks.result_cache import enabled
+
+    if getattr(args, "no_cache", False) or not enabled():
+        return False
+    if args.quiet and not args.output:  # nothing shown, nothing to keep
+        return False
+    return when is None or when(args)
+
+
+def _cache_key(args: argparse.Namespace, inputs: tuple[str, ...],
+               paths: tuple[str, ...]) -> str | None:
+    """The result cache's key for this run, or None when an input has no fingerprint (code,
+    a hub id): such a run is never cached."""
+    from ..sources.fingerprint import hardware_fingerprint, spec_fingerprint
+    from ..tasks.result_cache import make_key
+
+    fingerprints: dict[str, Any] = {}
+    for name in inputs:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        marks = [hardware_fingerprint(v) if name in ("hardware", "plot_hardware")
+                 else spec_fingerprint(v) for v in values]
+        if any(mark is None for mark in marks):
+            return None
+        fingerprints[name] = marks
+    options = {k: v for k, v in vars(args).items() if k not in _NOT_KEYED or k in paths}
+    return make_key(args.command, options, fingerprints, _view(args.format))
+
+
+def _view(fmt: str) -> dict[str, Any]:
+    """What changes how a table is printed: a terminal (its width, colour settings) or not
+    (the piped width). Other formats print the same text anywhere."""
+    import shutil
+
+    if fmt != "table":
+        return {}
+    terminal = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if terminal else text_width()
+    colour = {name: os.environ.get(name) for name in ("NO_COLOR", "FORCE_COLOR", "TERM",
+                                                     "COLORTERM")} if terminal else {}
+    return {"terminal": terminal, "width": width, "colour": colour}
+
+
+def _replay(args: argparse.Namespace, entry, inputs: tuple[str, ...]) -> None:
+    """Write a kept answer as the run that made it did, refusing the same outputs first."""
+    from ..io import check_output, write_bytes, write_text
+
+    Output(args, html=True, markdown=True, inputs=input_paths(args, *inputs))
+    for path, _ in entry.files:
+        check_output(path, input_paths(args, *inputs))
+    for path, data in entry.files:
+        write_bytes(path, data)
+    text = mark_cached(entry.text) if entry.format == "json" else entry.text
+    if entry.to_path:
+        write_text(args.output, text)
+        if entry.format != "table" and not args.quiet:
+            print(f"wrote {args.output}", file=sys.stderr)
+    elif not args.quiet:
+        sys.stdout.write(text)
+    if not args.quiet:
+        if entry.files:
+            print("wrote " + ", ".join(path for path, _ in entry.files), file=sys.stderr)
+        print(CACHE_NOTE, file=sys.stderr)
+
+
+_SCHEMA_LINE = re.compile(r'\{\n  "schema_version": [^\n]*,\n')
+
+
+def mark_cached(text: str) -> str:
+    """A JSON document with `"cached": true` after its schema_version (anything else as is)."""
+    match = _SCHEMA_LINE.match(text)
+    if match is None:
+        return text
+    return text[:match.end()] + '  "cached": true,\n' + text[match.end():]
 
 
 PIPED_WIDTH = 160  # piped or written to a file, without COLUMNS

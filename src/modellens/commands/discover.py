@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..io import write_text
 from .common import Output, add_output_options, input_paths, non_negative_int, positive_int
 
 LIBRARY_CHOICES = ("all", "catalog", "transformers", "torchvision", "timm", "yolo")
@@ -56,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.generate_examples not in (None, "-"):
         files.append(("--generate-examples", args.generate_examples))
     out = Output(args, inputs=input_paths(args, "test_model"), files=files)
+    from ..io import write_text
     from ..report.console.discover import render
     from ..report.csv_rows import discover_row
     from ..tasks import discover as engine

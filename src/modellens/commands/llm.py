@@ -6,9 +6,11 @@ import argparse
 
 from .common import (
     Output,
+    add_cache_option,
     add_model_argument,
     add_output_options,
     add_trust_remote_code,
+    cached,
     chip_list,
     chip_names,
     input_paths,
@@ -59,9 +61,11 @@ def register(subparsers) -> None:
                    help="chips for --plot (comma list)")
     add_trust_remote_code(p)
     add_output_options(p, markdown=True, latex=True)
+    add_cache_option(p)
     p.set_defaults(handler=run)
 
 
+@cached("model", "hardware", when=lambda args: not args.plot)  # a --plot PNG: computed
 def run(args: argparse.Namespace) -> int:
     out = Output(args, markdown=True, latex=True, inputs=input_paths(args, "model", "hardware"),
                  files=[("--plot", args.plot)] if args.plot else [])

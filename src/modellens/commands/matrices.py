@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Output, add_input_options, add_output_options, input_paths
+from .common import (
+    Output,
+    add_cache_option,
+    add_input_options,
+    add_output_options,
+    cached,
+    input_paths,
+)
 
 
 def register(subparsers) -> None:
@@ -26,10 +33,12 @@ def register(subparsers) -> None:
     p.add_argument("--verbose", action="store_true",
                    help="also print how each capture was made (repeated blocks replayed)")
     add_output_options(p, markdown=True, latex=True)
+    add_cache_option(p)
     p.set_defaults(infer_format=False)  # -o x.json is seed 000's file, the table still printed
     p.set_defaults(handler=run)
 
 
+@cached("models", "inputs", "hardware", paths=("output",))  # -o x.json: a file the task writes
 def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
 

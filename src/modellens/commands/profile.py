@@ -6,10 +6,12 @@ import argparse
 
 from .common import (
     Output,
+    add_cache_option,
     add_input_options,
     add_model_argument,
     add_output_options,
     add_time_model_option,
+    cached,
     chip_names,
     input_paths,
     non_negative_int,
@@ -44,12 +46,14 @@ def register(subparsers) -> None:
                    help="also print how the capture was made (which repeated blocks were "
                         "replayed)")
     add_output_options(p, html=True, markdown=True, latex=True)
+    add_cache_option(p)
     p.set_defaults(handler=run)
 
 
 INPUTS = ("model", "inputs", "hardware")
 
 
+@cached(*INPUTS)
 def run(args: argparse.Namespace) -> int:
     sweep = isinstance(args.seq_len, list) or isinstance(args.image_size, list)
     out = Output(args, html=not sweep, markdown=not sweep,  # no HTML, markdown, LaTeX for sweeps

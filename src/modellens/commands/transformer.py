@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Output, add_output_options, non_negative_int, positive_int
+from .common import (
+    Output,
+    add_cache_option,
+    add_output_options,
+    cached,
+    non_negative_int,
+    positive_int,
+)
 
 
 def register(subparsers) -> None:
@@ -34,9 +41,12 @@ def register(subparsers) -> None:
     p.add_argument("--out-dir", default="model_stats", help="where NAME.txt and NAME.json go "
                                                             "(default model_stats)")
     add_output_options(p)
+    add_cache_option(p)
     p.set_defaults(handler=run)
 
 
+# measured timings are never kept: only a --no-timing answer is a pure function of its config
+@cached("config", paths=("out_dir",), when=lambda args: args.no_timing)
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 

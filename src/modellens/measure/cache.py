@@ -10,26 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..io import write_text
-
-CACHE_ENV = "MODELLENS_CACHE_DIR"
-
-
-def cache_dir() -> Path:
-    """$MODELLENS_CACHE_DIR, else the user cache dir (platformdirs)."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("modellens"))
+from ..io import CACHE_ENV, cache_dir, write_text  # noqa: F401  (re-exported)
 
 
 def device_name(device: torch.device) -> str:

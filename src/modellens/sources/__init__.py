@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
+from . import catalog_index
 from .base import InputOptions, ModelSource, build_model
 
 PREFIXES = ("hf", "tv", "torchvision", "timm", "yolo")
@@ -71,10 +72,8 @@ def resolve(
 
         return pyfile.source(target.strip(), inputs)
     if task != "auto":
-        from . import hf
-
-        return replace(hf.source(target.removeprefix("hf:"), options, task=task,
-                                 trust_remote_code=trust_remote_code), location=target)
+        return replace(_hf_source(target.removeprefix("hf:"), options, trust_remote_code, task),
+                       location=target)
     return replace(_resolve_spec(target, options, trust_remote_code), location=target)
 
 
@@ -92,23 +91,32 @@ def _resolve_spec(spec: str, options: InputOptions, trust_remote_code: bool = Fa
         raise SpecError(f"{spec}: a Python file needs a function, e.g. {spec}::load_model")
     if path.suffix == ".json":
         return _from_json_file(path, options)
-    if path.is_dir() or path.suffix.lower() == ".gguf":  # a GGUF file: config from its metadata
+    if path.suffix.lower() == ".gguf":  # a GGUF file: config from its metadata
         from . import hf
 
         return hf.source(spec, options, trust_remote_code=trust_remote_code)
+    if path.is_dir() or catalog_index.catalog_file(spec) is not None or "/" in spec:
+        return _hf_source(spec, options, trust_remote_code)
+    raise SpecError(unknown_spec_message(spec))
+
+
+def _hf_source(spec: str, options: InputOptions, trust_remote_code: bool = False,
+               task: str = "auto") -> ModelSource:
+    """`hf.source`, after the quick hub check (`hub.require`) for an id only the hub has: an
+    unreachable hub fails here, before torch and transformers are imported."""
+    from . import hub
+
+    if hub.is_hub_id(spec):
+        hub.require(spec)
     from . import hf
 
-    if hf.in_catalog(spec) or "/" in spec:
-        return hf.source(spec, options, trust_remote_code=trust_remote_code)
-    raise SpecError(unknown_spec_message(spec))
+    return hf.source(spec, options, task=task, trust_remote_code=trust_remote_code)
 
 
 def _by_prefix(prefix: str, name: str, options: InputOptions,
                trust_remote_code: bool = False) -> ModelSource:
     if prefix == "hf":
-        from . import hf
-
-        return hf.source(name, options, trust_remote_code=trust_remote_code)
+        return _hf_source(name, options, trust_remote_code)
     if prefix in ("tv", "torchvision"):
         from . import torchvision
 
@@ -141,9 +149,7 @@ def _from_json_file(path: Path, options: InputOptions) -> ModelSource:
 
 
 def unknown_spec_message(spec: str) -> str:
-    from . import hf
-
-    names = hf.catalog_names()
+    names = catalog_index.catalog_names()
     close = difflib.get_close_matches(spec, names, n=5, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     return (

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 CATALOG_DIR = Path(__file__).with_name("catalog")
+TYPE_PREFIX = "type:"  # `hf:type:bert`: transformers' default config for a model_type
 
 
 @lru_cache(maxsize=1)

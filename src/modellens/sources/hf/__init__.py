@@ -64,6 +64,8 @@ def source(spec: str, options: InputOptions, task: str = "auto", *,
         description += f"; {', '.join(placeholders)} (unset in the config)"
     if repairs:
         description += f"; default config repaired: {', '.join(repairs)}"
+    if origin.startswith("hub"):
+        description += f"; {origin}"
     if dtype is not None:
         description += f"; weights {str(dtype).removeprefix('torch.')} (grouped-mm experts)"
 

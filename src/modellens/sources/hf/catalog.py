@@ -12,7 +12,7 @@ from typing import Any
 from ...errors import ConfigError, SpecError
 from .. import catalog_index
 
-TYPE_PREFIX = "type:"  # `hf:type:bert`: transformers' default config for a model_type
+TYPE_PREFIX = catalog_index.TYPE_PREFIX
 _BUILD_MAPPINGS = ("MODEL_MAPPING_NAMES", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
                    "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES")
 
@@ -34,6 +34,9 @@ def catalog_config(model_id: str) -> dict[str, Any]:
 
 
 REMOTE_CODE_FLAG = "--trust-remote-code"
+# where a hub id's config came from: only its config.json, never weights
+HUB_FETCHED = "hub: config.json only (no weights), fetched into the Hugging Face cache"
+HUB_CACHED = "hub: config.json from the Hugging Face cache (hub unreachable; no weights)"
 
 
 def load_config(spec: str, *, trust_remote_code: bool = False):
@@ -76,17 +79,20 @@ def load_config(spec: str, *, trust_remote_code: bool = False):
             return _config_from_dict(config_dict(path), spec), "GGUF metadata"
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{spec}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    from .. import hub
+
+    # one quick check: an unreachable hub fails in one line, a cached config is read offline
+    local_only = hub.require(spec) if hub.is_hub_id(spec) else False
     try:
-        return _from_pretrained(AutoConfig, spec, spec, trust_remote_code), "hub"
+        config = _from_pretrained(AutoConfig, spec, spec, trust_remote_code,
+                                  local_files_only=local_only)
     except SpecError:
         raise
-    except Exception as exc:  # offline, unknown repo, gated repo
-        from .. import unknown_spec_message
-
+    except Exception as exc:  # unknown repo, gated repo, a connection lost midway
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise SpecError(
-            f"{unknown_spec_message(spec)} (hub lookup failed: {reason})"
-        ) from None
+        raise SpecError(hub.unreachable_message(spec, f"the hub lookup failed ({reason})")
+                        ) from None
+    return config, HUB_CACHED if local_only else HUB_FETCHED
 
 
 def needs_remote_code(data: Any) -> bool:
