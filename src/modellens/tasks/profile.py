@@ -86,7 +86,8 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
         model_class=cap.model_class,
         source=captured.source.kind,
         capture_method=cap.method,
-        input_description=captured.source.input_description,
+        input_description=_ran_at(cap, captured.source.input_description,
+                                  captured.source.metadata.get("ran_at")),
         inputs=[{"name": n, **s.to_dict()} for n, s in cap.inputs],
         settings={"metadata": captured.source.metadata},
         params=analysis.params(),
@@ -101,7 +102,7 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
         operators=analysis.by_operator(),
         unsupported=unsupported,
         moe=analysis.moe(*moe_config) if moe_config else None,
-        notes=_notes(cap, unsupported),
+        notes=_notes(cap, unsupported) + _kept(cap, captured.source.metadata),
         analysis=analysis,
     )
 
@@ -117,3 +118,29 @@ def _notes(cap: Capture, unsupported: list[UnsupportedOp]) -> list[str]:
             notes.append("WARNING: matmul-class op(s) without a FLOP formula, so FLOPs are too "
                          f"low: {', '.join(matmul_like)} (modellens.register_flop_formula)")
     return notes
+
+
+def _ran_at(cap: Capture, description: str, module: str | None) -> str:
+    """The input description, with the size the model resized its input to when it does so
+    (the first input of module `module`, e.g. a detector's backbone after its transform)."""
+    record = cap.modules.get(module) if module else None
+    if record is None or not record.input_specs:
+        return description
+    shape = record.input_specs[0].shape_str().split("x", 1)[-1]  # without the batch
+    if shape in description:
+        return description
+    return f"{description}; the model ran at {shape} (resized by its own transform)"
+
+
+def _kept(cap: Capture, metadata: dict[str, Any]) -> list[str]:
+    """A note of the counts FLOPs depend on in a data-dependent model: how many boxes each
+    head named in `metadata["counts_depend_on"]` received (its first input's leading size)."""
+    kept = []
+    for path, what in metadata.get("counts_depend_on", {}).items():
+        record = cap.modules.get(path)
+        if record is not None and record.calls and record.input_specs:
+            kept.append(f"{record.input_specs[0].shape[0]} {what}")
+    if not kept:
+        return []
+    return [f"FLOPs depend on the boxes kept: {', '.join(kept)}; capture method "
+            f"{cap.method}, untrained weights (trained weights keep other numbers)"]
