@@ -165,8 +165,10 @@ class ProfileResult:
         return timing
 
     def top_ops(self, key: str = "flops", k: int = 10, phase: str = "forward") -> list[OpGroup]:
-        """The k largest groups of identical ops by total `key` ("flops" or "bytes")."""
-        groups = group_ops([r for r in self.ops if r.phase == phase])
+        """The k largest groups of identical ops by total `key` ("flops": matmul-class, or
+        "bytes"); groups with none of it are not listed."""
+        groups = [g for g in group_ops([r for r in self.ops if r.phase == phase])
+                  if getattr(g, key) > 0]
         return sorted(groups, key=lambda g: getattr(g, key), reverse=True)[:k]
 
     # fvcore's verbs (`FlopCountAnalysis`), read from the Analysis: forward matmul-class FLOPs

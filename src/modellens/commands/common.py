@@ -271,12 +271,13 @@ def non_negative_int(text: str) -> int:
     return _integer(text, 0, "an integer >= 0")
 
 
-def add_input_options(parser: argparse.ArgumentParser) -> None:
+def add_input_options(parser: argparse.ArgumentParser, seq_len_default: str = "128") -> None:
+    """The sample-input options; `seq_len_default` is what --help says --seq-len defaults to."""
     group = parser.add_argument_group("inputs")
     group.add_argument("--batch-size", type=positive_int, default=1,
                        help="batch size (default 1)")
     group.add_argument("--seq-len", type=sizes,
-                       help="sequence length for text models (default 128); "
+                       help=f"sequence length for text models (default {seq_len_default}); "
                             "`profile` accepts several: 128,512,2048")
     group.add_argument("--allow-longer", action="store_true",
                        help="run a --seq-len beyond a text model's positions (refused otherwise; "

@@ -109,18 +109,20 @@ def profile_markdown(result, depth: int = 2, top: int = 10, unit: str = "flops")
         ["Peak live activations", units.size(memory.peak_activations_bytes)],
         [f"Predicted time ({result.hardware.name})",
          units.duration(result.bottleneck.predicted_time_s)],
-        ["Arithmetic intensity", f"{result.bottleneck.arithmetic_intensity:.1f} FLOPs/byte"],
+        ["Arithmetic intensity", f"{result.bottleneck.arithmetic_intensity:.1f} FLOPs "
+                                 "(all ops)/byte"],
     ]
     lines = [f"## {_md(result.model)}", "", *_table(["", "value"], summary, {1}), ""]
     lines += [f"### Modules (depth ≤ {depth}; inclusive)", ""]
-    lines += _table(["Module", "Class", "Params", name, "Bytes"],
+    lines += _table(["Module", "Class", "Params", f"{name} (matmul)", "Bytes"],
                     [["&nbsp;" * 2 * m.depth + f"`{m.path.rsplit('.', 1)[-1] or '(root)'}`",
                       m.class_name, units.count(m.params), units.count(m.flops // divisor),
                       units.size(m.bytes)]
                      for m in result.modules if m.depth <= depth], range(2, 5))
     if top:
-        lines += ["", f"### Top {top} ops by FLOPs (forward; repeated layers grouped)", ""]
-        lines += _table(["Op", "Module", "×", "FLOPs", "Bytes", "Bound"],
+        lines += ["", f"### Top {top} ops by matmul-class FLOPs (forward; repeated layers "
+                      "grouped)", ""]
+        lines += _table(["Op", "Module", "×", "FLOPs (matmul)", "Bytes", "Bound"],
                         [[f"`{g.first.name}`", f"`{g.module_pattern or '(root)'}`", str(g.count),
                           units.count(g.flops), units.size(g.bytes), g.first.bound]
                          for g in result.top_ops("flops", top)], range(2, 5))
