@@ -11,6 +11,7 @@ from ..costing.cost import OpCost
 from ..hardware import Chip
 from ..hardware.timemodel import OpTime
 from ..io import document, to_jsonable
+from .attention import AttentionCount
 from .flops import FlopTotals, OperatorStats, UnsupportedOp
 from .memory import MemoryEstimate
 from .modules import ModuleStats
@@ -138,6 +139,7 @@ class ProfileResult:
     moe: MoEReport | None = None
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    attention: AttentionCount = field(default_factory=AttentionCount)  # the attention convention
     analysis: Analysis | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -248,6 +250,7 @@ class ProfileResult:
                 "backward_all": flops.backward_all,
             },
             "macs": {"forward": flops.forward_macs, "backward": flops.backward_macs},
+            "attention_flops": self.attention,
             "memory": self.memory,
             "hardware": self.hardware,
             "bottleneck": self.bottleneck,

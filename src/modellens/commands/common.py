@@ -294,6 +294,14 @@ def add_input_options(parser: argparse.ArgumentParser, seq_len_default: str = "1
     add_trust_remote_code(group)
 
 
+def add_attention_option(parser: argparse.ArgumentParser) -> None:
+    """--attention-flops full|causal: the convention attention kernels are counted under."""
+    parser.add_argument("--attention-flops", choices=("full", "causal"), default="full",
+                        help="attention FLOPs: full S×S (default, torch's convention) or causal "
+                             "(only the query-key pairs a causal mask keeps: S(S+1)/2 for "
+                             "self-attention, exact with a KV cache; cross-attention stays full)")
+
+
 TRUST_CHECKPOINT_HELP = "allow a .pt/.bin pickle that needs more than tensors (runs its code)"
 TRUST_REMOTE_CODE_HELP = ("let a Hugging Face model whose config names its own Python code "
                           "(auto_map) run that code; without it such a model is refused (never "

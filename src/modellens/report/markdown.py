@@ -105,6 +105,7 @@ def profile_markdown(result, depth: int = 2, top: int = 10, unit: str = "flops")
         summary.append([f"Backward {name} (matmul-class)",
                         units.exact(flops.backward // divisor, name)])
     summary += [
+        ["Attention", result.attention.describe()],
         ["Weights", units.size(memory.weights_bytes)],
         ["Peak live activations", units.size(memory.peak_activations_bytes)],
         [f"Predicted time ({result.hardware.name})",

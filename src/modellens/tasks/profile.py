@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
+from ..analysis.attention import check_convention
 from ..analysis.flops import UnsupportedOp, looks_like_matmul
 from ..analysis.results import OpRow, ProfileResult
 from ..capture import BACKWARD, Capture
@@ -32,6 +33,7 @@ def profile(
     time_model: str = "calibrated",
     input_grad: bool = False,
     trust_remote_code: bool = False,
+    attention_flops: str = "full",
 ) -> ProfileResult:
     """Profile a model: params, FLOPs/MACs, memory, roofline bottleneck on `hardware`.
 
@@ -50,20 +52,25 @@ def profile(
     layer's grad-input, as torch's FlopCounterMode counts it); `input_grad=True` asks it for
     every floating input (a spec's images, embeddings).
     `trust_remote_code=True` lets a Hugging Face model that names its own code run it.
+    `attention_flops="causal"` counts causal self-attention over the (query, key) pairs its
+    mask keeps instead of torch's full S×S (see `modellens.analysis.attention`).
     """
     started = time.perf_counter()
     if dtype:
         parse_dtype(dtype)  # refused before any work
+    check_convention(attention_flops)
     chips = resolve_chips(hardware, time_model)
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
                      image_size=image_size, task=task, name=name, allow_longer=allow_longer,
                      trust_remote_code=trust_remote_code)
     captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks,
-                              run_hooks=run_hooks, input_grad=input_grad)
+                              run_hooks=run_hooks, input_grad=input_grad,
+                              attention=attention_flops)
     result = analyze(captured, chips)
     result.timings = {**captured.seconds, "total_s": time.perf_counter() - started}
     result.settings.update(batch_size=batch_size, seq_len=seq_len, image_size=image_size,
-                           dtype=dtype, backward=backward, task=task)
+                           dtype=dtype, backward=backward, task=task,
+                           attention_flops=attention_flops)
     if allow_longer:
         result.settings["allow_longer"] = True
     if input_grad:
@@ -103,6 +110,7 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
         unsupported=unsupported,
         moe=analysis.moe(*moe_config) if moe_config else None,
         notes=_notes(cap, unsupported) + _kept(cap, captured.source.metadata),
+        attention=analysis.attention,
         analysis=analysis,
     )
 

@@ -41,6 +41,7 @@ def _settings(report: LLMReport) -> Table:
         ("GPUs (tp × pp)", f"{s['gpus']} ({s['tp']} × {s['pp']})"),
         ("Params (active per token)",
          f"{units.count(report.params)} ({units.count(report.active_params)})"),
+        ("Attention FLOPs", report.attention.describe()),
     ])
 
 

@@ -40,6 +40,7 @@ def compute_rows(result: ProfileResult, unit: str = "flops") -> list[tuple[str, 
         rows.append((f"Backward {name} (matmul-class)",
                      units.exact(value(flops.backward), name) + ratio))
         rows.append((f"Backward {name} (all ops)", units.exact(value(flops.backward_all), name)))
+    rows.append(("Attention", result.attention.describe()))
     if result.moe is not None:
         moe = result.moe
         rows += [
