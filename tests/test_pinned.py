@@ -105,3 +105,47 @@ def test_backward_per_element_conventions(model, shape, backward_op, per_element
     result = modellens.profile(net, torch.randn(*shape), backward=True)
     counted = [op.flops_all for op in result.ops if op.name == backward_op]
     assert counted == [per_element * 40]
+
+
+def test_ring_all_reduce_edges():
+    from modellens.hardware import Interconnect
+
+    link = Interconnect("link", bus_bandwidth=100e9, latency_s=10e-6)
+    assert link.all_reduce_time(100e6, 2) == pytest.approx(10e-6 + 1.0 * 100e6 / 100e9)
+    assert link.all_reduce_time(0, 4) == 0.0  # nothing to reduce: no latency either
+    assert link.all_reduce_time(1, 4) == pytest.approx(10e-6 + 1.5 / 100e9)
+
+
+def test_wave_efficiency_with_a_rectangular_tile():
+    from modellens.hardware.timemodel import wave_efficiency
+
+    # 300 × 128 useful in two 256 × 128 tiles, one wave on two units: 300 / 512
+    assert wave_efficiency(300, 128, (256, 128), 2) == pytest.approx(300 / 512)
+    # three tiles on two units: two waves, the second half empty
+    assert wave_efficiency(600, 128, (256, 128), 2) == pytest.approx(600 / 768 * 3 / 4)
+
+
+@pytest.mark.parametrize("name, matmul_like", [
+    ("mylib.my_gemm.default", True), ("custom.conv_thing.default", True),
+    ("torchvision.roi_align.default", False), ("aten.relu.default", False),
+    ("conv.relu.default", False),  # the namespace is not the op's name
+    ("aten.relu.mm", False),  # nor is the overload
+    ("mylib.fused_attn.default", True), ("mylib.bmm.out", True),
+])
+def test_looks_like_matmul(name, matmul_like):
+    from modellens.analysis.flops import looks_like_matmul
+
+    assert looks_like_matmul(name) is matmul_like
+
+
+@pytest.mark.parametrize("op, kind_name", [
+    ("aten.mm", "matmul"), ("aten.addmm", "matmul"), ("aten.bmm", "matmul"),
+    ("aten.convolution", "conv"), ("aten.convolution_backward", "conv"),
+    ("aten._scaled_dot_product_efficient_attention", "attention"),
+    ("aten._scaled_dot_product_flash_attention_for_cpu", "attention"),
+    ("aten._native_multi_head_attention", "attention"), ("aten._grouped_mm", "matmul"),
+])
+def test_kinds_of_matmul_class_ops(op, kind_name):
+    from modellens.costing.registry import kind
+
+    assert kind(op) == kind_name
