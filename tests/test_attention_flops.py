@@ -111,3 +111,21 @@ def test_cli_states_the_convention(capsys):
     assert "full (every query × every key, torch's convention)" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="attention FLOPs must be one of full, causal"):
         check_convention("half")
+
+
+class _Sdpa(torch.nn.Module):
+    """F.scaled_dot_product_attention with is_causal=True, 4 queries against 10 keys."""
+
+    def forward(self, q, k, v):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+def test_torch_is_causal_with_fewer_queries_than_keys_is_top_left():
+    """torch's is_causal masks with tril(ones(L, S)): query i attends keys 0..i."""
+    b, h, d = 1, 2, 8
+    q, k = torch.randn(b, h, 4, d), torch.randn(b, h, 10, d)
+    result = modellens.profile(_Sdpa(), (q, k, k.clone()), attention_flops="causal")
+    pairs = int(torch.ones(4, 10).tril(0).sum())  # 10, torch's own mask
+    (kernel,) = [o for o in result.ops if "attention" in o.name]
+    assert kernel.flops == 2 * 2 * b * h * d * pairs
+    assert result.attention.causal_ops == 1

@@ -94,6 +94,8 @@ def test_the_macs_column_is_half_the_flops():
     table = console.file.getvalue()
     assert "MACs" in table and "(matmul)" in table and "240" in table and "480" not in table
     assert result.to_dict()["macs"]["forward"] == macs
+    costs = [cost for op, cost in result.analysis.items() if op.packet == "aten.addmm"]
+    assert [cost.macs for cost in costs] == [macs]  # OpCost.macs, the per-op figure
 
 
 @pytest.mark.parametrize("model, shape, backward_op, per_element", [

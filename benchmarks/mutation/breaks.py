@@ -3,7 +3,7 @@ the manual complement of `mutmut run` (which cannot mutate code that runs at imp
 the registry's conventions, and is slow on shared CPUs). Each break edits one source line,
 runs the named tests, and puts the file back. A break no test catches is a survivor.
 
-    PYTHONPATH=src python benchmarks/mutation/breaks.py   # prints one line per break
+    PYTHONPATH=src python benchmarks/mutation/breaks.py [FIGURE ...]   # one line per break
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ BREAKS = [
     Break("eval batch norm 2 (+2)", "costing/elementwise.py",
           "PerElement(2, INPUT, 1, 2)", "PerElement(3, INPUT, 1, 2)", (FORMULAS,)),
     Break("batch norm by its training flag", "costing/elementwise.py",
-          'get("training", True) else', 'get("training", False) else', (FORMULAS,)),
+          'return (self.train if op.attributes()', 'return (self.train if not op.attributes()',
+          (FORMULAS,)),
     Break("rms norm 4 (+1)", "costing/elementwise.py",
           "PerElement(4, INPUT, optional_arg=2, optional=1)",
           "PerElement(4, INPUT, optional_arg=2, optional=2)", (FORMULAS,)),
@@ -84,6 +85,22 @@ BREAKS = [
           "return END", (ATTENTION,)),
     Break("ring all-reduce 2(n-1)/n", "hardware/__init__.py",
           "2 * (devices - 1) / devices * nbytes", "2 * devices / devices * nbytes", (PINNED,)),
+    # mutmut's survivors of the first time-boxed run, now pinned
+    Break("all-reduce over 2 devices (mutmut)", "hardware/__init__.py",
+          "if devices <= 1 or nbytes <= 0:", "if devices <= 2 or nbytes <= 0:", (PINNED,)),
+    Break("all-reduce of 0 bytes (mutmut)", "hardware/__init__.py",
+          "if devices <= 1 or nbytes <= 0:", "if devices <= 1 or nbytes < 0:", (PINNED,)),
+    Break("all-reduce of 1 byte (mutmut)", "hardware/__init__.py",
+          "if devices <= 1 or nbytes <= 0:", "if devices <= 1 or nbytes <= 1:", (PINNED,)),
+    Break("wave efficiency: tiles along m (mutmut)", "hardware/timemodel.py",
+          "math.ceil(m / tile[0])", "math.ceil(m / tile[1])", (PINNED,)),
+    Break("wave efficiency: tile padding (mutmut)", "hardware/timemodel.py",
+          "(tiles_m * tile[0] * tiles_n", "(tiles_m * tile[1] * tiles_n", (PINNED,)),
+    Break("matmul-like names skip the namespace (mutmut)", "analysis/flops.py",
+          '.split(".", 1)[-1]', '.split(".", 1)[0]', (PINNED,)),
+    Break("matmul kinds: conv (import time)", "costing/matmul.py",
+          "kind = CONV if name in _TORCH_CONV else", "kind = MATMUL if name in _TORCH_CONV else",
+          (PINNED,)),
 ]
 
 
@@ -102,9 +119,12 @@ def run(item: Break) -> bool:
     return done.returncode != 0
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    """Run every break, or those whose figure contains one of `names`."""
     survivors = 0
     for item in BREAKS:
+        if names and not any(name in item.figure for name in names):
+            continue
         killed = run(item)
         survivors += not killed
         print(f"{'killed  ' if killed else 'SURVIVED'}  {item.figure}  ({item.path})", flush=True)
@@ -112,4 +132,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
