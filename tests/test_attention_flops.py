@@ -103,7 +103,8 @@ def test_llm_prefill_decode_and_training_under_causal():
     assert causal.to_dict()["attention_flops"]["convention"] == "causal"
 
 
-def test_cli_states_the_convention(capsys):
+def test_cli_states_the_convention(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the console line unwrapped
     model = "tests/data/tiny_model.py::load_model"
     assert main(["profile", model, "--format", "json", "--attention-flops", "causal"]) == 0
     assert json.loads(capsys.readouterr().out)["attention_flops"]["convention"] == "causal"
