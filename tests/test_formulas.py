@@ -173,7 +173,12 @@ def own_flops_all(model, x, backward=False) -> dict[tuple[str, str], int]:
     (Fn(lambda x: x.softmax(-1)), (4, 10), "aten._softmax.default", 5 * 40),
     (nn.LayerNorm(10), (4, 10), "aten.native_layer_norm.default", (5 + 2) * 40),
     (nn.LayerNorm(10, elementwise_affine=False), (4, 10), "aten.native_layer_norm.default", 5 * 40),
-    (nn.BatchNorm2d(3), (2, 3, 4, 4), "aten.native_batch_norm.default", (5 + 2) * 96),
+    # eval mode (the capture's): (x - mean) * invstd, then * weight + bias, per element
+    (nn.BatchNorm2d(3), (2, 3, 4, 4), "aten.native_batch_norm.default", (2 + 2) * 96),
+    (nn.BatchNorm2d(3, affine=False), (2, 3, 4, 4), "aten.native_batch_norm.default", 2 * 96),
+    # batch statistics (training=True): mean, var, normalise = 5 per element, no affine here
+    (Fn(lambda x: torch.nn.functional.batch_norm(x, None, None, training=True)), (2, 3, 4, 4),
+     "aten.native_batch_norm.default", 5 * 96),
     (nn.GroupNorm(1, 3, affine=False), (2, 3, 4, 4), "aten.native_group_norm.default", 5 * 96),
     (nn.MaxPool2d(2), (1, 3, 8, 8), "aten.max_pool2d_with_indices.default", 1 * 192),
     (nn.Upsample(scale_factor=2, mode="bilinear"), (1, 3, 4, 4), "aten.upsample_bilinear2d.default",

@@ -84,7 +84,7 @@ def test_profile_at_80_columns_shows_each_top_op_with_its_count(monkeypatch, cap
     monkeypatch.setenv("COLUMNS", "80")
     assert main(["profile", "gpt2"]) == 0
     out = capsys.readouterr().out
-    top = out[out.index("TOP 10 OPS BY FLOPS"):]
+    top = out[out.index("TOP 10 OPS BY MATMUL-CLASS FLOPS"):]
     assert re.search(r"^\s+addmm\s+transformer\S*\s+12\s+7\.25 G\s+\d+\.\d+ MiB", top, re.M)
     assert re.search(r"^\s+mm\s+lm_head\s+1\s+9\.88 G", top, re.M)
     assert "columns left out to fit 80 columns" in top
@@ -146,7 +146,7 @@ def test_compare_prints_a_markdown_table(capsys):
     assert lines[1] == "|---|---:|---:|"
     body = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:] if line.startswith("|")}
     for label in ("Params", "FLOPs fwd (matmul)", "FLOPs bwd (matmul)", "Memory, inference",
-                  "Memory, training (adamw)", "Fwd time, a100-sxm-80gb", "Intensity (FLOPs/B)"):
+                  "Memory, training (adamw)", "Fwd time, a100-sxm-80gb", "Intensity (all FLOPs/B)"):
         assert label in body, label
     assert "124.44 M" in body["Params"] and "32.23 GFLOPs" in body["FLOPs fwd (matmul)"]
 
@@ -168,7 +168,7 @@ def test_compare_json_and_table(capsys, monkeypatch):
 def test_profile_markdown_and_format_from_the_extension(tmp_path, capsys):
     assert main(["profile", f"{TINY}::load_model", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("## ") and "| Module | Class | Params | FLOPs | Bytes |" in out
+    assert out.startswith("## ") and "| Module | Class | Params | FLOPs (matmul) | Bytes |" in out
     for suffix, check in ((".csv", lambda t: t.startswith("path,class_name,depth")),
                           (".json", lambda t: t.lstrip().startswith("{")),
                           (".html", lambda t: "<html" in t.lower()),

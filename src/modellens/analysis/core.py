@@ -12,6 +12,7 @@ from ..costing.cost import OpCost, op_costs
 from ..hardware import Chip
 from ..hardware.timemodel import OpTime, TimeModel
 from . import flops, kernels, memory, modules, moe, params, roofline
+from .attention import FULL, AttentionCount, attention_costs
 from .fusion import EAGER
 
 
@@ -23,9 +24,17 @@ def in_subtree(path: str, prefix: str) -> bool:
 class Analysis:
     """Views of one capture. Views return shared objects: read them, do not change them."""
 
-    def __init__(self, capture: Capture, costs: list[OpCost] | None = None) -> None:
+    def __init__(self, capture: Capture, costs: list[OpCost] | None = None,
+                 attention: str | AttentionCount = FULL) -> None:
+        """`attention`: the attention FLOP convention, "full" (torch's) or "causal" (see
+        `analysis.attention`); an AttentionCount when `costs` already follow it."""
         self.capture = capture
-        self.costs = op_costs(capture) if costs is None else costs  # aligned with capture.ops
+        if isinstance(attention, AttentionCount) and costs is not None:  # a slice's costs
+            self.costs, self.attention = costs, attention
+        else:
+            convention = getattr(attention, "convention", attention)
+            self.costs, self.attention = attention_costs(
+                capture, op_costs(capture) if costs is None else costs, convention)
         self._views: dict[Hashable, Any] = {}
 
     def _once(self, key: Hashable, compute: Callable[[], Any]) -> Any:
@@ -136,7 +145,7 @@ class Analysis:
             params=[p for p in self.capture.params if keep(p.module)],
             outputs=[],
         )
-        return Analysis(capture, [self.costs[i] for i in chosen])
+        return Analysis(capture, [self.costs[i] for i in chosen], self.attention)
 
     def slice(self, prefix: str) -> Analysis:
         """The Analysis of one module subtree (e.g. one decoder block), paths unchanged."""

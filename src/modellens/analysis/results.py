@@ -11,6 +11,7 @@ from ..costing.cost import OpCost
 from ..hardware import Chip
 from ..hardware.timemodel import OpTime
 from ..io import document, to_jsonable
+from .attention import AttentionCount
 from .flops import FlopTotals, OperatorStats, UnsupportedOp
 from .memory import MemoryEstimate
 from .modules import ModuleStats
@@ -153,6 +154,7 @@ class ProfileResult:
     moe: MoEReport | None = None
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    attention: AttentionCount = field(default_factory=AttentionCount)  # the attention convention
     analysis: Analysis | None = field(default=None, repr=False, compare=False)
     per_chip: list[ChipBottleneck] = field(default_factory=list)  # every chip asked, in order
 
@@ -181,8 +183,10 @@ class ProfileResult:
         return timing
 
     def top_ops(self, key: str = "flops", k: int = 10, phase: str = "forward") -> list[OpGroup]:
-        """The k largest groups of identical ops by total `key` ("flops" or "bytes")."""
-        groups = group_ops([r for r in self.ops if r.phase == phase])
+        """The k largest groups of identical ops by total `key` ("flops": matmul-class, or
+        "bytes"); groups with none of it are not listed."""
+        groups = [g for g in group_ops([r for r in self.ops if r.phase == phase])
+                  if getattr(g, key) > 0]
         return sorted(groups, key=lambda g: getattr(g, key), reverse=True)[:k]
 
     # fvcore's verbs (`FlopCountAnalysis`), read from the Analysis: forward matmul-class FLOPs
@@ -262,6 +266,7 @@ class ProfileResult:
                 "backward_all": flops.backward_all,
             },
             "macs": {"forward": flops.forward_macs, "backward": flops.backward_macs},
+            "attention_flops": self.attention,
             "memory": self.memory,
             "hardware": self.hardware,
             "bottleneck": self.bottleneck,

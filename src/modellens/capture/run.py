@@ -52,6 +52,9 @@ from .records import (
 )
 
 DEFAULT_MAX_REAL_BYTES = 4 * 2**30
+# The real-tensor fallback draws untrained weights (and random inputs) from this seed, so counts
+# that depend on values (detections kept, tokens routed) repeat between runs.
+REAL_SEED = 0
 
 
 def parameter_records(model: nn.Module, dtype: torch.dtype | None = None) -> list[ParamRecord]:
@@ -457,20 +460,26 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
     if method == "real":
         weights = sum(p.nbytes for p in params) if _model_device(model).type == "meta" else 0
         _check_real_memory(weights, _input_bytes(make_inputs, dtype), recorded, max_real_bytes)
-        real = _real_model(model, rebuild_real)
-        return _run(
-            real,
-            make_inputs,
-            mode_context=contextlib.nullcontext(),
-            convert=(lambda t: cast(t, dtype)) if dtype is not None else None,
-            backward=backward,
-            dtype=dtype,
-            replay_blocks=False,
-            run_hooks=run_hooks,
-            restore_state=real is model,  # the user's own model: put its state back
-            torch_calls=torch_calls,
-            input_grad=input_grad,
-        )
+        with torch.random.fork_rng(devices=[]):  # the caller's CPU RNG state comes back after
+            torch.manual_seed(REAL_SEED)
+            real = _real_model(model, rebuild_real)
+            result = _run(
+                real,
+                make_inputs,
+                mode_context=contextlib.nullcontext(),
+                convert=(lambda t: cast(t, dtype)) if dtype is not None else None,
+                backward=backward,
+                dtype=dtype,
+                replay_blocks=False,
+                run_hooks=run_hooks,
+                restore_state=real is model,  # the user's own model: put its state back
+                torch_calls=torch_calls,
+                input_grad=input_grad,
+            )
+        if real is not model:
+            result.notes.append(f"real-tensor run on untrained weights drawn with seed "
+                                f"{REAL_SEED} (data-dependent counts repeat between runs)")
+        return result
     raise ValueError(f"unknown capture method {method!r}")
 
 

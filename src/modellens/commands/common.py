@@ -464,12 +464,13 @@ def non_negative_int(text: str) -> int:
     return _integer(text, 0, "an integer >= 0")
 
 
-def add_input_options(parser: argparse.ArgumentParser) -> None:
+def add_input_options(parser: argparse.ArgumentParser, seq_len_default: str = "128") -> None:
+    """The sample-input options; `seq_len_default` is what --help says --seq-len defaults to."""
     group = parser.add_argument_group("inputs")
     group.add_argument("--batch-size", type=positive_int, default=1,
                        help="batch size (default 1)")
     group.add_argument("--seq-len", type=sizes,
-                       help="sequence length for text models (default 128); "
+                       help=f"sequence length for text models (default {seq_len_default}); "
                             "`profile` accepts several: 128,512,2048")
     group.add_argument("--allow-longer", action="store_true",
                        help="run a --seq-len beyond a text model's positions (refused otherwise; "
@@ -484,6 +485,14 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
                        help="HF head: auto, base, causal-lm, seq2seq-lm, masked-lm, "
                             "image-classification, architecture")
     add_trust_remote_code(group)
+
+
+def add_attention_option(parser: argparse.ArgumentParser) -> None:
+    """--attention-flops full|causal: the convention attention kernels are counted under."""
+    parser.add_argument("--attention-flops", choices=("full", "causal"), default="full",
+                        help="attention FLOPs: full S×S (default, torch's convention) or causal "
+                             "(only the query-key pairs a causal mask keeps: S(S+1)/2 for "
+                             "self-attention, exact with a KV cache; cross-attention stays full)")
 
 
 TRUST_CHECKPOINT_HELP = "allow a .pt/.bin pickle that needs more than tensors (runs its code)"

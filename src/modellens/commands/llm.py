@@ -6,6 +6,7 @@ import argparse
 
 from .common import (
     Output,
+    add_attention_option,
     add_cache_option,
     add_model_argument,
     add_output_options,
@@ -56,6 +57,7 @@ def register(subparsers) -> None:
                    help="fused (default): kernels as serving engines run them (norms, rotary, "
                         "activations fused between matmuls); eager: every aten op its own kernel, "
                         "as eager PyTorch runs the model")
+    add_attention_option(p)
     p.add_argument("--plot", metavar="PNG", help="plot decode tokens/s vs batch size per chip")
     p.add_argument("--plot-hardware", default="a100,h100,h200,mi300x,l4",
                    help="chips for --plot (comma list)")
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             gpus=args.gpus, tp=args.tp, pp=args.pp, optimizer=args.optimizer, mfu=args.mfu,
             train_seq_len=args.train_seq_len, training=not args.no_training,
             allow_longer=args.allow_longer, trust_remote_code=args.trust_remote_code,
-            execution=args.execution,
+            execution=args.execution, attention_flops=args.attention_flops,
         )
     if args.plot:
         from ..report.plots import decode_throughput_figure, save

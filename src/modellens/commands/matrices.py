@@ -24,7 +24,7 @@ def register(subparsers) -> None:
                     "-o FILE.json the JSON goes to the file and the table to the console.")
     p.add_argument("models", nargs="+", metavar="SPEC",
                    help="model specs (catalog id, tv:, timm:, yolo:, file.py::fn, ...)")
-    add_input_options(p)
+    add_input_options(p, seq_len_default="each text model's max positions, unlike profile's 128")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--bandwidth", type=float, metavar="GB/s",
                       help="memory bandwidth for the time to stream all matrices once")

@@ -6,6 +6,7 @@ import argparse
 
 from .common import (
     Output,
+    add_attention_option,
     add_cache_option,
     add_input_options,
     add_model_argument,
@@ -38,6 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--showshape", action="store_true", help="show module input/output shapes")
     p.add_argument("--top", type=non_negative_int, default=10, help="top-k ops by FLOPs and by bytes (0: none)")
     p.add_argument("--unsupported", action="store_true", help="list ops with no FLOP convention")
+    add_attention_option(p)
     p.add_argument("--unit", choices=("flops", "macs"), default="flops",
                    help="show FLOPs or MACs in tables (1 MAC = 2 FLOPs; JSON has both)")
     p.add_argument("--no-block-replay", action="store_true",
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             hardware=chip_names(args.hardware), task=args.task,
             replay_blocks=not args.no_block_replay,
             allow_longer=args.allow_longer, time_model=args.time_model,
-            trust_remote_code=args.trust_remote_code,
+            trust_remote_code=args.trust_remote_code, attention_flops=args.attention_flops,
         )
 
     def table(console) -> None:
@@ -119,7 +121,7 @@ def run_sweep(args: argparse.Namespace, out: Output) -> int:
             args.model, seq_lens=as_list(args.seq_len), image_sizes=as_list(args.image_size),
             inputs=args.inputs, batch_size=args.batch_size, dtype=args.dtype,
             hardware=args.hardware, task=args.task, allow_longer=args.allow_longer,
-            trust_remote_code=args.trust_remote_code,
+            trust_remote_code=args.trust_remote_code, attention_flops=args.attention_flops,
         )
     out.emit(table=lambda console: console.print(sweep_table(result)), data=result.to_dict,
              rows=lambda: [p.to_dict() for p in result.points])

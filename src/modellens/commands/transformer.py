@@ -8,6 +8,7 @@ import sys
 
 from .common import (
     Output,
+    add_attention_option,
     add_cache_option,
     add_output_options,
     cached,
@@ -38,6 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--repeats", type=positive_int, default=10, help="timed repeats per part (default 10)")
     p.add_argument("--warmup", type=non_negative_int, default=2, help="untimed warm-up calls (default 2)")
     p.add_argument("--no-timing", action="store_true", help="count only; time lines say nan")
+    add_attention_option(p)
     p.add_argument("--out-dir", default="model_stats", help="where NAME.txt and NAME.json go "
                                                             "(default model_stats)")
     add_output_options(p)
@@ -62,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             args.config, batch_size=args.batch_size, dtype=args.dtype, device=args.device,
             scale_bwd_flops=args.scale_bwd_flops, repeats=args.repeats, warmup=args.warmup,
             timing=not args.no_timing, out_dir=args.out_dir, progress=progress,
+            attention_flops=args.attention_flops,
         )
     out.emit(table=lambda console: render(result, console), data=result.to_dict,
              rows=lambda: transformer_rows(result))

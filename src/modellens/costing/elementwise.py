@@ -4,7 +4,11 @@
   reduction    sum/mean/max/var/...: 1 FLOP per input element
   softmax      5 FLOPs per element forward (max, subtract, exp, sum, divide), 4 backward
   norm         layer/group/batch norm: 5 FLOPs per element (+2 with affine weight and bias),
-               batch norm in eval 2 (+2); rms norm 4 (+1); backward 10 per element
+               batch norm in eval (`training=False`, running statistics) 2 (+2): subtract the
+               mean, multiply by 1/sqrt(var + eps), then scale and shift -- per-channel
+               constants are not counted, so eval BatchNorm2d with affine is 4 per element (2x
+               fvcore's 2, which counts one multiply-add as one; torch's FlopCounterMode counts
+               no norm); rms norm 4 (+1); backward 10 per element
   pool         1 FLOP per input element read by the window (max or average); bilinear,
                bicubic, linear and trilinear upsamples 4 per output element
   memory       moves or creates data, no arithmetic (copy, cat, index, embedding, fill, ...)
@@ -66,11 +70,24 @@ register_op(["aten._softmax_backward_data", "aten._log_softmax_backward_data"], 
 # norms: per element of the input; the affine weight's position differs between ops
 register_op(["aten.native_layer_norm", "aten.layer_norm", "aten.group_norm"], category=NORM,
             per_element=PerElement(5, INPUT, optional_arg=2, optional=2))
-register_op(["aten.native_group_norm", "aten.native_batch_norm", "aten._native_batch_norm_legit",
+@dataclass(frozen=True, slots=True)
+class BatchNorm:
+    """Batch norm's convention by its `training` argument: `train` when it computes batch
+    statistics, `infer` when it reads running ones (eval mode)."""
+
+    train: PerElement
+    infer: PerElement
+
+    def __call__(self, op: OpRecord) -> int:
+        return (self.train if op.attributes().get("training", True) else self.infer)(op)
+
+
+_NORM_TRAIN, _NORM_EVAL = PerElement(5, INPUT, 1, 2), PerElement(2, INPUT, 1, 2)
+register_op("aten.native_group_norm", category=NORM, per_element=_NORM_TRAIN)
+register_op(["aten.native_batch_norm", "aten._native_batch_norm_legit",
              "aten._native_batch_norm_legit_functional", "aten.batch_norm"], category=NORM,
-            per_element=PerElement(5, INPUT, optional_arg=1, optional=2))
-register_op("aten._native_batch_norm_legit_no_training", category=NORM,
-            per_element=PerElement(2, INPUT, optional_arg=1, optional=2))
+            per_element=BatchNorm(_NORM_TRAIN, _NORM_EVAL))
+register_op("aten._native_batch_norm_legit_no_training", category=NORM, per_element=_NORM_EVAL)
 register_op(["aten._fused_rms_norm", "aten.rms_norm"], category=NORM,
             per_element=PerElement(4, INPUT, optional_arg=2, optional=1))
 register_op(["aten.native_layer_norm_backward", "aten.native_group_norm_backward",

@@ -26,7 +26,7 @@ def metrics(result: CompareResult) -> list[Metric]:
     ]
     rows += [(f"Fwd time, {chip}", lambda m, chip=chip: units.duration(m.forward_time_s[chip]))
              for chip in result.chips]
-    rows.append(("Intensity (FLOPs/B)", lambda m: f"{m.arithmetic_intensity:.1f}"))
+    rows.append(("Intensity (all FLOPs/B)", lambda m: f"{m.arithmetic_intensity:.1f}"))
     return rows
 
 

@@ -78,21 +78,24 @@ def profile_document(result: ProfileResult, depth: int = 2, top: int = 10,
         summary.append((f"Backward {name} (matmul-class)",
                         units.exact(flops.backward // divisor, name)))
     summary += [
+        ("Attention", result.attention.describe()),
         ("Weights", units.size(memory.weights_bytes)),
         ("Peak live activations", units.size(memory.peak_activations_bytes)),
         (f"Predicted time ({result.hardware.name})",
          units.duration(result.bottleneck.predicted_time_s)),
-        ("Arithmetic intensity", f"{result.bottleneck.arithmetic_intensity:.1f} FLOPs/byte"),
+        ("Arithmetic intensity", f"{result.bottleneck.arithmetic_intensity:.1f} FLOPs "
+                                 "(all ops)/byte"),
     ]
     sections = [key_values("Summary", summary), Section(
-        f"Modules (depth ≤ {depth}; inclusive)", ["Module", "Class", "Params", name, "Bytes"],
+        f"Modules (depth ≤ {depth}; inclusive)",
+        ["Module", "Class", "Params", f"{name} (matmul)", "Bytes"],
         [[Code(m.path.rsplit(".", 1)[-1] or "(root)", m.depth), m.class_name,
           units.count(m.params), units.count(m.flops // divisor), units.size(m.bytes)]
          for m in result.modules if m.depth <= depth], frozenset(range(2, 5)))]
     if top:
         sections.append(Section(
-            f"Top {top} ops by {name} (forward; repeated layers grouped)",
-            ["Op", "Module", "×", name, "Bytes", "Bound"],
+            f"Top {top} ops by matmul-class {name} (forward; repeated layers grouped)",
+            ["Op", "Module", "×", f"{name} (matmul)", "Bytes", "Bound"],
             [[Code(g.first.name), Code(g.module_pattern or "(root)"), str(g.count),
               units.count(g.flops // divisor), units.size(g.bytes), g.first.bound]
              for g in result.top_ops("flops", top)], frozenset(range(2, 5))))

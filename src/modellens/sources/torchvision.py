@@ -10,6 +10,14 @@ from ..capture import SampleInputs
 from ..errors import SpecError
 from .base import InputOptions, ModelSource
 
+# Detection models resize their input in their own transform: the size they run at is the
+# backbone's input. Their heads see as many boxes as earlier stages keep, which depends on the
+# weights: module path -> what its first input's leading dimension counts.
+_RAN_AT = "backbone"
+_KEPT = {"roi_heads.box_head": "proposals kept by the RPN (box head input)",
+         "roi_heads.mask_head": "detections kept (mask head input)",
+         "roi_heads.keypoint_head": "detections kept (keypoint head input)"}
+
 # Models whose default input differs from a 3x224x224 image.
 _IMAGE_SIZE = {"inception_v3": 299}  # vit_h_14 is 224 untrained (518 only with SWAG weights)
 _VIDEO_PREFIXES = ("r3d_", "mc3_", "r2plus1d_", "s3d", "mvit_", "swin3d_")
@@ -75,5 +83,6 @@ def source(name: str, options: InputOptions) -> ModelSource:
         build=build,
         make_inputs=make_inputs,
         input_description=f"{description} (batch {batch}, {'x'.join(map(str, shape[1:]))})",
-        metadata={"task": kind, "image_size": size},
+        metadata={"task": kind, "image_size": size,
+                  **({"ran_at": _RAN_AT, "counts_depend_on": _KEPT} if kind == "detection" else {})},
     )

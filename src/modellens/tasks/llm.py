@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..analysis import Analysis
+from ..analysis.attention import FULL, AttentionCount, check_convention
 from ..analysis.inference import (
     BatchScaling,
     Communication,
@@ -105,6 +106,7 @@ class LLMReport:
     training_tokens_per_day: float | None = None
     notes: list[str] = field(default_factory=list)
     chips: list[ChipEstimate] = field(default_factory=list)  # several chips asked, in order
+    attention: AttentionCount = field(default_factory=AttentionCount)  # prefill's convention
 
     @property
     def fits(self) -> bool:
@@ -141,6 +143,7 @@ class LLMReport:
                 "scaling": self.decode_scaling,
             },
             "end_to_end_s": self.end_to_end_s,
+            "attention_flops": self.attention,
             "training": None if self.training is None else {
                 **to_jsonable(self.training),
                 "flops_per_token": self.training_flops_per_token,
@@ -213,6 +216,7 @@ class _Model:
     tp: int = 1  # tensor-parallel degree: each step is timed per GPU, with its all-reduces
     compute_dtype: str | None = None  # matmuls' dtype when not the captured one (fp8)
     execution: str = FUSED  # kernels as a serving engine runs them (analysis.fusion)
+    attention: str = FULL  # the attention FLOP convention (analysis.attention)
 
     @property
     def config(self):
@@ -247,7 +251,7 @@ class _Model:
         formats = {frozenset(quantized): self.weight_format} if self.weight_format else {}
         if self.kv_format:
             formats[frozenset(cap.storages("kv_cache"))] = self.kv_format
-        return Analysis(with_storage_formats(cap, formats)), quantized
+        return Analysis(with_storage_formats(cap, formats), attention=self.attention), quantized
 
 
 @dataclass(frozen=True)
@@ -409,6 +413,7 @@ def llm_cost(
     allow_longer: bool = False,
     trust_remote_code: bool = False,
     execution: str = FUSED,
+    attention_flops: str = FULL,
 ) -> LLMReport:
     """Prefill, decode and training cost of a Hugging Face causal LM on a chip.
 
@@ -417,7 +422,10 @@ def llm_cost(
     `allow_longer` (then the report's notes say so). `execution`: "fused" (default) times the
     kernels a serving engine runs (`analysis.fusion`), "eager" every aten op alone.
     `hardware` may be a list of chips: the first is the report's chip, and `report.chips`
-    holds every chip's estimate from the same captures."""
+    holds every chip's estimate from the same captures.
+    `attention_flops="causal"` counts self-attention over the query-key pairs its causal mask
+    keeps (prefill S(S+1)/2, a decode step all its keys) instead of torch's full count."""
+    check_convention(attention_flops)
     _check(prompt_len or DEFAULT_PROMPT_LEN, gen_len, batch_size, gpus, tp, pp, mfu)
     chips = resolve_chips(hardware)
     chip = chips[0]
@@ -432,7 +440,7 @@ def llm_cost(
     if execution not in EXECUTIONS:
         raise ConfigError(f"execution must be one of {', '.join(EXECUTIONS)}, got {execution!r}")
     lm = _Model(model, module, torch_dtype, batch_size, weight_format, kv_format, tp,
-                "float8_e4m3fn" if fp8 else None, execution)
+                "float8_e4m3fn" if fp8 else None, execution, attention_flops)
     prefill = _prefill(lm, prompt_len, chip)
     steps = _decode_captures(lm, prompt_len, gen_len, decode_points)
     decode, first = _estimate(lm, prefill, steps, chip, prompt_len, gen_len, gpus)
@@ -448,7 +456,7 @@ def llm_cost(
                   "weight_dtype": lm.weight_format or name,
                   "group_size": group_size if weight_dtype else None, "gpus": gpus, "tp": tp,
                   "pp": pp, "optimizer": optimizer, "mfu": mfu, "execution": execution,
-                  "memory_headroom": MEMORY_HEADROOM},
+                  "memory_headroom": MEMORY_HEADROOM, "attention_flops": attention_flops},
         params=params,
         active_params=prefill.analysis.moe(*moe).active_params if moe else params,
         weights_bytes=prefill.weights_bytes,
@@ -468,6 +476,7 @@ def llm_cost(
         max_context=first.max_context,
         notes=longer + [n for n in prefill.analysis.capture.notes
                         if n.startswith("capture method")],
+        attention=prefill.analysis.attention,
     )
     if training:
         _add_training(report, lm, chip, optimizer, mfu, train_seq_len or prompt_len, gpus, tp, pp,
@@ -507,7 +516,7 @@ def _add_training(report: LLMReport, lm: _Model, chip: Chip, optimizer: str, mfu
     source = resolve(lm.name, seq_len=seq_len, batch_size=1, allow_longer=allow_longer,
                      trust_remote_code=trust_remote_code)
     analysis = Analysis(capture(lm.module, source.make_inputs, name=lm.name, dtype=lm.dtype,
-                                backward=True))
+                                backward=True), attention=lm.attention)
     totals = analysis.totals()
     flops_per_token = (totals.forward + totals.backward) / seq_len
     _, activations = analysis.activations((FORWARD, BACKWARD))

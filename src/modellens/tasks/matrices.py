@@ -75,11 +75,17 @@ def extract_matrices(
             failures.append(exc)
             result.errors[spec] = str(exc)
             continue
-        result.models.append(model_matrices(
+        model = model_matrices(
             captured.capture, captured.model, batch_size=batch_size,
             max_sequence_length=source.metadata.get("max_sequence_length"), bandwidth=rate,
             input_description=source.input_description, source=source.kind, name=spec,
-            top_k=(source.metadata.get("moe") or (None, None))[1]))
+            top_k=(source.metadata.get("moe") or (None, None))[1])
+        if source.metadata.get("seq_len_default") == MAX_POSITIONS:
+            model.notes.append(f"seq len {source.metadata['max_sequence_length']:,}: the "
+                               f"model's max positions, matrices' default (profile, report, "
+                               f"time, unique and compare default to 128, llm's prompt to "
+                               f"2048); --seq-len sets it")
+        result.models.append(model)
     if len(failures) == len(names):  # nothing to write: fail like any other command
         if len(failures) == 1:
             raise failures[0]
@@ -87,6 +93,9 @@ def extract_matrices(
     if output_path:
         write_json(output_path, result.to_dict())
     return result
+
+
+MAX_POSITIONS = "max positions"  # metadata: seq_len defaulted to the model's max positions
 
 
 def _source(spec: str, seq_len: int | None, batch_size: int, image_size: int | None, task: str,
@@ -102,6 +111,7 @@ def _source(spec: str, seq_len: int | None, batch_size: int, image_size: int | N
         source = resolve(spec, ref, batch_size=batch_size, seq_len=limit,
                               image_size=image_size, task=task,
                               trust_remote_code=trust_remote_code)
+        source.metadata["seq_len_default"] = MAX_POSITIONS
     return source
 
 

@@ -38,10 +38,11 @@ class Captured:
 def capture_source(
     source: ModelSource, *, backward: bool = False, dtype: str | None = None,
     replay_blocks: bool = True, run_hooks: bool = False, torch_calls: bool = False,
-    input_grad: bool = False,
+    input_grad: bool = False, attention: str = "full",
 ) -> Captured:
     """Build the source's model (on meta where possible) and capture it once (`run_hooks`,
-    `torch_calls`: see `capture`)."""
+    `torch_calls`: see `capture`); `attention`: the attention FLOP convention, "full" or
+    "causal" (see `analysis.attention`)."""
     started = time.perf_counter()
     model, built_on = build_model(source)
     built = time.perf_counter()
@@ -60,7 +61,7 @@ def capture_source(
     captured = time.perf_counter()
     if source.builds_on_meta and built_on != "meta":
         result.notes.append(f"model built on {built_on} (its constructor needs real tensors)")
-    analysis = Analysis(result)
+    analysis = Analysis(result, attention=attention)
     seconds = {
         "build_s": built - started,
         "capture_s": captured - built,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
+from ..analysis.attention import check_convention
 from ..analysis.flops import UnsupportedOp, looks_like_matmul
 from ..analysis.results import ChipBottleneck, OpRow, ProfileResult
 from ..capture import BACKWARD, Capture
@@ -32,6 +33,7 @@ def profile(
     time_model: str = "calibrated",
     input_grad: bool = False,
     trust_remote_code: bool = False,
+    attention_flops: str = "full",
 ) -> ProfileResult:
     """Profile a model: params, FLOPs/MACs, memory, roofline bottleneck on `hardware`.
 
@@ -50,20 +52,25 @@ def profile(
     layer's grad-input, as torch's FlopCounterMode counts it); `input_grad=True` asks it for
     every floating input (a spec's images, embeddings).
     `trust_remote_code=True` lets a Hugging Face model that names its own code run it.
+    `attention_flops="causal"` counts causal self-attention over the (query, key) pairs its
+    mask keeps instead of torch's full S×S (see `modellens.analysis.attention`).
     """
     started = time.perf_counter()
     if dtype:
         parse_dtype(dtype)  # refused before any work
+    check_convention(attention_flops)
     chips = resolve_chips(hardware, time_model)
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
                      image_size=image_size, task=task, name=name, allow_longer=allow_longer,
                      trust_remote_code=trust_remote_code)
     captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks,
-                              run_hooks=run_hooks, input_grad=input_grad)
+                              run_hooks=run_hooks, input_grad=input_grad,
+                              attention=attention_flops)
     result = analyze(captured, chips)
     result.timings = {**captured.seconds, "total_s": time.perf_counter() - started}
     result.settings.update(batch_size=batch_size, seq_len=seq_len, image_size=image_size,
-                           dtype=dtype, backward=backward, task=task)
+                           dtype=dtype, backward=backward, task=task,
+                           attention_flops=attention_flops)
     if allow_longer:
         result.settings["allow_longer"] = True
     if input_grad:
@@ -84,7 +91,8 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
         model_class=cap.model_class,
         source=captured.source.kind,
         capture_method=cap.method,
-        input_description=captured.source.input_description,
+        input_description=_ran_at(cap, captured.source.input_description,
+                                  captured.source.metadata.get("ran_at")),
         inputs=[{"name": n, **s.to_dict()} for n, s in cap.inputs],
         settings={"metadata": captured.source.metadata},
         params=analysis.params(),
@@ -98,7 +106,8 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
         operators=analysis.by_operator(),
         unsupported=unsupported,
         moe=analysis.moe(*moe_config) if moe_config else None,
-        notes=_notes(cap, unsupported),
+        notes=_notes(cap, unsupported) + _kept(cap, captured.source.metadata),
+        attention=analysis.attention,
         analysis=analysis,
         per_chip=per_chip,
     )
@@ -123,3 +132,29 @@ def _notes(cap: Capture, unsupported: list[UnsupportedOp]) -> list[str]:
             notes.append("WARNING: matmul-class op(s) without a FLOP formula, so FLOPs are too "
                          f"low: {', '.join(matmul_like)} (modellens.register_flop_formula)")
     return notes
+
+
+def _ran_at(cap: Capture, description: str, module: str | None) -> str:
+    """The input description, with the size the model resized its input to when it does so
+    (the first input of module `module`, e.g. a detector's backbone after its transform)."""
+    record = cap.modules.get(module) if module else None
+    if record is None or not record.input_specs:
+        return description
+    shape = record.input_specs[0].shape_str().split("x", 1)[-1]  # without the batch
+    if shape in description:
+        return description
+    return f"{description}; the model ran at {shape} (resized by its own transform)"
+
+
+def _kept(cap: Capture, metadata: dict[str, Any]) -> list[str]:
+    """A note of the counts FLOPs depend on in a data-dependent model: how many boxes each
+    head named in `metadata["counts_depend_on"]` received (its first input's leading size)."""
+    kept = []
+    for path, what in metadata.get("counts_depend_on", {}).items():
+        record = cap.modules.get(path)
+        if record is not None and record.calls and record.input_specs:
+            kept.append(f"{record.input_specs[0].shape[0]} {what}")
+    if not kept:
+        return []
+    return [f"FLOPs depend on the boxes kept: {', '.join(kept)}; capture method "
+            f"{cap.method}, untrained weights (trained weights keep other numbers)"]

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from ..analysis import Analysis
+from ..analysis.attention import FULL, AttentionCount, check_convention
 from ..analysis.flops import FlopTotals, OperatorStats
 from ..capture import BACKWARD, FORWARD, SampleInputs
 from ..dtypes import parse_dtype
@@ -65,6 +66,7 @@ class TransformerProfile:
     timing: TimingReport | None
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    attention: AttentionCount = field(default_factory=AttentionCount)
 
     @property
     def backward_scaled(self) -> int:
@@ -111,8 +113,9 @@ class TransformerProfile:
                 "backward_reported": self.backward_flops,
                 "backward_reported_source": self.backward_source,
                 "convention": "matmul-class FLOPs, 1 MAC = 2 FLOPs; *_all adds elementwise, "
-                              "softmax and norm work; causal attention counted dense",
+                              "softmax and norm work; attention " + self.attention.describe(),
             },
+            "attention_flops": self.attention,
             "blocks": self.blocks, "flops_by_op": self.operators, "timing": self.timing,
             "notes": self.notes, "files": self.files,
         })
@@ -206,6 +209,7 @@ def profile_transformer_config(
     warmup: int = 2,
     name: str | None = None,
     progress: Progress | None = None,
+    attention_flops: str = FULL,
 ) -> TransformerProfile:
     """Seed 001: forward/backward FLOPs (one fake-tensor capture with autograd, any size),
     model size for `dtype`, and (with `timing`) measured per-block and whole-model timings.
@@ -213,7 +217,10 @@ def profile_transformer_config(
     Backward FLOPs are measured from the autograd capture; `scale_bwd_flops` reports
     `scale × forward` instead (the seed's estimate; both are in the JSON). With `out_dir`,
     writes `<name>.txt` (the seed's five lines) and `<name>.json`, only after everything ran.
+    `attention_flops="causal"` counts the decoder's causal self-attention over the query-key
+    pairs its mask keeps (encoder and cross-attention stay full; see `analysis.attention`).
     """
+    check_convention(attention_flops)
 
     name, cfg = load_config(path_or_dict, name)
     if dtype not in DTYPE_BYTES:
@@ -229,7 +236,8 @@ def profile_transformer_config(
         if repeats < 1 or warmup < 0:
             raise ConfigError(f"repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}")
     float_dtype = "float32" if dtype == "int8" else dtype
-    captured = capture_source(_source(cfg, name, batch_size), backward=True, dtype=float_dtype)
+    captured = capture_source(_source(cfg, name, batch_size), backward=True, dtype=float_dtype,
+                              attention=attention_flops)
     analysis, capture = captured.analysis, captured.capture
     report = None
     if timing:
@@ -240,7 +248,8 @@ def profile_transformer_config(
         name=name,
         config=cfg,
         settings={"batch_size": batch_size, "dtype": dtype, "device": device,
-                  "inputs": captured.source.input_description},
+                  "inputs": captured.source.input_description,
+                  "attention_flops": attention_flops},
         capture_method=capture.method,
         params=analysis.params().total,
         flops=analysis.totals(),
@@ -250,6 +259,7 @@ def profile_transformer_config(
         operators=analysis.by_operator(),
         timing=report,
         notes=list(capture.notes) + [_backward_note(cfg)],
+        attention=analysis.attention,
     )
     outside = [b for b in result.blocks if b.kind == "embedding_and_head"]
     if report is not None and outside:

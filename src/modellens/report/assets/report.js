@@ -589,7 +589,7 @@
 
   /* ------------------------------------------------------------ module tree */
   var treeState = { metric: "flops", open: {}, words: [] };
-  var TREE_METRICS = [["flops", "FLOPs"], ["params", "Params"], ["bytes", "Bytes"]];
+  var TREE_METRICS = [["flops", "FLOPs (matmul)"], ["params", "Params"], ["bytes", "Bytes"]];
 
   /* Mark each node: does it match every search word (_hit), does a descendant (_below)? */
   function treeSearch(node, words) {
@@ -697,9 +697,9 @@
     { key: "phase", label: "Phase", get: function (g) { return g.phase; }, backward: 1 },
     { key: "cat", label: "Category", get: function (g) { return g.cat; } },
     { key: "n", label: "×", num: 1, get: function (g) { return g.n; }, fmt: function (v) { return String(v); } },
-    { key: "flops", label: "FLOPs", num: 1, get: function (g) { return g.flops_all * g.n; }, fmt: function (v) { return count(v); }, title: function (g) { return num(g.flops * g.n) + " matmul-class, " + num(g.flops_all * g.n) + " all"; } },
+    { key: "flops", label: "FLOPs (all)", num: 1, get: function (g) { return g.flops_all * g.n; }, fmt: function (v) { return count(v); }, title: function (g) { return num(g.flops * g.n) + " matmul-class, " + num(g.flops_all * g.n) + " all"; } },
     { key: "bytes", label: "Bytes", num: 1, get: function (g) { return (g.br + g.bw) * g.n; }, fmt: size, title: function (g) { return "read " + size(g.br * g.n) + ", written " + size(g.bw * g.n); } },
-    { key: "ai", label: "FLOPs/B", num: 1, get: function (g) { return g.ai || 0; }, fmt: function (v) { return v.toFixed(1); } },
+    { key: "ai", label: "All FLOPs/B", num: 1, get: function (g) { return g.ai || 0; }, fmt: function (v) { return v.toFixed(1); } },
     { key: "bound", label: "Bound", get: function (g) { return g.b[opState.chip]; } },
     { key: "time", label: "Time", num: 1, get: function (g) { return g.t[opState.chip] * g.n; }, fmt: duration, title: function (g) { return duration(g.t[opState.chip]) + " each"; } },
     { key: "share", label: "% time", num: 1, get: function (g) { return g.t[opState.chip] * g.n; }, fmt: function (v) { return pct(v, phaseTime()); } },

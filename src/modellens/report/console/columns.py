@@ -134,7 +134,7 @@ class FittedTable:
                 break
             worst = max(candidates, key=lambda i: (self.columns[i].drop, i))
             keep.remove(worst)
-            dropped.append(self.columns[worst].header)
+            dropped.append(self.columns[worst].header.replace("\n", " "))
         if dropped:
             grid.caption = Text(f"(columns left out to fit {width} columns: "
                                 f"{', '.join(dropped)}; widen the terminal or set COLUMNS)",

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ...tasks.llm import LLMReport
 
 DECODE = (right("Context", "context", "{:,}".format),
-          right("FLOPs", lambda p: p.step.flops, units.count),
+          right("FLOPs (all)", lambda p: p.step.flops, units.count),
           right("Bytes", lambda p: p.step.bytes, units.size),
           right("of which KV", lambda p: p.step.kv_bytes, units.size),
           right("Bound", lambda p: p.step.bound),
@@ -54,6 +54,7 @@ def _settings(report: LLMReport) -> Table:
         ("GPUs (tp × pp)", f"{s['gpus']} ({s['tp']} × {s['pp']})"),
         ("Params (active per token)",
          f"{units.count(report.params)} ({units.count(report.active_params)})"),
+        ("Attention FLOPs", report.attention.describe()),
     ])
 
 
@@ -74,7 +75,7 @@ def _memory(report: LLMReport) -> Table:
 def _prefill(report: LLMReport) -> Table:
     prefill = report.prefill
     return kv_table("PREFILL", [
-        ("FLOPs", units.count(prefill.flops, "FLOPs")),
+        ("FLOPs (all ops)", units.count(prefill.flops, "FLOPs")),
         ("Bytes moved", units.size(prefill.bytes)),
         ("Bound", f"{prefill.bound} ({prefill.intensity:.0f} FLOPs/byte)"),
         ("Time to first token", units.duration(report.time_to_first_token_s)),
@@ -106,7 +107,7 @@ def _training(report: LLMReport) -> Table:
               f"{units.size(value)} ({units.size(t.per_gpu_checkpointed_bytes[strategy])})")
              for strategy, value in t.per_gpu_bytes.items()]
     rows += [
-        ("FLOPs per token (fwd + bwd)", units.count(report.training_flops_per_token, "FLOPs")),
+        ("Matmul-class FLOPs per token (fwd + bwd)", units.count(report.training_flops_per_token, "FLOPs")),
         (f"Tokens/day at {s['mfu']:.0%} MFU", units.count(report.training_tokens_per_day)),
     ]
     return kv_table(f"TRAINING ({t.optimizer}, {precision}, seq {s.get('train_seq_len')})", rows)

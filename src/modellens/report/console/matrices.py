@@ -23,7 +23,7 @@ MODELS = (Column("Model Name", "name", options={"overflow": "fold", "min_width":
           right("Matrix Bytes", "matrix_bytes", units.size, **_WHOLE),
           right("Max Seq", "max_sequence_length", lambda n: "-" if n is None else f"{n:,}",
                 drop=2, **_WHOLE),
-          right("Fwd FLOPs", "forward_flops",
+          right("Fwd FLOPs\n(matmul)", "forward_flops",
                 lambda n: "unknown" if n is None else units.count(n, "FLOPs"), **_WHOLE),
           right("Stream Time", "stream_time_s", units.duration, drop=1, **_WHOLE))
 

@@ -41,6 +41,7 @@ def compute_rows(result: ProfileResult, unit: str = "flops") -> list[tuple[str, 
         rows.append((f"Backward {name} (matmul-class)",
                      units.exact(value(flops.backward), name) + ratio))
         rows.append((f"Backward {name} (all ops)", units.exact(value(flops.backward_all), name)))
+    rows.append(("Attention", result.attention.describe()))
     if result.moe is not None:
         moe = result.moe
         rows += [
@@ -100,7 +101,8 @@ def bottleneck_table(result: ProfileResult) -> Table:
             (f"{prefix}Memory-bound ops",
              f"{summary.memory_bound_ops} ({units.percent(summary.memory_bound_ops, total)} of ops,"
              f" {summary.memory_bound_time_share:.1%} of time)"),
-            (f"{prefix}Arithmetic intensity", f"{summary.arithmetic_intensity:.1f} FLOPs/byte"
+            (f"{prefix}Arithmetic intensity", f"{summary.arithmetic_intensity:.1f} FLOPs "
+             "(all ops)/byte"
              f" (ridge {summary.ridge_point:.1f})"),
             (f"{prefix}Predicted time", units.duration(summary.predicted_time_s)),
         ]
@@ -117,12 +119,12 @@ def module_table(result: ProfileResult, depth: int = 2, show_shapes: bool = Fals
                options=fixed),
         Column("Class", "class_name", options={"style": "dim", **fixed}, drop=3),
         right("Params", "params", units.count, **fixed),
-        right(name, lambda m: m.flops // divisor, units.count, **fixed),
+        right(f"{name}\n(matmul)", lambda m: m.flops // divisor, units.count, **fixed),
         right(f"% {name}", lambda m: units.percent(m.flops, total_flops), drop=4, **fixed),
         right("Bytes", "bytes", units.size, **fixed),
     ]
     if result.flops.backward is not None:
-        columns.append(right(f"Bwd {name}", lambda m: m.backward_flops // divisor, units.count,
+        columns.append(right(f"Bwd {name}\n(matmul)", lambda m: m.backward_flops // divisor, units.count,
                              **fixed))
     if show_shapes:
         columns += [Column("Input shapes", "input_shapes", units.shapes, drop=6),
@@ -134,7 +136,8 @@ def module_table(result: ProfileResult, depth: int = 2, show_shapes: bool = Fals
 def top_ops_columns(unit: str = "flops") -> tuple[Column, ...]:
     """The top-ops table; its count column in FLOPs or MACs (unit="macs": FLOPs / 2)."""
     divisor, name = (FLOPS_PER_MAC, "MACs") if unit == "macs" else (1, "FLOPs")
-    return (*TOP_OPS[:3], right(name, lambda g: g.flops // divisor, units.count, no_wrap=True),
+    return (*TOP_OPS[:3], right(f"{name}\n(matmul)", lambda g: g.flops // divisor, units.count,
+                                 no_wrap=True),
             *TOP_OPS[4:])
 
 
@@ -145,9 +148,9 @@ TOP_OPS = (
     Column("Module", lambda g: g.module_pattern or "(root)",
            options={"overflow": "fold", "max_width": 30, "min_width": 16}),
     right("×", "count", no_wrap=True),
-    right("FLOPs", "flops", units.count, no_wrap=True),  # top_ops_columns swaps in MACs
+    right("FLOPs\n(matmul)", "flops", units.count, no_wrap=True),  # top_ops_columns swaps in MACs
     right("Bytes", "bytes", units.size, no_wrap=True),
-    right("FLOPs/B", lambda g: f"{g.first.intensity:.1f}", drop=4, no_wrap=True),
+    right("FLOPs/B\n(all)", lambda g: f"{g.first.intensity:.1f}", drop=4, no_wrap=True),
     Column("Bound", lambda g: g.first.bound, options={"no_wrap": True}, drop=2),
     right("Time each", lambda g: g.first.time_s, units.duration, drop=3, no_wrap=True),
     Column("Input shapes", lambda g: g.first.input_shapes, units.shapes, drop=5),
@@ -155,9 +158,10 @@ TOP_OPS = (
 
 
 def top_ops_table(result: ProfileResult, key: str, k: int, unit: str = "flops") -> Table:
-    label = {"flops": "MACs" if unit == "macs" else "FLOPs", "bytes": "bytes"}[key]
+    label = {"flops": "MATMUL-CLASS MACS" if unit == "macs" else "MATMUL-CLASS FLOPS",
+             "bytes": "BYTES"}[key]
     return table(top_ops_columns(unit), result.top_ops(key, k),
-                 f"TOP {k} OPS BY {label.upper()} (forward; repeated layers grouped)")
+                 f"TOP {k} OPS BY {label} (forward; repeated layers grouped)")
 
 
 def render_profile(result: ProfileResult, console: Console, *, depth: int = 2,
@@ -199,7 +203,7 @@ FITS = (right("quantity", "quantity"), right("a", "a", "{:.4g}".format),
 
 def sweep_table(result: SweepResult) -> Group:
     """Profiles at several sizes and the fitted growth a + b·s + c·s²."""
-    points = (right(result.dimension, "size"), right("FLOPs", "flops", units.count),
+    points = (right(result.dimension, "size"), right("FLOPs (matmul)", "flops", units.count),
               right("FLOPs (all)", "flops_all", units.count),
               right("Bytes moved", "bytes", units.size),
               right("Peak activations", "peak_activations_bytes", units.size),
@@ -211,7 +215,7 @@ def sweep_table(result: SweepResult) -> Group:
 CHIP_TIMES = (Column("Chip", lambda r: r[0].id), Column("Phase", lambda r: r[1]),
               right("Time", lambda r: r[2].time_s, units.duration),
               right("Compute-bound share", lambda r: f"{r[2].compute_bound_share:.1%}"),
-              right("FLOPs/byte", lambda r: f"{r[2].intensity:.1f}"))
+              right("All FLOPs/byte", lambda r: f"{r[2].intensity:.1f}"))
 
 
 def chip_table(result: ProfileResult, chips: list[Chip]) -> Table:

@@ -45,6 +45,7 @@ def render(result: TransformerProfile, console: Console) -> None:
         (f"Backward, {result.scale_bwd_flops:g}× forward",
          units.exact(result.backward_scaled, "FLOPs") + chosen("scaled")),
         ("Forward, all ops", units.exact(flops.forward_all, "FLOPs")),
+        ("Attention", result.attention.describe()),
     ]))
     dtype = result.settings["dtype"]
     console.print(_kv("MODEL SIZE (params × bytes per element)", [
