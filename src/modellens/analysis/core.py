@@ -11,7 +11,7 @@ from ..capture.structure import module_signatures
 from ..costing.cost import OpCost, op_costs
 from ..hardware import Chip
 from ..hardware.timemodel import OpTime, TimeModel
-from . import flops, memory, modules, moe, params, roofline
+from . import flops, memory, modules, moe, params, roofline, training_peak
 from .fusion import EAGER
 
 
@@ -75,6 +75,13 @@ class Analysis:
 
     def memory(self) -> memory.MemoryEstimate:
         return self._once("memory", lambda: memory.estimate_memory(self))
+
+    def training_peak(self, optimizer: str = "none", activation_checkpointing: bool = False,
+                      gpu: bool = False) -> training_peak.TrainingPeak:
+        """Peak bytes of a training step (needs a backward capture; see `training_peak`)."""
+        return self._once(("training_peak", optimizer, activation_checkpointing, gpu),
+                          lambda: training_peak.training_peak(
+                              self, optimizer, activation_checkpointing, gpu))
 
     def roofline(self, chip: Chip, shards: int = 1, compute_dtype: str | None = None,
                  execution: str = EAGER) -> roofline.Roofline:

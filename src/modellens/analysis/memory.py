@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from ..capture import FORWARD
 from ..costing.registry import VIEW
 from ..io import JsonRecord
+from .training_peak import TrainingPeak
 
 if TYPE_CHECKING:
     from .core import Analysis
@@ -21,6 +22,8 @@ class MemoryEstimate(JsonRecord):
     activations_bytes: int  # every tensor the forward pass materializes
     peak_activations_bytes: int  # most forward intermediates alive at once (see `peak_live_bytes`)
     gradients_bytes: int | None = None  # one gradient per trainable parameter, with --backward
+    training_peak_bytes: int | None = None  # a training step's peak, with --backward
+    training: Optional[TrainingPeak] = None  # its breakdown (see `training_peak`)
 
 
 def peak_live_bytes(analysis: Analysis, phases: tuple[str, ...]) -> tuple[int, int]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Sequence
 
 from ..analysis.flops import UnsupportedOp, looks_like_matmul
 from ..analysis.results import OpRow, ProfileResult
+from ..analysis.training_peak import OPTIMIZERS
 from ..capture import BACKWARD, Capture
 from ..dtypes import parse_dtype
+from ..errors import ConfigError
 from ..hardware import Chip
 from ..sources import ModelLike, resolve
 from .pipeline import Captured, Hardware, capture_source, resolve_chips
@@ -32,6 +35,8 @@ def profile(
     time_model: str = "calibrated",
     input_grad: bool = False,
     trust_remote_code: bool = False,
+    optimizer: str | None = None,
+    activation_checkpointing: bool = False,
 ) -> ProfileResult:
     """Profile a model: params, FLOPs/MACs, memory, roofline bottleneck on `hardware`.
 
@@ -50,17 +55,27 @@ def profile(
     layer's grad-input, as torch's FlopCounterMode counts it); `input_grad=True` asks it for
     every floating input (a spec's images, embeddings).
     `trust_remote_code=True` lets a Hugging Face model that names its own code run it.
+    With the backward, `memory.training_peak_bytes` is a training step's peak (breakdown in
+    `memory.training`): `optimizer` (none, sgd, sgd-momentum, adam, adamw) adds its state,
+    `activation_checkpointing` recomputes each repeated block; either implies `backward`. On an
+    NVIDIA `hardware` the CUDA allocator's rounding and context are added as lines.
     """
     started = time.perf_counter()
     if dtype:
         parse_dtype(dtype)  # refused before any work
+    if optimizer is not None and optimizer not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {optimizer!r}; expected one of "
+                          f"{', '.join(OPTIMIZERS)}")
+    backward = backward or optimizer is not None or activation_checkpointing
     chips = resolve_chips(hardware, time_model)
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
                      image_size=image_size, task=task, name=name, allow_longer=allow_longer,
                      trust_remote_code=trust_remote_code)
     captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks,
                               run_hooks=run_hooks, input_grad=input_grad)
-    result = analyze(captured, chips)
+    gpu = hardware is not None and chips[0].vendor == "NVIDIA"
+    result = analyze(captured, chips, optimizer=optimizer or "none",
+                     activation_checkpointing=activation_checkpointing, gpu=gpu)
     result.timings = {**captured.seconds, "total_s": time.perf_counter() - started}
     result.settings.update(batch_size=batch_size, seq_len=seq_len, image_size=image_size,
                            dtype=dtype, backward=backward, task=task)
@@ -68,12 +83,18 @@ def profile(
         result.settings["allow_longer"] = True
     if input_grad:
         result.settings["input_grad"] = True
+    if backward:
+        result.settings.update(optimizer=optimizer or "none",
+                               activation_checkpointing=activation_checkpointing)
     return result
 
 
-def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileResult:
+def analyze(captured: Captured, chips: Sequence[Chip] | None = None, *,
+            optimizer: str = "none", activation_checkpointing: bool = False,
+            gpu: bool = False) -> ProfileResult:
     """Every profile view of one capture; timed on each of `chips` (default: the default
-    chip), the first being the result's chip."""
+    chip), the first being the result's chip. A backward capture gets its training peak
+    (`Analysis.training_peak` under these options) in `memory`."""
     chips = list(chips) if chips else resolve_chips(None)
     analysis, cap = captured.analysis, captured.capture
     for chip in chips:
@@ -81,6 +102,10 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
     roofline = analysis.roofline(chips[0])
     unsupported = analysis.unsupported_ops()
     moe_config = captured.source.metadata.get("moe")
+    memory = analysis.memory()
+    if cap.backward:
+        peak = analysis.training_peak(optimizer, activation_checkpointing, gpu)
+        memory = dataclasses.replace(memory, training_peak_bytes=peak.peak_bytes, training=peak)
     return ProfileResult(
         model=captured.source.name,
         model_class=cap.model_class,
@@ -91,7 +116,7 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
         settings={"metadata": captured.source.metadata},
         params=analysis.params(),
         flops=analysis.totals(),
-        memory=analysis.memory(),
+        memory=memory,
         hardware=chips[0],
         bottleneck=roofline.bottleneck(lower_bound=analysis.lower_bound(chips[0])),
         backward_bottleneck=(roofline.bottleneck(BACKWARD, analysis.lower_bound(chips[0]))
