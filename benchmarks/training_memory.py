@@ -92,12 +92,16 @@ CASES = [
     Case("mlp-1024-4096-4096-1000", _mlp, lambda: torch.randn(64, 1024), "64", "sgd"),
     Case("mlp-1024-4096-4096-1000", _mlp, lambda: torch.randn(64, 1024), "64", "adamw"),
     Case("resnet18", _tv("resnet18"), _images(8), "8×224²", "sgd-momentum"),
-    Case("resnet18", _tv("resnet18"), _images(8), "8×224²", "adamw", checkpointing=True),
+    Case("resnet18", _tv("resnet18"), _images(8), "8×224²", "sgd-momentum", checkpointing=True),
     Case("resnet50", _tv("resnet50"), _images(8), "8×224²", "adamw"),
     Case("mobilenet_v2", _tv("mobilenet_v2"), _images(8), "8×224²", "adam"),
     Case("bert-small (4 layers, 256)", _bert_small, _tokens(8, 128, 30522), "8×128", "adamw"),
+    Case("bert-small (4 layers, 256)", _bert_small, _tokens(8, 128, 30522), "8×128", "sgd"),
+    Case("bert-small (4 layers, 256)", _bert_small, _tokens(8, 128, 30522), "8×128", "sgd",
+         checkpointing=True),
     Case("gpt2 (124M, LM head)", _gpt2, _tokens(2, 64, 50257), "2×64", "adamw"),
-    Case("gpt2 (124M, LM head)", _gpt2, _tokens(2, 64, 50257), "2×64", "adamw",
+    Case("gpt2 (124M, LM head)", _gpt2, _tokens(2, 128, 50257), "2×128", "sgd"),
+    Case("gpt2 (124M, LM head)", _gpt2, _tokens(2, 128, 50257), "2×128", "sgd",
          checkpointing=True),
 ]
 

@@ -47,16 +47,20 @@ OPTIMIZERS = ("none", "sgd", "sgd-momentum", "adam", "adamw")
 STATE_BYTES_PER_PARAM = {"none": 0, "sgd": 0, "sgd-momentum": 4, "adam": 8, "adamw": 8}
 MASTER_BYTES_PER_PARAM = 4  # fp32 master weights in mixed precision
 FP32_BYTES = 4
-BLOCK_BYTES = 512  # CUDA caching allocator: every allocation is rounded up to 512 B
-SEGMENT_BYTES = 2 * 2**20  # ... and served from segments of 2 MiB multiples
-SMALL_ALLOCATION_BYTES = 2**20  # allocations up to 1 MiB share 2 MiB segments
+# The CUDA caching allocator (c10/cuda/CUDACachingAllocator.cpp: kMinBlockSize, kSmallSize,
+# kSmallBuffer, kMinLargeAlloc, kLargeBuffer, kRoundLarge): every allocation is rounded up to
+# 512 B; up to 1 MiB they share 2 MiB segments, under 10 MiB 20 MiB ones, larger ones get a
+# segment of their size rounded up to 2 MiB.
+BLOCK_BYTES = 512
+SMALL_ALLOCATION_BYTES = 2**20
+SEGMENT_BYTES = 2 * 2**20
+MIN_LARGE_ALLOCATION_BYTES = 10 * 2**20
+LARGE_SEGMENT_BYTES = 20 * 2**20
 # The CUDA context (driver state, kernels of torch's libraries) is outside the caching
 # allocator: 300-500 MiB on recent GPUs with lazy module loading (CUDA >= 11.7), read as
 # `torch.cuda.mem_get_info` used minus `torch.cuda.memory_reserved` after initialisation.
 # Taken as the middle of that range; it is not measured here.
 CUDA_CONTEXT_BYTES = 400 * 2**20
-CUDA_CONTEXT_SOURCE = ("estimate: 300-500 MiB on recent NVIDIA GPUs with CUDA lazy loading "
-                       "(mem_get_info used minus memory_reserved after torch initialises CUDA)")
 
 ACTIVATIONS, BACKWARD_TEMPS, GRADIENTS, SEEDS, OUTPUTS = (
     "activations", "backward", "gradients", "seeds", "outputs")
@@ -131,7 +135,7 @@ def training_peak(analysis: Analysis, optimizer: str = "none",
         MemoryLine("optimizer state", fixed["optimizer"],
                    f"{optimizer}: {per_param} B/param fp32" + (" incl. master weights"
                                                               if mixed else "")),
-        MemoryLine("gradients", live.get(GRADIENTS, 0), f"alive at the peak ({at})"),
+        MemoryLine("gradients", live.get(GRADIENTS, 0), "alive at the peak"),
         MemoryLine("activations saved for backward", live.get(ACTIVATIONS, 0),
                    "forward tensors alive at the peak" + (", recomputed per block"
                                                           if blocks else "")),
@@ -150,8 +154,8 @@ def training_peak(analysis: Analysis, optimizer: str = "none",
             MemoryLine("CUDA allocator block rounding", blocks_total - raw,
                        f"every allocation rounded up to {BLOCK_BYTES} B"),
             MemoryLine("CUDA allocator segment rounding", segments,
-                       "2 MiB segments, estimate (cached segments are reused)"),
-            MemoryLine("CUDA context", CUDA_CONTEXT_BYTES, CUDA_CONTEXT_SOURCE),
+                       "2/20 MiB segments packed tightly: a lower estimate"),
+            MemoryLine("CUDA context", CUDA_CONTEXT_BYTES, "estimate, 300-500 MiB"),
         ]
     return TrainingPeak(
         peak_bytes=sum(line.bytes for line in lines), at=at, optimizer=optimizer,
@@ -161,20 +165,24 @@ def training_peak(analysis: Analysis, optimizer: str = "none",
 
 
 def checkpoint_blocks(capture: Capture) -> list[str]:
-    """Paths of the outermost modules that are repeated children (same class, two or more) of
-    a container (`Sequential`, `ModuleList`): what activation checkpointing wraps."""
+    """Paths of the modules activation checkpointing wraps: in each container (`Sequential`,
+    `ModuleList`) not inside a block already, the children of its most repeated class (two or
+    more; a class with children of its own first), called in the forward."""
     modules = capture.modules
-    picked: list[str] = []
+    children: dict[str, list[str]] = {}
     for path, record in modules.items():
-        parent = modules.get(record.parent) if record.parent is not None else None
-        if parent is None or parent.class_name not in ("Sequential", "ModuleList"):
+        if record.parent is not None:
+            children.setdefault(record.parent, []).append(path)
+    picked: list[str] = []
+    for path, record in modules.items():  # tree order: outer containers first
+        if record.class_name not in ("Sequential", "ModuleList") or _block(path, picked):
             continue
-        siblings = Counter(m.class_name for m in modules.values() if m.parent == parent.path)
-        if siblings[record.class_name] < 2 or not record.calls:
-            continue
-        if any(path.startswith(block + ".") for block in picked):
-            continue
-        picked.append(path)
+        kids = [k for k in children.get(path, []) if modules[k].calls]
+        counts = Counter(modules[k].class_name for k in kids)
+        composite = {modules[k].class_name for k in kids if children.get(k)}
+        best = max(counts, key=lambda c: (c in composite, counts[c]), default=None)
+        if best is not None and counts[best] >= 2:
+            picked += [k for k in kids if modules[k].class_name == best]
     return picked
 
 
@@ -200,6 +208,7 @@ def _intervals(analysis: Analysis, blocks: list[str]) -> list[_Interval]:
     internal = _block_internal(pairs, block_of)
     # the timeline: (op index, recomputed?)
     timeline = [(i, False) for i, (op, _) in enumerate(pairs) if op.phase == FORWARD]
+    last_needed = _last_needed_op(pairs, block_of, internal)
     recomputed: set[str] = set()
     for i, (op, _) in enumerate(pairs):
         if op.phase != BACKWARD:
@@ -208,7 +217,8 @@ def _intervals(analysis: Analysis, blocks: list[str]) -> list[_Interval]:
             block = internal.get(spec.storage)
             if block is not None and block not in recomputed:
                 recomputed.add(block)
-                timeline += [(j, True) for j, b in enumerate(block_of) if b == block]
+                timeline += [(j, True) for j, b in enumerate(block_of)
+                             if b == block and j <= last_needed[block]]
         timeline.append((i, False))
     groups = capture.storage_groups
     created: dict[tuple, tuple[int, int, str]] = {}  # key -> (start, bytes, kind)
@@ -275,6 +285,19 @@ def _block_internal(pairs, block_of: list[str | None]) -> dict[int, str]:
     return {s: b for s, b in made.items() if b}
 
 
+def _last_needed_op(pairs, block_of: list[str | None], internal: dict[int, str]) -> dict[str, int]:
+    """block -> index of the last forward op its recomputation runs: the last that makes a
+    tensor the backward reads. torch's checkpoint stops there (early stopping): the op after
+    it saves its inputs before it would compute its output."""
+    read = {spec.storage for op, _ in pairs if op.phase == BACKWARD for spec in op.inputs}
+    last: dict[str, int] = {}
+    for i, ((op, _), block) in enumerate(zip(pairs, block_of)):
+        if block is not None and any(internal.get(spec.storage) == block
+                                     and spec.storage in read for spec in op.outputs):
+            last[block] = i
+    return last
+
+
 def _peak_time(intervals: list[_Interval], round_up) -> int:
     """The first point of the timeline where the live bytes are highest."""
     delta: Counter[int] = Counter()
@@ -307,12 +330,15 @@ def _step_temporaries(optimizer: str, numels: list[int], foreach: bool) -> list[
 
 
 def _segment_overhead(sizes: list[int]) -> int:
-    """Segment rounding of the allocations alive at the peak: each one over 1 MiB in its own
-    segment of a 2 MiB multiple, the small ones packed together into 2 MiB segments."""
+    """Segment rounding of the allocations alive at the peak, packed as tightly as the CUDA
+    caching allocator's segments allow: small ones (<= 1 MiB) into 2 MiB segments, those
+    under 10 MiB into 20 MiB segments, larger ones each in its own 2 MiB multiple."""
     rounded = [_round_block(n) for n in sizes]
     small = sum(n for n in rounded if n <= SMALL_ALLOCATION_BYTES)
-    large = [n for n in rounded if n > SMALL_ALLOCATION_BYTES]
+    medium = sum(n for n in rounded if SMALL_ALLOCATION_BYTES < n < MIN_LARGE_ALLOCATION_BYTES)
+    large = [n for n in rounded if n >= MIN_LARGE_ALLOCATION_BYTES]
     return (_round_to(small, SEGMENT_BYTES) - small
+            + _round_to(medium, LARGE_SEGMENT_BYTES) - medium
             + sum(_round_to(n, SEGMENT_BYTES) - n for n in large))
 
 
