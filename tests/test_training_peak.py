@@ -5,8 +5,6 @@ count of real training steps (torch.profiler memory events) as the measurement."
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -178,16 +176,20 @@ def test_json_and_errors():
         modellens.profile(tiny_mlp(), torch.randn(B, D_IN), optimizer="lion")
 
 
-def test_cli_optimizer_option():
-    run = subprocess.run([sys.executable, "-m", "modellens.cli", "profile", "tv:resnet18",
-                          "--image-size", "32", "--optimizer", "adamw", "--format", "json"],
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    data = json.loads(run.stdout)
+def test_cli_optimizer_option(tmp_path, capsys):
+    from modellens.cli import main
+
+    out = tmp_path / "p.json"
+    assert main(["profile", "tv:resnet18", "--image-size", "32", "--optimizer", "adamw",
+                 "--activation-checkpointing", "--format", "json", "-o", str(out), "-q"]) == 0
+    data = json.loads(out.read_text())
     assert data["settings"]["backward"] and data["memory"]["training"]["optimizer"] == "adamw"
-    bad = subprocess.run([sys.executable, "-m", "modellens.cli", "profile", "tv:resnet18",
-                          "--optimizer", "lion"], capture_output=True, text=True)
-    assert bad.returncode != 0 and "invalid choice" in bad.stderr
+    assert data["memory"]["training"]["checkpointed_blocks"] == ["8 × BasicBlock"]
+    assert main(["profile", "tv:resnet18", "--image-size", "32", "--optimizer", "sgd"]) == 0
+    assert "Training peak (sgd; at backward)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["profile", "tv:resnet18", "--optimizer", "lion"])
+    assert exit_.value.code == 2 and "invalid choice: 'lion'" in capsys.readouterr().err
 
 
 def _measured_peak(build, x, optimizer: str, blocks: list[str] = ()) -> int:

@@ -208,17 +208,24 @@ def _intervals(analysis: Analysis, blocks: list[str]) -> list[_Interval]:
     internal = _block_internal(pairs, block_of)
     # the timeline: (op index, recomputed?)
     timeline = [(i, False) for i, (op, _) in enumerate(pairs) if op.phase == FORWARD]
-    last_needed = _last_needed_op(pairs, block_of, internal)
+    last_needed = _last_needed_op(pairs, block_of, blocks)
+    made_in_backward = {spec.storage for op, _ in pairs if op.phase == BACKWARD
+                        for spec in op.outputs}
     recomputed: set[str] = set()
     for i, (op, _) in enumerate(pairs):
         if op.phase != BACKWARD:
             continue
-        for spec in op.inputs:
-            block = internal.get(spec.storage)
-            if block is not None and block not in recomputed:
+        # a block is recomputed when its backward first reads a tensor saved in the forward
+        # (torch's checkpoint unpacks one), or at the latest a tensor made inside it
+        own = _block(op.module, blocks)
+        triggers = [own] if own and any(spec.storage not in made_in_backward
+                                        for spec in op.inputs) else []
+        triggers += [internal[spec.storage] for spec in op.inputs if spec.storage in internal]
+        for block in triggers:
+            if block not in recomputed:
                 recomputed.add(block)
                 timeline += [(j, True) for j, b in enumerate(block_of)
-                             if b == block and j <= last_needed[block]]
+                             if b == block and j <= last_needed.get(block, j)]
         timeline.append((i, False))
     groups = capture.storage_groups
     created: dict[tuple, tuple[int, int, str]] = {}  # key -> (start, bytes, kind)
@@ -285,15 +292,19 @@ def _block_internal(pairs, block_of: list[str | None]) -> dict[int, str]:
     return {s: b for s, b in made.items() if b}
 
 
-def _last_needed_op(pairs, block_of: list[str | None], internal: dict[int, str]) -> dict[str, int]:
-    """block -> index of the last forward op its recomputation runs: the last that makes a
-    tensor the backward reads. torch's checkpoint stops there (early stopping): the op after
-    it saves its inputs before it would compute its output."""
-    read = {spec.storage for op, _ in pairs if op.phase == BACKWARD for spec in op.inputs}
+def _last_needed_op(pairs, block_of: list[str | None], blocks: list[str]) -> dict[str, int]:
+    """block -> index of the last forward op its recomputation runs: the last whose output
+    the block's own backward ops read (it or a later op of the block saved it). torch's
+    checkpoint stops there (early stopping): a later op saves only its inputs, which it does
+    before computing its output."""
+    read: set[tuple[int, str]] = set()
+    for op, _ in pairs:
+        block = _block(op.module, blocks) if op.phase == BACKWARD else None
+        if block is not None:
+            read.update((spec.storage, block) for spec in op.inputs)
     last: dict[str, int] = {}
     for i, ((op, _), block) in enumerate(zip(pairs, block_of)):
-        if block is not None and any(internal.get(spec.storage) == block
-                                     and spec.storage in read for spec in op.outputs):
+        if block is not None and any((spec.storage, block) in read for spec in op.outputs):
             last[block] = i
     return last
 
