@@ -228,6 +228,8 @@ def _intervals(analysis: Analysis, blocks: list[str]) -> list[_Interval]:
                              if b == block and j <= last_needed.get(block, j)]
         timeline.append((i, False))
     groups = capture.storage_groups
+    stolen = _stolen_gradients(pairs, groups)
+    sources = set(stolen.values())
     created: dict[tuple, tuple[int, int, str]] = {}  # key -> (start, bytes, kind)
     last_use: dict[tuple, int] = {}
     for t, (i, again) in enumerate(timeline):
@@ -235,6 +237,7 @@ def _intervals(analysis: Analysis, blocks: list[str]) -> list[_Interval]:
         block = block_of[i]
 
         def key(storage: int, output: bool) -> tuple:
+            storage = stolen.get(storage, storage)
             owner = internal.get(storage)
             if owner is not None and (again or op.phase == BACKWARD):
                 return (storage, "recomputed")
@@ -247,7 +250,7 @@ def _intervals(analysis: Analysis, blocks: list[str]) -> list[_Interval]:
         for spec in op.outputs:
             k = key(spec.storage, True)
             if cost.category != VIEW and k not in last_use:
-                kind = groups.get(spec.storage, "")
+                kind = "grads" if spec.storage in sources else groups.get(spec.storage, "")
                 kind = {"grads": GRADIENTS, "backward_seeds": SEEDS}.get(
                     kind, ACTIVATIONS if op.phase == FORWARD else BACKWARD_TEMPS)
                 created[k] = (t, spec.nbytes, kind)
@@ -263,6 +266,30 @@ def _intervals(analysis: Analysis, blocks: list[str]) -> list[_Interval]:
             stop, kind = end, OUTPUTS
         result.append(_Interval(start, stop, size, kind))
     return result
+
+
+def _stolen_gradients(pairs, groups: dict[int, str]) -> dict[int, int]:
+    """gradient storage -> the backward tensor it was copied from, where autograd's
+    AccumulateGrad would take that tensor itself: on fake tensors (which the capture keeps
+    referenced) it copies every gradient it cannot prove unshared, while a real run steals
+    a gradient that nothing else reads (torch.autograd's `accumulateGrad`)."""
+    made_in_backward: set[int] = set()
+    last_read: dict[int, int] = {}
+    for i, (op, _) in enumerate(pairs):
+        for spec in op.inputs:
+            last_read[spec.storage] = i
+    stolen: dict[int, int] = {}
+    for i, (op, _) in enumerate(pairs):
+        if op.phase != BACKWARD:
+            continue
+        if op.name == "aten.copy_.default" and len(op.inputs) == 2:
+            dst, src = op.inputs
+            if (groups.get(dst.storage) == "grads" and src.storage in made_in_backward
+                    and groups.get(src.storage) is None and dst.nbytes == src.nbytes
+                    and last_read.get(src.storage) == i and dst.storage not in stolen):
+                stolen[dst.storage] = src.storage
+        made_in_backward.update(spec.storage for spec in op.outputs)
+    return stolen
 
 
 def _block(module: str, blocks: list[str]) -> str | None:

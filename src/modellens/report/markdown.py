@@ -107,6 +107,11 @@ def profile_markdown(result, depth: int = 2, top: int = 10, unit: str = "flops")
     summary += [
         ["Weights", units.size(memory.weights_bytes)],
         ["Peak live activations", units.size(memory.peak_activations_bytes)],
+    ]
+    if memory.training is not None:
+        summary.append([f"Training peak ({memory.training.optimizer})",
+                        units.size(memory.training.peak_bytes)])
+    summary += [
         [f"Predicted time ({result.hardware.name})",
          units.duration(result.bottleneck.predicted_time_s)],
         ["Arithmetic intensity", f"{result.bottleneck.arithmetic_intensity:.1f} FLOPs/byte"],
