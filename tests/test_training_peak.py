@@ -105,6 +105,26 @@ def test_measured_peak_of_real_steps_matches():
         assert 0 <= measured - predicted <= slack, (optimizer, predicted, measured)
 
 
+class Embed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding, self.norm = nn.Embedding(3000, 64), nn.LayerNorm(64)
+
+    def forward(self, x):
+        return self.norm(self.embedding(x))
+
+
+def test_gradients_autograd_steals_are_not_copies():
+    """On fake tensors AccumulateGrad copies the embedding's and the norm's gradients; a real
+    run keeps the backward's own tensor (one 3000×64 gradient, not two)."""
+    x = torch.randint(0, 3000, (4, 32))
+    peak = _profile(Embed(), x, optimizer="sgd").memory.training
+    grads = (3000 * 64 + 2 * 64) * F32
+    assert peak.line("gradients") == grads
+    assert peak.line("backward temporaries") < 3000 * 64 * F32
+    assert _measured_peak(Embed, x, "sgd") == peak.peak_bytes
+
+
 class Block(nn.Module):
     def __init__(self, d: int) -> None:
         super().__init__()
