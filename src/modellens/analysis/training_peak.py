@@ -103,7 +103,6 @@ def training_peak(analysis: Analysis, optimizer: str = "none",
     trainable = [p for p in capture.params if p.requires_grad]
     weights = [p.nbytes for p in capture.params]
     inputs = [spec.nbytes for spec in _unique_specs(spec for _, spec in capture.inputs)]
-    numel = sum(p.numel for p in trainable)
     mixed = any(_itemsize(p.nbytes, p.numel) < FP32_BYTES for p in trainable)
     per_param = STATE_BYTES_PER_PARAM[optimizer] + (MASTER_BYTES_PER_PARAM if mixed else 0)
     states = [p.numel * per_param for p in trainable] if per_param else []
