@@ -1,4 +1,5 @@
-"""Memory: weights, inputs, outputs, all activations, and peak live activations."""
+"""Memory: weights, inputs, outputs, all activations, and peak live activations; with a
+backward, the training step's peak (`training_peak`, filled in by the profile task)."""
 
 from __future__ import annotations
 
