@@ -11,8 +11,9 @@ from ..capture.structure import module_signatures
 from ..costing.cost import OpCost, op_costs
 from ..hardware import Chip
 from ..hardware.timemodel import OpTime, TimeModel
-from . import flops, memory, modules, moe, params, roofline, training_peak
+from . import flops, memory, modules, moe, params, roofline
 from .fusion import EAGER
+from . import training_peak
 
 
 def in_subtree(path: str, prefix: str) -> bool:
