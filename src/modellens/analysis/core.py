@@ -14,6 +14,7 @@ from ..hardware.timemodel import OpTime, TimeModel
 from . import flops, kernels, memory, modules, moe, params, roofline
 from .attention import FULL, AttentionCount, attention_costs
 from .fusion import EAGER
+from . import training_peak
 
 
 def in_subtree(path: str, prefix: str) -> bool:
@@ -84,6 +85,13 @@ class Analysis:
 
     def memory(self) -> memory.MemoryEstimate:
         return self._once("memory", lambda: memory.estimate_memory(self))
+
+    def training_peak(self, optimizer: str = "none", activation_checkpointing: bool = False,
+                      gpu: bool = False) -> training_peak.TrainingPeak:
+        """Peak bytes of a training step (needs a backward capture; see `training_peak`)."""
+        return self._once(("training_peak", optimizer, activation_checkpointing, gpu),
+                          lambda: training_peak.training_peak(
+                              self, optimizer, activation_checkpointing, gpu))
 
     def roofline(self, chip: Chip, shards: int = 1, compute_dtype: str | None = None,
                  execution: str = EAGER) -> roofline.Roofline:

@@ -1,13 +1,15 @@
-"""Memory: weights, inputs, outputs, all activations, and peak live activations."""
+"""Memory: weights, inputs, outputs, all activations, and peak live activations; with a
+backward, the training step's peak (`training_peak`, filled in by the profile task)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from ..capture import FORWARD
 from ..costing.registry import VIEW
 from ..io import JsonRecord
+from .training_peak import TrainingPeak
 
 if TYPE_CHECKING:
     from .core import Analysis
@@ -21,6 +23,8 @@ class MemoryEstimate(JsonRecord):
     activations_bytes: int  # every tensor the forward pass materializes
     peak_activations_bytes: int  # most forward intermediates alive at once (see `peak_live_bytes`)
     gradients_bytes: int | None = None  # one gradient per trainable parameter, with --backward
+    training_peak_bytes: int | None = None  # a training step's peak, with --backward
+    training: Optional[TrainingPeak] = None  # its breakdown (see `training_peak`)
 
 
 def peak_live_bytes(analysis: Analysis, phases: tuple[str, ...]) -> tuple[int, int]:

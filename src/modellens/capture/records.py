@@ -175,7 +175,8 @@ class Capture:
     outputs: list[TensorSpec]
     backward: bool
     notes: list[str] = field(default_factory=list)
-    # storage id -> group: "params", "buffers", or a SampleInputs.state name such as "kv_cache"
+    # storage id -> group: "params", "buffers", a SampleInputs.state name such as "kv_cache",
+    # and with a backward "grads" (what .grad holds after it) and "backward_seeds"
     storage_groups: dict[int, str] = field(default_factory=dict)
 
     def storages(self, group: str) -> set[int]:

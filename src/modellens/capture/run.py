@@ -174,7 +174,10 @@ def _run(
                     roots = [t for t in outputs if t.requires_grad and t.is_floating_point()]
                     if not roots:
                         raise CaptureError("backward requested but no output requires grad")
-                    torch.autograd.backward(roots, [torch.ones_like(t) for t in roots])
+                    seeds = [torch.ones_like(t) for t in roots]
+                    ids.tag(seeds, "backward_seeds")  # held by the call until it returns
+                    torch.autograd.backward(roots, seeds)
+                    _tag_gradients(ids, model, replacements, inputs)
             output_specs = [ids.spec(t) for t in outputs]
     finally:
         tracker.remove()
@@ -311,6 +314,15 @@ def _tag_weights(ids: StorageIds, model: nn.Module, replacements: dict | None) -
         replacements.update(model.named_buffers(remove_duplicate=False))
     for name, tensor in replacements.items():
         ids.tag([tensor], "params" if name in names else "buffers")
+
+
+def _tag_gradients(ids: StorageIds, model: nn.Module, replacements: dict | None,
+                   inputs: SampleInputs) -> None:
+    """Put the `.grad` the backward left on each parameter (and input) in group "grads":
+    they stay alive after the backward, unlike its other outputs (training memory)."""
+    leaves = list(replacements.values()) if replacements is not None else list(model.parameters())
+    leaves += list(iter_tensors((inputs.args, inputs.kwargs)))
+    ids.tag([t.grad for t in leaves if isinstance(t, torch.Tensor) and t.grad is not None], "grads")
 
 
 def _input_grad_rule(backward: bool, input_grad: bool,

@@ -30,6 +30,12 @@ def register(subparsers) -> None:
     p.add_argument("--input-grad", action="store_true",
                    help="with the backward, also the gradient of each floating input (the first "
                         "layer's grad-input, as torch's flop counter counts it); implies --backward")
+    p.add_argument("--optimizer", choices=("none", "sgd", "sgd-momentum", "adam", "adamw"),
+                   help="training memory with this optimizer's fp32 state (default none); "
+                        "implies --backward")
+    p.add_argument("--activation-checkpointing", action="store_true",
+                   help="training memory with each repeated block recomputed in the backward; "
+                        "implies --backward")
     p.add_argument("--hardware", metavar="CHIPS",
                    help="chip for the predicted time (default a100; `modellens hardware` lists "
                         "them) or a YAML file; a comma list (a100,h100) adds a table of time per "
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             replay_blocks=not args.no_block_replay,
             allow_longer=args.allow_longer, time_model=args.time_model,
             trust_remote_code=args.trust_remote_code, attention_flops=args.attention_flops,
+            optimizer=args.optimizer, activation_checkpointing=args.activation_checkpointing,
         )
 
     def table(console) -> None:

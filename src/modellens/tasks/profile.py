@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Sequence
 
 from ..analysis.attention import check_convention
 from ..analysis.flops import UnsupportedOp, looks_like_matmul
 from ..analysis.results import ChipBottleneck, OpRow, ProfileResult
+from ..analysis.training_peak import OPTIMIZERS
 from ..capture import BACKWARD, Capture
 from ..dtypes import parse_dtype
+from ..errors import ConfigError
 from ..hardware import Chip
 from ..sources import ModelLike, resolve
 from .pipeline import Captured, Hardware, capture_source, resolve_chips
@@ -34,6 +37,8 @@ def profile(
     input_grad: bool = False,
     trust_remote_code: bool = False,
     attention_flops: str = "full",
+    optimizer: str | None = None,
+    activation_checkpointing: bool = False,
 ) -> ProfileResult:
     """Profile a model: params, FLOPs/MACs, memory, roofline bottleneck on `hardware`.
 
@@ -54,11 +59,19 @@ def profile(
     `trust_remote_code=True` lets a Hugging Face model that names its own code run it.
     `attention_flops="causal"` counts causal self-attention over the (query, key) pairs its
     mask keeps instead of torch's full S×S (see `modellens.analysis.attention`).
+    With the backward, `memory.training_peak_bytes` is a training step's peak (breakdown in
+    `memory.training`): `optimizer` (none, sgd, sgd-momentum, adam, adamw) adds its state,
+    `activation_checkpointing` recomputes each repeated block; either implies `backward`. On an
+    NVIDIA `hardware` the CUDA allocator's rounding and context are added as lines.
     """
     started = time.perf_counter()
     if dtype:
         parse_dtype(dtype)  # refused before any work
     check_convention(attention_flops)
+    if optimizer is not None and optimizer not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {optimizer!r}; expected one of "
+                          f"{', '.join(OPTIMIZERS)}")
+    backward = backward or optimizer is not None or activation_checkpointing
     chips = resolve_chips(hardware, time_model)
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
                      image_size=image_size, task=task, name=name, allow_longer=allow_longer,
@@ -66,7 +79,9 @@ def profile(
     captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks,
                               run_hooks=run_hooks, input_grad=input_grad,
                               attention=attention_flops)
-    result = analyze(captured, chips)
+    gpu = hardware is not None and chips[0].vendor == "NVIDIA"
+    result = analyze(captured, chips, optimizer=optimizer or "none",
+                     activation_checkpointing=activation_checkpointing, gpu=gpu)
     result.timings = {**captured.seconds, "total_s": time.perf_counter() - started}
     result.settings.update(batch_size=batch_size, seq_len=seq_len, image_size=image_size,
                            dtype=dtype, backward=backward, task=task,
@@ -75,17 +90,27 @@ def profile(
         result.settings["allow_longer"] = True
     if input_grad:
         result.settings["input_grad"] = True
+    if backward:
+        result.settings.update(optimizer=optimizer or "none",
+                               activation_checkpointing=activation_checkpointing)
     return result
 
 
-def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileResult:
+def analyze(captured: Captured, chips: Sequence[Chip] | None = None, *,
+            optimizer: str = "none", activation_checkpointing: bool = False,
+            gpu: bool = False) -> ProfileResult:
     """Every profile view of one capture; timed on each of `chips` (default: the default
-    chip), the first being the result's chip."""
+    chip), the first being the result's chip. A backward capture gets its training peak
+    (`Analysis.training_peak` under these options) in `memory`."""
     chips = list(chips) if chips else resolve_chips(None)
     analysis, cap = captured.analysis, captured.capture
     per_chip = [_chip_bottleneck(captured, chip) for chip in chips]
     unsupported = analysis.unsupported_ops()
     moe_config = captured.source.metadata.get("moe")
+    memory = analysis.memory()
+    if cap.backward:
+        peak = analysis.training_peak(optimizer, activation_checkpointing, gpu)
+        memory = dataclasses.replace(memory, training_peak_bytes=peak.peak_bytes, training=peak)
     return ProfileResult(
         model=captured.source.name,
         model_class=cap.model_class,
@@ -97,7 +122,7 @@ def analyze(captured: Captured, chips: Sequence[Chip] | None = None) -> ProfileR
         settings={"metadata": captured.source.metadata},
         params=analysis.params(),
         flops=analysis.totals(),
-        memory=analysis.memory(),
+        memory=memory,
         hardware=chips[0],
         bottleneck=per_chip[0].bottleneck,
         backward_bottleneck=per_chip[0].backward_bottleneck,

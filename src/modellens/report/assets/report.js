@@ -161,6 +161,10 @@
       ["Outputs", m.outputs_bytes], ["Activations (all, forward)", m.activations_bytes],
       ["Peak live activations", m.peak_activations_bytes]];
     if (m.gradients_bytes !== null && m.gradients_bytes !== undefined) rows.push(["Gradients", m.gradients_bytes]);
+    if (m.training) {
+      rows.push(["Training peak (" + m.training.optimizer + ", at " + m.training.at + ")", m.training.peak_bytes]);
+      m.training.lines.forEach(function (l) { if (l.bytes) rows.push(["  " + l.name, l.bytes]); });
+    }
     var most = Math.max.apply(null, rows.map(function (r) { return r[1] || 0; }));
     var body = el("tbody", {}, rows.map(function (r) {
       var bar = shareBar(r[1], most);

@@ -18,6 +18,7 @@ from .columns import Column, kv_table, right, table
 
 if TYPE_CHECKING:
     from ...analysis.results import ProfileResult
+    from ...analysis.training_peak import TrainingPeak
     from ...hardware import Chip
     from ...tasks.sweep import SweepResult
 
@@ -80,6 +81,8 @@ def summary_tables(result: ProfileResult, unit: str = "flops") -> list[Table]:
     ]
     if memory.gradients_bytes is not None:
         memory_rows.append(("Gradients", units.size(memory.gradients_bytes)))
+    if memory.training is not None:
+        memory_rows += training_rows(memory.training)
     return [
         header,
         kv_table("PARAMETERS", param_rows),
@@ -87,6 +90,17 @@ def summary_tables(result: ProfileResult, unit: str = "flops") -> list[Table]:
         kv_table("MEMORY (1 MiB = 1024² bytes)", memory_rows),
         bottleneck_table(result),
     ]
+
+
+def training_rows(peak: TrainingPeak) -> list[tuple[str, str]]:
+    """The training step's peak, then each line of its breakdown (zero lines left out)."""
+    how = [peak.optimizer] + (["mixed precision"] if peak.mixed_precision else [])
+    if peak.activation_checkpointing:
+        how.append("checkpointing " + (", ".join(peak.checkpointed_blocks) or "no blocks found"))
+    rows = [(f"Training peak ({', '.join(how)}; at {peak.at})", units.size(peak.peak_bytes))]
+    rows += [(f"  {line.name}", units.size(line.bytes) + (f" ({line.note})" if line.note else ""))
+             for line in peak.lines if line.bytes]
+    return rows
 
 
 def bottleneck_table(result: ProfileResult) -> Table:
