@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from .fake import FakeConstants
 
 _GRAPH_TAG = "modellens_module"
+# the tag of autograd nodes whose ops are not recorded (a replayed block's accumulation of its
+# parameters' grads: the template's is copied in instead, see capture.replay_grad)
+DROPPED = "\x00dropped"
 
 
 class StorageIds:
@@ -230,11 +233,14 @@ class Recorder(TorchDispatchMode):
             if self._paused or func.namespace == "prim":
                 return out
             name = str(func)
+        module = self.tracker.current(self.phase)
+        if module == DROPPED:
+            return out
         to_spec = lambda v: self.ids.spec(v) if isinstance(v, torch.Tensor) else _plain(v)
         self.ops.append(
             OpRecord(
                 name=name,
-                module=self.tracker.current(self.phase),
+                module=module,
                 phase=self.phase,
                 args=map_leaves(args, to_spec),
                 kwargs=map_leaves(kwargs, to_spec),

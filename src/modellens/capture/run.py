@@ -39,6 +39,7 @@ from .fake import (
     fake_converter,
 )
 from .functions import FunctionRecorder
+from .replay_grad import BackwardMismatch
 from .recorder import ModuleTracker, Recorder, StorageIds
 from .records import (
     BACKWARD,
@@ -154,11 +155,11 @@ def _run(
             if recorded is not None:  # the caller sees the ops recorded before a failure
                 recorder.ops = recorded
             grad = torch.enable_grad() if backward else torch.no_grad()
-            replay_on = replay_blocks and not backward
             functions = (FunctionRecorder(recorder, ids) if torch_calls
                          else contextlib.nullcontext())
             with grad, recorder, functions, blocks.installed(
-                    model, tracker, recorder, ids, tracker.attributes, replay_on) as replay:
+                    model, tracker, recorder, ids, tracker.attributes, replay_blocks,
+                    backward) as replay:
                 if replacements is not None:
                     output = torch.func.functional_call(
                         model, replacements, inputs.args, inputs.kwargs, strict=False
@@ -172,6 +173,8 @@ def _run(
                     if not roots:
                         raise CaptureError("backward requested but no output requires grad")
                     torch.autograd.backward(roots, [torch.ones_like(t) for t in roots])
+                    if replay is not None:
+                        recorder.ops[:] = replay.expand(recorder.ops)
             output_specs = [ids.spec(t) for t in outputs]
     finally:
         tracker.remove()
@@ -429,7 +432,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
             DynamicOutputShapeException,
         )
 
-        def attempt(limit: int, thorough: bool) -> _Run:
+        def attempt(limit: int, thorough: bool, replay: bool = replay_blocks) -> _Run:
             fake_mode = constant_keeping_mode(limit)
             recorded.clear()
             return _run(
@@ -439,7 +442,7 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
                 convert=fake_converter(fake_mode, dtype, backward),
                 backward=backward,
                 dtype=dtype,
-                replay_blocks=replay_blocks,
+                replay_blocks=replay,
                 constants=FakeConstants(fake_mode, limit, thorough),
                 run_hooks=run_hooks,
                 recorded=recorded,
@@ -448,9 +451,9 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
             )
 
         try:
-            return attempt(CONSTANT_NUMEL_LIMIT, thorough=False)
+            return _replay_proven(attempt, CONSTANT_NUMEL_LIMIT, thorough=False)
         except (DataDependentOutputException, DynamicOutputShapeException) as exc:
-            result = attempt(CREATED_CONSTANT_NUMEL_LIMIT, thorough=True)
+            result = _replay_proven(attempt, CREATED_CONSTANT_NUMEL_LIMIT, thorough=True)
             result.notes.append(f"fake capture retried with small created tensors kept "
                                 f"concrete (a data-dependent {exc.func})")
             return result
@@ -472,6 +475,17 @@ def _run_method(method: str, model: nn.Module, make_inputs: Callable[[], SampleI
             input_grad=input_grad,
         )
     raise ValueError(f"unknown capture method {method!r}")
+
+
+def _replay_proven(attempt: Callable[..., _Run], limit: int, thorough: bool) -> _Run:
+    """`attempt`, run again with every block run when its replayed backward could not be
+    proven equal to running them (`capture.replay_grad`)."""
+    try:
+        return attempt(limit, thorough)
+    except BackwardMismatch as exc:
+        result = attempt(limit, thorough, replay=False)
+        result.notes.append(f"block replay not used: {exc}")
+        return result
 
 
 def _input_bytes(make_inputs: Callable[[], SampleInputs], dtype: torch.dtype | None) -> int:
