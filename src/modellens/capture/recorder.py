@@ -17,9 +17,6 @@ if TYPE_CHECKING:
     from .fake import FakeConstants
 
 _GRAPH_TAG = "modellens_module"
-# the tag of autograd nodes whose ops are not recorded (a replayed block's accumulation of its
-# parameters' grads: the template's is copied in instead, see capture.replay_grad)
-DROPPED = "\x00dropped"
 
 
 class StorageIds:
@@ -234,8 +231,6 @@ class Recorder(TorchDispatchMode):
                 return out
             name = str(func)
         module = self.tracker.current(self.phase)
-        if module == DROPPED:
-            return out
         to_spec = lambda v: self.ids.spec(v) if isinstance(v, torch.Tensor) else _plain(v)
         self.ops.append(
             OpRecord(

@@ -291,14 +291,13 @@ class BlockReplay:
         state = replay_grad.GradReplay(marker, self.recorder,
                                        self.ids, lambda: tuple(result[i] for i in made),
                                        [leaves[i].requires_grad for i in made],
-                                       grad_inputs + grad_params, len(grad_inputs))
+                                       grad_inputs, len(grad_params))
         outputs = replay_grad.ReplayedBlock.apply(state, *grad_inputs, *grad_params)
         for i, tensor in zip(made, outputs):
             result[i] = tensor
-        differentiable = [t for t in outputs if t.requires_grad]
-        if differentiable and not replay_grad.drop_accumulation(differentiable[0], grad_params):
-            raise replay_grad.BackwardMismatch(f"{path} shares a parameter with another block")
-        _tag_autograd_graph(differentiable, path)
+        if set(mapping[s] for s in template.param_storages) & set(template.param_storages):
+            raise replay_grad.BackwardMismatch(f"{path} shares a parameter with {template.path}")
+        _tag_autograd_graph([t for t in outputs if t.requires_grad], path)
         return tree_unflatten(result, spec)
 
 

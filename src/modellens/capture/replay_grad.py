@@ -4,14 +4,14 @@ once by the real backward and copied in afterwards.
 A replayed block's forward returns fresh fake tensors through `ReplayedBlock`, an autograd
 Function over the block's grad-requiring inputs and parameters, so autograd still reaches
 everything before the block. Its backward records a `Marker` (the grads it received, the grads
-it returns) and returns fresh tensors of the inputs' and parameters' shapes; the accumulation of
-those into the parameters' `.grad` is not recorded (their AccumulateGrad nodes carry the
-`DROPPED` tag). After the whole backward, `expand` replaces each marker with the template's
-backward ops — taken from the real backward of the template block, accumulations included —
-rewritten to the replayed block's tensors. It refuses (`BackwardMismatch`, and the capture runs
-every block) unless the template's and the verified second block's backward ops agree, each ran
-as one contiguous stretch, and every grad a replayed block returns is one the template's ops
-made.
+it returns) and returns fresh tensors of its inputs' shapes, and no grad for its parameters (so
+nothing accumulates into their `.grad`). After the whole backward, `expand` replaces each marker
+with the template's backward ops — taken from the real backward of the template block, the
+accumulation into its parameters' grads included — rewritten to the replayed block's tensors.
+It refuses (`BackwardMismatch`, and the capture runs every block) unless the template's and the
+verified second block's backward ops agree and each ran as one contiguous stretch, every grad a
+replayed block returns is one the template's ops made, and no block of the group shares a
+parameter or a grad-requiring input with anything outside it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Any, Callable
 
 import torch
 
-from .recorder import _GRAPH_TAG, DROPPED
 from .records import BACKWARD, OpRecord, TensorSpec, map_specs
 
 
@@ -72,15 +71,16 @@ class GradReplay:
     """One replayed block's part in autograd: makes its outputs, records its Marker."""
 
     def __init__(self, marker: Marker, recorder, ids, outputs: Callable[[], tuple],
-                 differentiable: list[bool], targets: list[torch.Tensor], inputs: int) -> None:
-        """`targets`: the block's grad-requiring inputs (the first `inputs`), then parameters."""
+                 differentiable: list[bool], inputs: list[torch.Tensor], params: int) -> None:
+        """`inputs`: the block's grad-requiring inputs (then `params` parameters follow them
+        into the Function; they get no grad)."""
         self.marker = marker
-        self.inputs = inputs
+        self.params = params
         self.recorder = recorder
         self.ids = ids
         self._outputs = outputs
         self.differentiable = differentiable
-        self.shapes = [(t.size(), t.stride(), t.dtype, t.device) for t in targets]
+        self.shapes = [(t.size(), t.stride(), t.dtype, t.device) for t in inputs]
 
     def make_outputs(self) -> tuple:
         return self._outputs()
@@ -91,23 +91,9 @@ class GradReplay:
         with self.recorder.paused():
             returned = [torch.empty_strided(size, stride, dtype=dtype, device=device)
                         for size, stride, dtype, device in self.shapes]
-        marker.returned = [self.ids.spec(t).storage for t in returned[:self.inputs]]
+        marker.returned = [self.ids.spec(t).storage for t in returned]
         self.recorder.ops.append(marker)
-        return returned
-
-
-def drop_accumulation(output: torch.Tensor, params: list[torch.Tensor]) -> bool:
-    """Tag the AccumulateGrad nodes of `params` behind `output` DROPPED; False when one is
-    already tagged (a parameter shared with another block: its accumulation is not this
-    block's alone)."""
-    wanted = {id(p) for p in params}
-    nodes = [n for n, _ in output.grad_fn.next_functions
-             if n is not None and id(getattr(n, "variable", None)) in wanted]
-    if any(_GRAPH_TAG in n.metadata for n in nodes):
-        return False
-    for node in nodes:
-        node.metadata[_GRAPH_TAG] = DROPPED
-    return True
+        return returned + [None] * self.params
 
 
 def hook_storages(tensors: list[torch.Tensor], ids) -> list[int | None]:
