@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any, Callable, Hashable, Iterator
 
 from ..capture import FORWARD, Capture, ModuleRecord, OpRecord
+from ..capture.opkey import op_keys
 from ..capture.structure import module_signatures
 from ..costing.cost import OpCost, op_costs
 from ..hardware import Chip
@@ -25,8 +26,13 @@ class Analysis:
 
     def __init__(self, capture: Capture, costs: list[OpCost] | None = None) -> None:
         self.capture = capture
-        self.costs = op_costs(capture) if costs is None else costs  # aligned with capture.ops
         self._views: dict[Hashable, Any] = {}
+        # aligned with capture.ops; computed once per distinct op (see capture.opkey)
+        self.costs = op_costs(capture, self.op_keys()) if costs is None else costs
+
+    def op_keys(self) -> list[Hashable]:
+        """`capture.opkey.op_key` of every op: equal for ops whose cost and time are equal."""
+        return self._once("op_keys", lambda: op_keys(self.capture.ops))
 
     def _once(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         if key not in self._views:

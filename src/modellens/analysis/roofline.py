@@ -191,11 +191,20 @@ def time_ops(analysis: Analysis, chip: Chip, shards: int = 1,
     is then given the kernel's time in proportion to its own."""
     items = list(analysis.items())
     params = analysis.capture.storages("params") if chip.time_model.weight_stream_bandwidth else ()
-    timings: list[OpTime | None] = [
-        op_time(op, cost, chip, shards, compute_dtype,
-                weight_bytes_read(op, cost, params) if params else 0)
-        if is_timed(cost) else None
-        for op, cost in items]
+    known: dict = {}  # one op_time per distinct op (and weight bytes it reads)
+
+    def timed(op: OpRecord, cost: OpCost, key) -> OpTime | None:
+        if not is_timed(cost):
+            return None
+        weights = weight_bytes_read(op, cost, params) if params else 0
+        timing = known.get((key, weights))
+        if timing is None:
+            timing = known[key, weights] = op_time(op, cost, chip, shards, compute_dtype,
+                                                   weights)
+        return timing
+
+    timings: list[OpTime | None] = [timed(op, cost, key)
+                                    for (op, cost), key in zip(items, analysis.op_keys())]
     if execution == FUSED:
         _fuse(items, timings, chip, shards)
     elif execution != EAGER:

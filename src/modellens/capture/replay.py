@@ -17,7 +17,6 @@ in after the backward ran (see `modellens.capture.replay_grad`); fake captures o
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -26,7 +25,7 @@ from torch import nn
 from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 
 from . import replay_grad
-from .records import TensorSpec, iter_tensors, map_specs
+from .records import OpRecord, TensorSpec, iter_tensors, map_specs
 from .recorder import _tag_autograd_graph
 from .structure import structural_signatures
 
@@ -116,9 +115,9 @@ def _remap_ops(ops: list, mapping: dict[int, int], internal: set[int], template_
             storage = mapping[value.storage] = ids.fresh(like=value.storage)
         return TensorSpec(value.shape, value.dtype, storage)
 
-    return [dataclasses.replace(op, module=_replayed_path(op.module, template_root, root),
-                                args=map_specs(op.args, remap), kwargs=map_specs(op.kwargs, remap),
-                                outputs=tuple(remap(s) for s in op.outputs))
+    return [OpRecord(op.name, _replayed_path(op.module, template_root, root), op.phase,
+                     map_specs(op.args, remap), map_specs(op.kwargs, remap),
+                     tuple(remap(s) for s in op.outputs), call=op.call)
             for op in ops]
 
 
@@ -190,12 +189,13 @@ class BlockReplay:
                 template = self.templates[key] = self._template(module, path, args, kwargs, ops,
                                                                 output, calls)
                 if self.backward:
-                    self._watch_grads(template, args, kwargs, output)
+                    self._watch_grads(template, args, kwargs, output, start)
             elif not (template.verified or template.rejected):
                 same = _op_signature(ops, path) == template.signature
                 template.verified, template.rejected = same, not same
                 template.verify_path = path
                 if template.grads is not None:
+                    template.grads.verify_start = start
                     template.grads.verify_inputs = [self.ids.spec(t).storage for t in
                                                     iter_tensors((args, kwargs)) if t.requires_grad]
             return output
@@ -222,7 +222,7 @@ class BlockReplay:
             signature=_op_signature(ops, path),
         )
 
-    def _watch_grads(self, template: _Template, args, kwargs, output) -> None:
+    def _watch_grads(self, template: _Template, args, kwargs, output, start: int) -> None:
         """Hooks that note the grads the template's backward receives and returns; a block that
         returns one of its grad-requiring inputs is never replayed (its grad bypasses it)."""
         inputs = list(iter_tensors((args, kwargs)))
@@ -235,7 +235,7 @@ class BlockReplay:
         template.grads = replay_grad.GradTemplate(
             replay_grad.hook_storages(made, self.ids),
             replay_grad.hook_storages(grad_inputs, self.ids),
-            [self.ids.spec(t).storage for t in grad_inputs])
+            [self.ids.spec(t).storage for t in grad_inputs], start)
 
     def _replay(self, template: _Template, module, path, args, kwargs) -> Any:
         ids = self.ids
@@ -287,7 +287,8 @@ class BlockReplay:
         grad_inputs = [t for t in inputs if t.requires_grad]
         grad_params = [t for t in params if t.requires_grad]
         marker = replay_grad.Marker(template, path, mapping,
-                                    [self.ids.spec(t).storage for t in grad_inputs])
+                                    [self.ids.spec(t).storage for t in grad_inputs],
+                                    len(self.recorder.ops))
         state = replay_grad.GradReplay(marker, self.recorder,
                                        self.ids, lambda: tuple(result[i] for i in made),
                                        [leaves[i].requires_grad for i in made],

@@ -36,7 +36,9 @@ class GradTemplate:
     outputs: list[int | None]  # storage of the grad each differentiable output received
     inputs: list[int | None]  # storage of the total grad each grad-requiring input got
     input_storages: list[int]  # the grad-requiring inputs themselves
+    start: int  # where the template's forward ops begin in the capture's ops
     verify_inputs: list[int] = field(default_factory=list)  # the same of the second block
+    verify_start: int = 0
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Marker:
     path: str
     mapping: dict[int, int]  # the forward replay's storage map (template -> this block)
     inputs: list[int]  # storages of its grad-requiring inputs
+    start: int  # where its forward ops begin in the capture's ops
     received: list[int | None] = field(default_factory=list)
     returned: list[int | None] = field(default_factory=list)
 
@@ -149,23 +152,27 @@ def expand(ops: list, templates, ids, signature: Callable, remap_ops: Callable) 
 
 def _check_inputs_private(ops: list, templates, markers: list[Marker]) -> None:
     """BackwardMismatch when a grad-requiring input of a block of a replayed group is read in
-    the forward outside that block: its grad then sums contributions from elsewhere (BART's
-    decoder layers share the encoder's output), and the template's grad for it is not its own."""
-    readers: dict[int, set[str]] = {}
-    for op in ops:
+    the forward, once the block began, outside it: its grad then sums contributions from
+    elsewhere (BART's decoder layers share the encoder's output), and the template's grad for
+    it is not its own. (Reads before the block are the ops that made the input.)"""
+    readers: dict[int, list[tuple[int, str]]] = {}
+    for index, op in enumerate(ops):
         if isinstance(op, OpRecord) and op.phase != BACKWARD:
             for spec in op.inputs:
-                readers.setdefault(spec.storage, set()).add(op.module)
-    calls = [(m.path, m.inputs) for m in markers]
+                readers.setdefault(spec.storage, []).append((index, op.module))
+    calls = [(m.path, m.inputs, m.start) for m in markers]
     for template in templates:
         if template.grads is not None and template.replays:
-            calls += [(template.path, template.grads.input_storages),
-                      (template.verify_path, template.grads.verify_inputs)]
-    for root, storages in calls:
+            grads = template.grads
+            calls += [(template.path, grads.input_storages, grads.start),
+                      (template.verify_path, grads.verify_inputs, grads.verify_start)]
+    for root, storages, start in calls:
         for storage in storages:
-            outside = [m for m in readers.get(storage, ()) if not _in_block(m, root)]
+            outside = [m for i, m in readers.get(storage, ()) if i >= start
+                       and not _in_block(m, root)]
             if outside:
-                raise BackwardMismatch(f"an input of {root} is also read by {outside[0] or 'the model'}")
+                raise BackwardMismatch(f"an input of {root} is also read by "
+                                       f"{outside[0] or 'the model'}")
 
 
 def _marker_ops(marker: Marker, own: list[OpRecord], ids, remap_ops: Callable) -> list[OpRecord]:
