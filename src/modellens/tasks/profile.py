@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from ..analysis.flops import UnsupportedOp, looks_like_matmul
 from ..analysis.results import OpRow, ProfileResult
-from ..capture import BACKWARD, Capture
+from ..capture import BACKWARD, Capture, gc_paused
 from ..dtypes import parse_dtype
 from ..hardware import Chip
 from ..sources import ModelLike, resolve
@@ -58,9 +58,11 @@ def profile(
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
                      image_size=image_size, task=task, name=name, allow_longer=allow_longer,
                      trust_remote_code=trust_remote_code)
-    captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks,
-                              run_hooks=run_hooks, input_grad=input_grad)
-    result = analyze(captured, chips)
+    with gc_paused():  # see capture.gc_paused: a deep model's analysis allocates per op too
+        captured = capture_source(source, backward=backward, dtype=dtype,
+                                  replay_blocks=replay_blocks, run_hooks=run_hooks,
+                                  input_grad=input_grad)
+        result = analyze(captured, chips)
     result.timings = {**captured.seconds, "total_s": time.perf_counter() - started}
     result.settings.update(batch_size=batch_size, seq_len=seq_len, image_size=image_size,
                            dtype=dtype, backward=backward, task=task)
