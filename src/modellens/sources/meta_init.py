@@ -47,3 +47,28 @@ class _MetaFillsSkipped(TorchFunctionMode):
 def skipped() -> TorchFunctionMode:
     """A mode under which random in-place fills of meta tensors do nothing."""
     return _MetaFillsSkipped()
+
+
+class _PlainDataOnCpu(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if (func in (torch.tensor, torch.as_tensor) and "device" not in kwargs and args
+                and not any(isinstance(leaf, torch.Tensor) for leaf in _leaves(args[0]))):
+            kwargs = {**kwargs, "device": "cpu"}
+        return func(*args, **kwargs)
+
+
+def _leaves(data):
+    if isinstance(data, (list, tuple)):
+        for item in data:
+            yield from _leaves(item)
+    else:
+        yield data
+
+
+def plain_data_on_cpu() -> TorchFunctionMode:
+    """A mode under which `torch.tensor(data)` of plain Python numbers is made on the CPU even
+    when the default device is meta: a constructor that computes a small constant from shapes
+    and reads it back (ultralytics' strides, from a forward pass over zeros, then `math.log` of
+    them) builds on meta, its weights without memory."""
+    return _PlainDataOnCpu()
