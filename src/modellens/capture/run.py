@@ -371,7 +371,7 @@ def capture(
     `make_inputs` is called inside the capture's tensor mode, so tensors it creates are fake when
     the method is "fake". `rebuild_real` builds the model with real CPU weights for the "real"
     method when `model` lives on the meta device. `replay_blocks` captures repeated identical
-    blocks once and replays them (forward-only fake captures; see `modellens.capture.replay`).
+    blocks once and replays them (fake captures, forward and backward; `capture.replay`).
 
     The model is left as it was: attributes, and for a real-tensor run its buffers and
     gradients. Its own hooks (and global module hooks) do not run unless `run_hooks=True`
