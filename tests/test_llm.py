@@ -139,3 +139,51 @@ def test_fp8_matmuls_run_at_the_fp8_peak():
     ratio = chip.peak("float8_e4m3fn") / chip.peak("bfloat16")
     assert ratio == pytest.approx(2, rel=1e-3)
     assert as_fp8.compute_time_s == pytest.approx(as_bf16.compute_time_s / ratio)
+
+
+# ---------------------------------------------------------------- decode vs batch size
+
+
+def test_decode_scaling_at_the_captured_batch_is_the_captured_step(monkeypatch):
+    from modellens.tasks.llm import llm_cost
+
+    for execution in ("fused", "eager"):
+        report = llm_cost("gpt2", prompt_len=64, gen_len=8, batch_size=4, hardware="a100",
+                          training=False, execution=execution)
+        middle = report.decode[len(report.decode) // 2]
+        assert report.decode_scaling.step_time(4, report.hardware) == pytest.approx(
+            middle.step.time_s, rel=1e-9)
+        assert report.tokens_per_second_by_batch([4]) == [pytest.approx(middle.tokens_per_second)]
+    report = llm_cost("gpt2", prompt_len=64, gen_len=8, batch_size=4, hardware="a100", tp=2,
+                      gpus=2, training=False)
+    middle = report.decode[len(report.decode) // 2]
+    assert middle.step.communication_s > 0
+    assert report.decode_scaling.step_time(4, report.hardware) == pytest.approx(
+        middle.step.time_s, rel=1e-9)
+    # per-sequence figures: FLOPs and non-weight bytes per sequence, weights once
+    data = report.to_dict()["decode"]["scaling"]
+    assert data["batch"] == 4 and data["weight_bytes"] > 0
+
+
+def test_compute_bound_batch_is_where_compute_overtakes_memory():
+    """One GEMM kernel on the plain roofline: compute b·F/peak against memory (W + b·A)/bw
+    turns over at b = W·peak / (F·bw − A·peak)."""
+    import math
+
+    from modellens.analysis.inference import BatchScaling, Communication
+    from modellens.analysis.kernels import Kernel
+    from modellens.hardware import get_chip
+    from modellens.hardware.timemodel import TimeModel
+
+    chip = get_chip("a100").with_time_model(TimeModel.ROOFLINE)
+    peak, bandwidth = chip.peak("bfloat16", matmul=True), chip.memory_bandwidth
+    weights, flops, activations = 2 * 4096 * 4096, 2 * 4096 * 4096, 4 * 4096  # per sequence
+    kernel = Kernel((), "matmul", "bfloat16", flops, weights + activations, weights, (1, 4096),
+                    True)
+    scaling = BatchScaling(1, ((kernel, 3),), 0, "fused", Communication(1, 4096, 2, 1))
+    expected = math.ceil(weights * peak / (flops * bandwidth - activations * peak))
+    assert scaling.compute_bound_from(chip) == expected
+    assert not scaling.is_compute_bound(expected - 1, chip)
+    assert scaling.step_time(8, chip) == pytest.approx(
+        3 * max(8 * flops / peak, (weights + 8 * activations) / bandwidth))
+    assert scaling.tokens_per_second(8, chip) == pytest.approx(8 / scaling.step_time(8, chip))

@@ -117,12 +117,19 @@ def test_hardware_measure_writes_a_chip_that_hardware_accepts(tmp_path, monkeypa
     monkeypatch.setattr(characterize, "ATTENTION", [(1, 2, 16, 16)])
     monkeypatch.setattr(characterize, "STREAM_LAYERS", 4)
     monkeypatch.setattr(characterize, "STREAM_SHAPE", (256, 256))
+    monkeypatch.setattr(characterize, "STREAM_ROUNDS", 1)
+    monkeypatch.setattr(characterize, "PASSES", 1)
     out = tmp_path / "cpu.yaml"
     assert main(["hardware", "--measure", "-o", str(out), "-q"]) == 0
     chip = next(iter(load_chips(str(out)).values()))
     assert chip.id == "measured-cpu" and chip.peak_flops["fp32"] > 1e7
     assert not chip.time_model.is_roofline
     assert {"matmul", "conv"} <= set(chip.time_model.compute)
+    # every probe GEMM (the attention probe's Q·Kᵀ among them: 2 heads x 16 rows) and
+    # convolution is a point of its class's shape table: (m, n, k, eta)
+    assert sorted(p[:3] for p in chip.time_model.shapes["matmul"]) == [
+        (8.0, 256.0, 256.0), (32.0, 16.0, 16.0), (128.0, 768.0, 768.0)]
+    assert [p[:3] for p in chip.time_model.shapes["conv"]] == [(28.0 * 28, 16.0, 16 * 9.0)]
     assert "weight_stream_bandwidth" in out.read_text() or not chip.time_model.weight_stream_bandwidth
     # a GEMM costs at least its fixed cost plus its FLOPs at the curve's efficiency (timings
     # vary with load, so only the structure is asserted)

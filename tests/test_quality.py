@@ -105,7 +105,8 @@ def test_quant_streams_in_chunks_with_the_same_result(minilm_layer):
     whole = collect_quality(store, quant=["int4", "nf4"])
     chunked = collect_quality(store, quant=["int4", "nf4"], chunk_elements=1536 * 7)
     for a, b in zip(whole.quant, chunked.quant):
-        assert a.relative_error == pytest.approx(b.relative_error, rel=1e-6)  # float32 sums
+        # float32 sums in a different order (chunks, and threads splitting them): ~1e-6 apart
+        assert a.relative_error == pytest.approx(b.relative_error, rel=1e-5)
     assert whole.outliers[0].outlier_channels == chunked.outliers[0].outlier_channels
 
 

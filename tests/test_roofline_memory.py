@@ -73,17 +73,17 @@ def test_memory_breakdown_of_a_chain():
 # ---------------------------------------------------------------- one per-op time function
 
 
-def test_every_time_figure_goes_through_op_time(monkeypatch):
-    """Replace the one per-op time function: profile's bottleneck and per-op times, an LLM step
-    cost and the report's per-chip totals and op groups all follow it."""
-    from modellens.analysis import roofline
+def test_every_time_figure_goes_through_kernel_time(monkeypatch):
+    """Replace the one per-kernel time function: profile's bottleneck and per-op times, an LLM
+    step cost and the report's per-chip totals and op groups all follow it."""
+    from modellens.analysis import kernels
     from modellens.analysis.inference import step_cost
     from modellens.report import html, view
 
-    def one_microsecond(op, cost, chip, *args, **kwargs):
+    def one_microsecond(kernel, chip, *args, **kwargs):
         return OpTime(1e-6, 1e-6, 0.0, 0.0)
 
-    monkeypatch.setattr(roofline, "op_time", one_microsecond)
+    monkeypatch.setattr(kernels.Kernel, "time", one_microsecond)
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 8))
     result = profile(model, torch.randn(4, 64), backward=True, hardware=["h100", "l4"])
     forward = [r for r in result.ops if r.phase == "forward"]

@@ -181,3 +181,75 @@ def test_depthwise_convolutions_are_their_own_class_and_fall_back_to_conv():
     assert model.eta_compute("conv_depthwise", 1e6) == 0.5
     model = TimeModel(compute={"conv": ((1e6, 0.5),), "conv_depthwise": ((1e6, 0.1),)})
     assert model.eta_compute("conv_depthwise", 1e6) == 0.1
+
+
+def test_shape_table_returns_an_exact_probe_and_blends_the_nearest_by_inverse_distance():
+    from modellens.hardware.timemodel import shape_eta
+
+    table = ((128.0, 768.0, 768.0, 0.8), (128.0, 3072.0, 768.0, 0.2), (1.0, 768.0, 768.0, 0.05),
+             (2048.0, 4096.0, 4096.0, 0.9))
+    assert shape_eta(table, 128, 768, 768) == 0.8
+    # halfway in log(n) between the first two: equal weights, the geometric mean 0.4; the
+    # third and fourth are farther and pull it by their (smaller) weights
+    import math
+    point = (math.log(128), math.log(1536), math.log(768))
+    distances = [math.dist(point, tuple(map(math.log, p[:3]))) for p in table]
+    nearest = sorted(zip(distances, (p[3] for p in table)))[:3]
+    weights = [1 / d for d, _ in nearest]
+    expected = math.exp(sum(w * math.log(e) for w, (_, e) in zip(weights, nearest)) / sum(weights))
+    assert shape_eta(table, 128, 1536, 768) == pytest.approx(expected)
+    assert 0.2 < expected < 0.8
+
+
+def test_a_shape_table_times_gemms_and_convs_by_their_shape_not_their_flops():
+    table = ((128.0, 3072.0, 768.0, 0.8), (3072.0, 128.0, 768.0, 0.2))
+    model = TimeModel(compute={"matmul": ((1e6, 1.0),)}, overhead_s={"default": 1e-6},
+                      shapes={"matmul": table, "conv": table})
+    flops = 2 * 128 * 3072 * 768  # the same work, two shapes
+    wide = model.op_time("matmul", flops, 1e3, peak=1e12, bandwidth=1e12, gemm=(128, 3072))
+    tall = model.op_time("matmul", flops, 1e3, peak=1e12, bandwidth=1e12, gemm=(3072, 128))
+    assert wide.time_s == pytest.approx(1e-6 + flops / (1e12 * 0.8))
+    assert tall.time_s == pytest.approx(1e-6 + flops / (1e12 * 0.2))
+    # conv_depthwise falls back to conv's table; without dims the FLOPs curve is used
+    assert model.op_time("conv_depthwise", flops, 1e3, 1e12, 1e12, (128, 3072)).time_s == \
+        pytest.approx(wide.time_s)
+    assert model.op_time("matmul", flops, 1e3, 1e12, 1e12).time_s == \
+        pytest.approx(1e-6 + flops / 1e12)
+
+
+def test_fit_builds_shape_tables_that_reproduce_their_probes():
+    peak = 1e11
+    samples = [Sample("matmul", 2 * m * n * k, 1e3, peak, 1e12, 1e-6 + 2 * m * n * k / (peak * eta),
+                      (m, n)) for m, n, k, eta in ((128, 768, 768, 0.7), (1, 768, 768, 0.05))]
+    samples.append(Sample("conv", 2 * 3136 * 64 * 576, 1e3, peak, 1e12,
+                          1e-6 + 2 * 3136 * 64 * 576 / (peak * 0.9), (3136, 64)))
+    model = fit_time_model(samples, overhead_s={"default": 1e-6}, shape_tables=True)
+    assert model.shapes["matmul"] == ((1.0, 768.0, 768.0, 0.05), (128.0, 768.0, 768.0, 0.7))
+    assert model.shapes["conv"] == ((3136.0, 64.0, 576.0, 0.9),)
+    assert mape(model, samples) < 1e-3
+    assert not fit_time_model(samples, overhead_s={"default": 1e-6}).shapes
+
+
+def test_shape_tables_round_trip_and_bad_ones_are_clear_errors():
+    model = TimeModel(shapes={"matmul": ((1.0, 768.0, 768.0, 0.05),)})
+    assert parse_time_model(model.to_dict(), "x") == model
+    with pytest.raises(ValueError, match="shape table is for"):
+        parse_time_model({"shapes": {"norm": [[1, 1, 1, 0.5]]}}, "x")
+    with pytest.raises(ValueError, match=r"\[m, n, k, eta\]"):
+        parse_time_model({"shapes": {"matmul": [[1, 1, 0.5]]}}, "x")
+
+
+def test_a_convolution_is_timed_as_its_implicit_gemm():
+    import torch
+    from torch import nn
+
+    from modellens.analysis import Analysis
+    from modellens.analysis.timeclass import gemm_dims, time_class
+    from modellens.capture import SampleInputs, capture
+
+    conv = nn.Conv2d(64, 128, 3, stride=2, padding=1)
+    analysis = Analysis(capture(conv, lambda: SampleInputs((torch.randn(2, 64, 56, 56),))))
+    op, cost = next((op, cost) for op, cost in analysis.items() if op.packet == "aten.convolution")
+    m, n = gemm_dims(op, time_class(op, cost))
+    assert (m, n) == (2 * 28 * 28, 128)
+    assert cost.flops / (2 * m * n) == 64 * 9  # k: input channels x kernel

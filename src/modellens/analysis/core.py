@@ -12,7 +12,7 @@ from ..capture.structure import module_signatures
 from ..costing.cost import OpCost, op_costs
 from ..hardware import Chip
 from ..hardware.timemodel import OpTime, TimeModel
-from . import flops, memory, modules, moe, params, roofline
+from . import flops, kernels, memory, modules, moe, params, roofline
 from .fusion import EAGER
 
 
@@ -94,6 +94,20 @@ class Analysis:
             cached = self._views[key] = roofline.time_ops(self, chip, shards, compute_dtype,
                                                           execution)
         return cached
+
+    def kernels(self, execution: str = EAGER, shards: int = 1, compute_dtype: str | None = None
+                ) -> dict[str, tuple[list[kernels.Kernel], int]]:
+        """Per phase, (the kernels its ops run as, the views among them): chip-independent
+        descriptions `Kernel.time` times on any chip (see `kernels.phase_kernels`)."""
+        def build() -> dict[str, tuple[list[kernels.Kernel], int]]:
+            params = self.capture.storages("params")
+            items = list(self.items())
+            phases = dict.fromkeys(op.phase for op, _ in items)
+            return {phase: kernels.phase_kernels(
+                        [(i, op, cost) for i, (op, cost) in enumerate(items) if op.phase == phase],
+                        params, execution, shards, compute_dtype)
+                    for phase in phases}
+        return self._once(("kernels", execution, shards, compute_dtype), build)
 
     def lower_bound(self, chip: Chip) -> roofline.Roofline:
         """The same loop under the plain roofline: datasheet peaks, no fixed cost (the lower

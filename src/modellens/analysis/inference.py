@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..capture import FORWARD, Capture
 from ..capture.records import TensorSpec, map_specs
@@ -14,7 +16,8 @@ from ..costing.registry import MATMUL, category
 from ..hardware import Chip
 from ..io import JsonRecord
 from .fusion import EAGER
-from .roofline import PhaseTime, distinct_specs, is_timed, roofline_time, weight_bytes_read
+from .kernels import Kernel
+from .roofline import PhaseTime, distinct_specs, is_timed, weight_bytes_read
 
 if TYPE_CHECKING:
     from .core import Analysis
@@ -103,34 +106,83 @@ def _kv_bytes(op, cost: OpCost, kv: set[int]) -> int:
     return sum(s.nbytes for s in distinct_specs(op.inputs) if s.storage in kv)
 
 
+MAX_BATCH_SEARCHED = 2**20  # compute_bound_from looks no further
+
+
+@dataclass(frozen=True)
+class Communication:
+    """What a step's tensor-parallel all-reduces depend on (see `all_reduce_s`)."""
+
+    layers: int
+    hidden: int
+    element_bytes: float
+    tp: int
+
+    def seconds(self, chip: Chip, tokens: int) -> float:
+        return all_reduce_s(chip, self.layers, tokens, self.hidden, self.element_bytes, self.tp)
+
+
 @dataclass(frozen=True)
 class BatchScaling:
-    """Decode throughput vs batch size from one captured step at batch `batch`: FLOPs and
-    per-sequence bytes grow with the batch, weight reads do not. An extrapolation of the
-    step's totals (one roofline over the whole step), not a per-op time."""
+    """Decode time vs batch size from one captured step at batch `batch`: the step's kernels,
+    each timed on the chip at every batch by the one per-kernel function (`Kernel.time`: FLOPs,
+    activation and KV bytes and GEMM rows grow with the batch, weight reads do not), plus the
+    views' fixed cost and the tensor-parallel all-reduces of the batch's tokens. At the
+    captured batch it is the captured step's time."""
 
     batch: int
-    flops_per_sequence: float
-    bytes_per_sequence: float
-    weight_bytes: float
+    kernels: tuple[tuple[Kernel, int], ...]  # distinct kernels and how many of each
+    views: int  # ops that take no time but a view's fixed cost (eager execution)
+    execution: str
+    communication: Communication
 
     @classmethod
-    def from_step(cls, step: StepCost, batch: int) -> BatchScaling:
-        return cls(batch, step.flops / batch, (step.bytes - step.weight_bytes) / batch,
-                   step.weight_bytes)
+    def from_analysis(cls, analysis: Analysis, batch: int, communication: Communication,
+                      compute_dtype: str | None = None, execution: str = EAGER) -> BatchScaling:
+        kernels, views = analysis.kernels(execution, communication.tp, compute_dtype).get(
+            FORWARD, ([], 0))
+        counts = Counter(dataclasses.replace(kernel, members=()) for kernel in kernels)
+        return cls(batch, tuple(counts.items()), views, execution, communication)
 
-    def step_time(self, batch: int, chip: Chip, dtype: str) -> float:
-        flops = batch * self.flops_per_sequence
-        moved = self.weight_bytes + batch * self.bytes_per_sequence
-        return roofline_time(flops, moved, chip.peak(dtype), chip.memory_bandwidth)[0]
+    def _timings(self, batch: int, chip: Chip):
+        scale = batch / self.batch
+        return [(kernel.time(chip, self.communication.tp, scale), count)
+                for kernel, count in self.kernels]
 
-    def tokens_per_second(self, batch: int, chip: Chip, dtype: str) -> float:
-        return batch / self.step_time(batch, chip, dtype)
+    def step_time(self, batch: int, chip: Chip) -> float:
+        """Seconds per decode step of `batch` sequences, per GPU."""
+        views = self.views * chip.time_model.overhead("view") if self.execution == EAGER else 0.0
+        return (math.fsum(t.time_s * n for t, n in self._timings(batch, chip)) + views
+                + self.communication.seconds(chip, batch))
 
-    def compute_bound_from(self, chip: Chip, dtype: str) -> int | None:
-        """Smallest batch at which a decode step turns compute-bound (None: never)."""
-        peak, bandwidth = chip.peak(dtype), chip.memory_bandwidth
-        margin = self.flops_per_sequence * bandwidth - self.bytes_per_sequence * peak
-        if margin <= 0:
-            return None
-        return max(1, int(-(-self.weight_bytes * peak // margin)))
+    def tokens_per_second(self, batch: int, chip: Chip) -> float:
+        return batch / self.step_time(batch, chip)
+
+    def is_compute_bound(self, batch: int, chip: Chip) -> bool:
+        """Whether the step's kernels spend more time computing than moving data."""
+        timings = self._timings(batch, chip)
+        return (math.fsum(t.compute_time_s * n for t, n in timings)
+                >= math.fsum(t.memory_time_s * n for t, n in timings))
+
+    def compute_bound_from(self, chip: Chip) -> int | None:
+        """Smallest batch at which a decode step turns compute-bound (None: not below
+        `MAX_BATCH_SEARCHED`)."""
+        high = 1
+        while not self.is_compute_bound(high, chip):
+            if high >= MAX_BATCH_SEARCHED:
+                return None
+            high *= 2
+        low = high // 2  # not compute-bound (or 0)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if self.is_compute_bound(middle, chip) else (middle, high)
+        return high
+
+    def to_dict(self) -> dict[str, Any]:
+        """The step's totals per sequence (what grows with the batch) and its weight reads."""
+        flops = sum(k.flops * n for k, n in self.kernels)
+        moved = sum(k.bytes * n for k, n in self.kernels)
+        weights = sum(k.weight_bytes * n for k, n in self.kernels)
+        return {"batch": self.batch, "flops_per_sequence": flops / self.batch,
+                "bytes_per_sequence": (moved - weights) / self.batch, "weight_bytes": weights,
+                "kernels": sum(n for _, n in self.kernels), "execution": self.execution}

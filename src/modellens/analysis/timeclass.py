@@ -37,10 +37,19 @@ def _is_depthwise(op: OpRecord) -> bool:
 
 
 def gemm_dims(op: OpRecord, op_class: str) -> tuple[int, int] | None:
-    """(m, n) of a matmul's output for wave quantization: rows of every batch stacked, columns."""
-    if op_class != "matmul" or not op.outputs or len(op.outputs[0].shape) < 2:
+    """(m, n) of the op's output as a GEMM: a matmul's rows of every batch stacked × columns,
+    a convolution's output positions (batch × spatial) × channels (its implicit GEMM)."""
+    if not op.outputs or len(op.outputs[0].shape) < 2:
         return None
     shape = op.outputs[0].shape
+    if op_class in ("conv", "conv_depthwise"):
+        channels = shape[1]
+        positions = 1
+        for dim in shape[:1] + shape[2:]:
+            positions *= dim
+        return (positions, channels) if channels else None
+    if op_class != "matmul":
+        return None
     rows = 1
     for dim in shape[:-1]:
         rows *= dim

@@ -9,7 +9,10 @@ measured seconds, and a GEMM's output (m, n) where it is one). Fitting:
    bytes/bandwidth, after wave quantization for GEMMs), and its achieved efficiency on that
    side is roofline time / (measured − overhead);
 3. per op class and side, efficiencies are binned by log10(size) (`points_per_decade`) and each
-   bin's median becomes one point of the curve at the bin's geometric-mean size.
+   bin's median becomes one point of the curve at the bin's geometric-mean size;
+4. with `shape_tables`, every matmul and convolution sample with GEMM dimensions also becomes
+   a point (m, n, k, η) of its class's shape table (`TimeModel.shapes`), η being its achieved
+   fraction of peak after the fixed cost, whichever side bound it.
 
 Fit on one set of measurements and score (`errors`) on another: never report the fit set.
 """
@@ -21,7 +24,8 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .timemodel import DEFAULT, MATRIX_CLASSES_NAMES, Curve, TimeModel, wave_efficiency
+from .timemodel import (DEFAULT, MATRIX_CLASSES_NAMES, SHAPE_CLASSES, Curve, ShapeTable,
+                        TimeModel, wave_efficiency)
 
 MIN_REMAINDER = 0.05  # an op is never taken to be more than 95 % fixed cost
 MAX_ETA = 16.0  # in-cache CPU work beats DRAM bandwidth (L1/L2 are 5-20x faster)
@@ -41,7 +45,8 @@ class Sample:
 
 def fit_time_model(samples: list[Sample], *, overhead_s: dict[str, float] | None = None,
                    tile: tuple[int, int] | None = None, units: int = 0,
-                   points_per_decade: int = 2, source: str = "") -> TimeModel:
+                   points_per_decade: int = 2, shape_tables: bool = False,
+                   source: str = "") -> TimeModel:
     """A TimeModel whose curves reproduce `samples` (see the module docstring)."""
     overheads = dict(overhead_s) if overhead_s else {DEFAULT: overhead_estimate(samples)}
     by_side: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
@@ -49,7 +54,7 @@ def fit_time_model(samples: list[Sample], *, overhead_s: dict[str, float] | None
         overhead = overheads.get(sample.op_class, overheads.get(DEFAULT, 0.0))
         remainder = max(sample.measured_s - overhead, MIN_REMAINDER * sample.measured_s)
         compute = sample.flops / sample.peak if sample.flops else 0.0
-        if sample.gemm is not None and tile and units:
+        if sample.gemm is not None and sample.op_class == "matmul" and tile and units:
             compute /= wave_efficiency(sample.gemm[0], sample.gemm[1], tile, units)
         memory = sample.nbytes / sample.bandwidth if sample.nbytes else 0.0
         if compute >= memory and compute > 0:
@@ -61,8 +66,24 @@ def fit_time_model(samples: list[Sample], *, overhead_s: dict[str, float] | None
     memory_curves = {cls: _binned(points, points_per_decade)
                      for (side, cls), points in by_side.items() if side == "memory"}
     _add_defaults(compute_curves, memory_curves, by_side, points_per_decade)
+    shapes = _shape_tables(samples, overheads) if shape_tables else {}
     return TimeModel(compute=compute_curves, memory=memory_curves, overhead_s=overheads,
-                     tile=tile, units=units, source=source)
+                     tile=tile, units=units, shapes=shapes, source=source)
+
+
+def _shape_tables(samples: list[Sample], overheads: dict[str, float]) -> dict[str, ShapeTable]:
+    tables: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
+    for sample in samples:
+        if sample.op_class not in SHAPE_CLASSES or sample.gemm is None or not sample.flops:
+            continue
+        m, n = sample.gemm
+        overhead = overheads.get(sample.op_class, overheads.get(DEFAULT, 0.0))
+        remainder = max(sample.measured_s - overhead, MIN_REMAINDER * sample.measured_s)
+        eta = min(MAX_ETA, max(1e-4, sample.flops / sample.peak / remainder))
+        depth = max(1.0, sample.flops / (2.0 * m * n))
+        tables[sample.op_class].append((float(m), float(n), float(f"{depth:.4g}"),
+                                        float(f"{eta:.4g}")))
+    return {cls: tuple(sorted(points)) for cls, points in tables.items()}
 
 
 def overhead_estimate(samples: list[Sample]) -> float:

@@ -17,6 +17,13 @@ behind the compute. `hardware --measure` measures it (a chain of distinct layers
 layer called as often); chips without it (the GPU tables, whose kernel times were measured
 cold) have none.
 
+Chips measured by `hardware --measure` also keep a shape table for matmuls and convolutions:
+the efficiency each probe GEMM (a convolution as its implicit GEMM) reached at its own
+(m, n, k). A CPU's GEMM kernels reach very different fractions of peak at equal FLOPs (a
+skinny and a square GEMM of the same work differ by 2-3×), so for those classes the
+efficiency is read from the probes nearest in log(m), log(n), log(k) rather than from the
+FLOPs curve (`shape_eta`), and the op takes overhead + FLOPs / (peak · η).
+
 The curves are data (chips.yaml, or a `hardware --measure` YAML), each with its source; they
 are fitted by `modellens.hardware.fit`. The plain roofline (η = 1, no overhead) stays
 available as the lower bound: `TimeModel.ROOFLINE`.
@@ -35,6 +42,9 @@ MATRIX_CLASSES_NAMES = frozenset({"matmul", "conv", "conv_depthwise", "attention
 FALLBACK = {"conv_depthwise": "conv"}  # a class without a curve of its own uses this one's
 DEFAULT = "default"  # the curve used by op classes that have none of their own
 Curve = tuple[tuple[float, float], ...]  # ((size, eta), ...) sorted by size
+ShapeTable = tuple[tuple[float, float, float, float], ...]  # ((m, n, k, eta), ...)
+SHAPE_CLASSES = ("matmul", "conv", "conv_depthwise")  # classes a shape table can time
+NEIGHBOURS = 3  # probes a shape-table lookup blends
 
 
 def interpolate(curve: Curve, size: float) -> float:
@@ -62,6 +72,19 @@ def wave_efficiency(m: int, n: int, tile: tuple[int, int], units: int) -> float:
     return padding * tiles / (waves * units)
 
 
+def shape_eta(table: ShapeTable, m: float, n: float, k: float) -> float:
+    """η at the GEMM (m, n, k): the geometric mean of the `NEIGHBOURS` nearest probes' η in
+    (log m, log n, log k), weighted by inverse distance (an exact match is returned as is)."""
+    point = (math.log(m), math.log(n), math.log(k))
+    nearest = sorted((math.dist(point, (math.log(pm), math.log(pn), math.log(pk))), eta)
+                     for pm, pn, pk, eta in table)[:NEIGHBOURS]
+    if nearest[0][0] == 0.0:
+        return nearest[0][1]
+    weights = [1.0 / distance for distance, _ in nearest]
+    return math.exp(sum(w * math.log(eta) for w, (_, eta) in zip(weights, nearest))
+                    / sum(weights))
+
+
 @dataclass(frozen=True)
 class OpTime:
     """A predicted op time and its parts."""
@@ -86,6 +109,7 @@ class TimeModel:
     tile: tuple[int, int] | None = None  # GEMM output tile for wave quantization
     units: int = 0  # processors a GEMM's tiles are spread over (SMs); 0: no quantization
     weight_stream_bandwidth: float = 0.0  # B/s of cold weights inside a model; 0: no such term
+    shapes: dict[str, ShapeTable] = field(default_factory=dict)  # measured GEMM shapes per class
     source: str = ""
 
     ROOFLINE: ClassVar[TimeModel]  # set below: η = 1 everywhere, no overhead
@@ -93,7 +117,7 @@ class TimeModel:
     @property
     def is_roofline(self) -> bool:
         return not (self.compute or self.memory or self.overhead_s
-                    or self.weight_stream_bandwidth)
+                    or self.weight_stream_bandwidth or self.shapes)
 
     def eta_compute(self, op_class: str, flops: float) -> float:
         return interpolate(_curve(self.compute, op_class), flops)
@@ -109,15 +133,21 @@ class TimeModel:
                 weight_bytes: float = 0.0) -> OpTime:
         """Predicted time of one op of `op_class` doing `flops` and moving `nbytes` on a chip
         with `peak` FLOP/s (for its dtype and units) and `bandwidth` B/s; `gemm` is the
-        (m, n) of a matmul's output for wave quantization; `weight_bytes` the parameter bytes
-        it reads, cold inside a model (see the module docstring)."""
-        eta_c = self.eta_compute(op_class, flops)
-        if gemm is not None and self.tile and self.units:
-            eta_c *= wave_efficiency(gemm[0], gemm[1], self.tile, self.units)
-        compute = flops / (peak * eta_c) if flops else 0.0
+        (m, n) of its output as a GEMM (a convolution's: output pixels × channels), for wave
+        quantization of matmuls and the shape table; `weight_bytes` the parameter bytes it
+        reads, cold inside a model (see the module docstring)."""
+        table = self.shapes.get(op_class) or self.shapes.get(FALLBACK.get(op_class, ""))
         memory = nbytes / (bandwidth * self.eta_memory(op_class, nbytes)) if nbytes else 0.0
         overhead = self.overhead(op_class)
         cold = weight_bytes / self.weight_stream_bandwidth if self.weight_stream_bandwidth else 0.0
+        if table and gemm is not None and flops and min(gemm) > 0:
+            depth = max(1.0, flops / (2.0 * gemm[0] * gemm[1]))
+            compute = flops / (peak * shape_eta(table, gemm[0], gemm[1], depth))
+            return OpTime(overhead + compute + cold, compute, memory + cold, overhead)
+        eta_c = self.eta_compute(op_class, flops)
+        if gemm is not None and op_class == "matmul" and self.tile and self.units:
+            eta_c *= wave_efficiency(gemm[0], gemm[1], self.tile, self.units)
+        compute = flops / (peak * eta_c) if flops else 0.0
         return OpTime(overhead + max(compute, memory) + cold, compute, memory + cold, overhead)
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,6 +161,8 @@ class TimeModel:
             data["waves"] = {"tile": list(self.tile), "units": self.units}
         if self.weight_stream_bandwidth:
             data["weight_stream_bandwidth"] = self.weight_stream_bandwidth
+        if self.shapes:
+            data["shapes"] = {k: [list(p) for p in v] for k, v in self.shapes.items()}
         return data
 
 
@@ -168,8 +200,31 @@ def parse_time_model(data: Any, where: str) -> TimeModel:
         tile=tile,
         units=units,
         weight_stream_bandwidth=stream,
+        shapes=_parse_shapes(data.get("shapes"), f"{where}.shapes"),
         source=str(data.get("source", "")),
     )
+
+
+def _parse_shapes(data: Any, where: str) -> dict[str, ShapeTable]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected op class -> [[m, n, k, eta], ...]")
+    tables: dict[str, ShapeTable] = {}
+    for op_class, points in data.items():
+        if op_class not in SHAPE_CLASSES:
+            raise ValueError(f"{where}: a shape table is for " + ", ".join(SHAPE_CLASSES)
+                             + f", not {op_class!r}")
+        try:
+            table = tuple(tuple(float(v) for v in point) for point in points)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}.{op_class}: each point is [m, n, k, eta]") from None
+        if not table or any(len(p) != 4 or not all(math.isfinite(v) and v > 0 for v in p)
+                            or p[3] > 16 for p in table):
+            raise ValueError(f"{where}.{op_class}: each point is [m, n, k, eta] with m, n, k "
+                             "> 0 and eta in (0, 16]")
+        tables[str(op_class)] = table
+    return tables
 
 
 def _parse_curves(data: Any, where: str) -> dict[str, Curve]:

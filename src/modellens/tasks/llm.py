@@ -7,8 +7,10 @@ training. Quantized weights and an fp8 KV cache change the stored element size o
 after capture (`analysis.inference.with_storage_formats`); FLOPs are unchanged (weight-only
 quantization computes in the activation dtype).
 
-Multi-GPU figures assume ideal scaling: tensor parallelism divides each step's FLOPs and bytes
-over `tp` GPUs with no communication cost; memory capacity is the sum over `gpus`.
+Tensor parallelism divides the sharded ops' FLOPs and bytes over `tp` GPUs and adds two ring
+all-reduces per layer on the chip's interconnect; memory capacity is the sum over `gpus`.
+Decode at other batch sizes (tokens/s by batch, the batch where decode turns compute-bound)
+times the captured step's kernels at each batch (`analysis.inference.BatchScaling`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from torch import nn
 from ..analysis import Analysis
 from ..analysis.inference import (
     BatchScaling,
+    Communication,
     StepCost,
-    all_reduce_s,
     matmul_weight_storages,
     step_cost,
     with_storage_formats,
@@ -86,10 +88,9 @@ class LLMReport:
         return self.memory_needed_bytes <= self.memory_available_bytes
 
     def tokens_per_second_by_batch(self, batches: list[int], chip: Chip | None = None):
+        """Decode tokens/s of the whole batch (the tp GPUs serve it together) at each batch."""
         chip = chip or self.hardware
-        dtype = self.settings["dtype"]
-        tp = self.settings["tp"]
-        return [tp * self.decode_scaling.tokens_per_second(b, chip, dtype) for b in batches]
+        return [self.decode_scaling.tokens_per_second(b, chip) for b in batches]
 
     def to_dict(self) -> dict[str, Any]:
         return document({
@@ -193,13 +194,23 @@ class _Model:
     def config(self):
         return self.module.config
 
+    @property
+    def communication(self) -> Communication:
+        """What the step's all-reduces depend on (activations in the compute dtype)."""
+        element = torch.finfo(self.dtype).bits // 8 if self.compute_dtype is None else 1
+        return Communication(getattr(self.config, "num_hidden_layers", 1),
+                             self.config.hidden_size, element, self.tp)
+
     def step(self, analysis: Analysis, chip: Chip, tokens: int) -> StepCost:
         """The step's time per GPU: its ops sharded over `tp`, plus the all-reduces of the
         `tokens` (all sequences) it processes."""
-        element = torch.finfo(self.dtype).bits // 8 if self.compute_dtype is None else 1
-        comm = all_reduce_s(chip, getattr(self.config, "num_hidden_layers", 1), tokens,
-                            self.config.hidden_size, element, self.tp)
+        comm = self.communication.seconds(chip, tokens)
         return step_cost(analysis, chip, self.tp, self.compute_dtype, comm, self.execution)
+
+    def scaling(self, analysis: Analysis) -> BatchScaling:
+        """How the captured decode step `analysis` scales with batch size."""
+        return BatchScaling.from_analysis(analysis, self.batch, self.communication,
+                                          self.compute_dtype, self.execution)
 
     def measure(self, past: int, new: int) -> tuple[Analysis, set[int]]:
         """A forward of `new` tokens after `past` cached ones, with the storage formats applied,
@@ -307,14 +318,16 @@ def _prefill(lm: _Model, prompt_len: int, chip: Chip) -> _Prefill:
     return _Prefill(analysis, step, kv_per_token, weights_bytes, peak)
 
 
-def _decode(lm: _Model, prompt_len: int, gen_len: int, points: int, chip: Chip,
-            tp: int) -> list[DecodePoint]:
-    """One decode step at each of `points` contexts over the generation."""
-    decode = []
+def _decode(lm: _Model, prompt_len: int, gen_len: int, points: int, chip: Chip
+            ) -> tuple[list[DecodePoint], BatchScaling]:
+    """One decode step at each of `points` contexts over the generation, and how the middle
+    one scales with batch size."""
+    decode, analyses = [], []
     for context in _contexts(prompt_len, gen_len, points):
-        step = lm.step(lm.measure(context, 1)[0], chip, lm.batch)
+        analyses.append(lm.measure(context, 1)[0])
+        step = lm.step(analyses[-1], chip, lm.batch)
         decode.append(DecodePoint(context, step, lm.batch / step.time_s))
-    return decode
+    return decode, lm.scaling(analyses[len(analyses) // 2])
 
 
 def _fit(prefill: _Prefill, batch: int, prompt_len: int, gen_len: int, chip: Chip,
@@ -377,10 +390,9 @@ def llm_cost(
     lm = _Model(model, module, torch_dtype, batch_size, weight_format, kv_format, tp,
                 "float8_e4m3fn" if fp8 else None, execution)
     prefill = _prefill(lm, prompt_len, chip)
-    decode = _decode(lm, prompt_len, gen_len, decode_points, chip, tp)
+    decode, scaling = _decode(lm, prompt_len, gen_len, decode_points, chip)
     decode_time = _decode_time(decode, prompt_len, gen_len)
     ttft = prefill.step.time_s
-    scaling = BatchScaling.from_step(decode[len(decode) // 2].step, batch_size)
     params = prefill.analysis.params().total
     moe = source.metadata.get("moe")
     fit = _fit(prefill, batch_size, prompt_len, gen_len, chip, gpus)
@@ -406,7 +418,7 @@ def llm_cost(
         decode_tokens_per_second=batch_size * gen_len / decode_time if decode_time else 0.0,
         end_to_end_s=ttft + decode_time,
         decode_scaling=scaling,
-        compute_bound_from_batch=scaling.compute_bound_from(chip, name),
+        compute_bound_from_batch=scaling.compute_bound_from(chip),
         memory_needed_bytes=fit.needed,
         memory_available_bytes=fit.available,
         max_batch=fit.max_batch,
