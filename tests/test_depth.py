@@ -136,3 +136,17 @@ def test_meta_build_skips_random_init_and_keeps_shapes():
     with meta_init.skipped():
         nn.init.normal_(real)  # off the meta device the fill runs
     assert real.abs().sum() > 0
+
+
+def test_cached_kernel_times_equal_times_computed_per_kernel():
+    from modellens.hardware import get_chip
+
+    source = resolve("gpt2")
+    model, _ = build_model(source)
+    analysis = Analysis(capture(model, source.make_inputs))
+    chip = get_chip("h100")
+    timings = analysis.roofline(chip).timings
+    kernels = [k for phase, _ in analysis.kernels().values() for k in phase]
+    assert len({k.members for k in kernels}) > 10 * len({k.time(chip) for k in kernels})
+    for kernel in kernels:
+        assert timings[kernel.members[0]] == kernel.time(chip)

@@ -3,8 +3,8 @@
 A meta tensor has no values, so `normal_`/`uniform_` on one change nothing; but torch runs
 `normal_` on meta through its Python reference decomposition (~2 ms a call, and the first call
 imports torch._dynamo, ~0.5-1 s): a 96-layer GPT-2 spent 0.7 s of its build there. Under
-`skipped()`, those in-place random fills (and torch.nn.init's random initialisers) return the meta tensor untouched; on any other device
-they run as usual.
+`skipped()`, those in-place random fills (and torch.nn.init's random initialisers) return the
+meta tensor untouched; on any other device they run as usual.
 """
 
 from __future__ import annotations
