@@ -150,7 +150,7 @@ class BlockReplay:
 
     def expand(self, ops: list) -> list:
         """`ops` with each replayed block's backward in place (BackwardMismatch: not provable)."""
-        return replay_grad.expand(ops, self.templates.values(), self.ids, _op_signature,
+        return replay_grad.expand(ops, self.templates.values(), _op_signature,
                                   lambda *a: _remap_ops(*a, self.ids))
 
     def remove(self) -> None:

@@ -16,13 +16,12 @@ parameter or a grad-requiring input with anything outside it.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 
-from .records import BACKWARD, OpRecord, TensorSpec, map_specs
+from .records import BACKWARD, OpRecord
 
 
 class BackwardMismatch(Exception):
@@ -52,6 +51,7 @@ class Marker:
     start: int  # where its forward ops begin in the capture's ops
     received: list[int | None] = field(default_factory=list)
     returned: list[int | None] = field(default_factory=list)
+    outputs: tuple = ()  # none: a capture that fails midway leaves markers among its ops
 
 
 class ReplayedBlock(torch.autograd.Function):
@@ -115,17 +115,17 @@ def _in_block(path: str, root: str) -> bool:
     return path == root or path.startswith(root + ".")
 
 
-def _backward_of(ops: list, root: str) -> tuple[int, list[OpRecord]]:
-    """The backward ops of the block at `root` and where they start; BackwardMismatch unless
-    they ran as one contiguous stretch."""
+def _backward_of(ops: list, root: str) -> list[OpRecord]:
+    """The backward ops of the block at `root`; BackwardMismatch unless they ran as one
+    contiguous stretch."""
     where = [i for i, op in enumerate(ops)
              if isinstance(op, OpRecord) and op.phase == BACKWARD and _in_block(op.module, root)]
     if where and where[-1] - where[0] + 1 != len(where):
         raise BackwardMismatch(f"the backward of {root} is interleaved with other ops")
-    return (where[0] if where else -1), [ops[i] for i in where]
+    return [ops[i] for i in where]
 
 
-def expand(ops: list, templates, ids, signature: Callable, remap_ops: Callable) -> list:
+def expand(ops: list, templates, signature: Callable, remap_ops: Callable) -> list:
     """`ops` with every Marker replaced by its template's backward, rewritten (see module doc)."""
     markers = [op for op in ops if isinstance(op, Marker)]
     if not markers:
@@ -135,8 +135,8 @@ def expand(ops: list, templates, ids, signature: Callable, remap_ops: Callable) 
     for template in templates:
         if template.grads is None or not template.replays:
             continue
-        _, own = _backward_of(ops, template.path)
-        _, second = _backward_of(ops, template.verify_path)
+        own = _backward_of(ops, template.path)
+        second = _backward_of(ops, template.verify_path)
         if signature(own, template.path) != signature(second, template.verify_path):
             raise BackwardMismatch(f"the backward of {template.verify_path} differs from "
                                    f"{template.path}'s")
@@ -144,7 +144,7 @@ def expand(ops: list, templates, ids, signature: Callable, remap_ops: Callable) 
     expanded: list = []
     for op in ops:
         if isinstance(op, Marker):
-            expanded.extend(_marker_ops(op, backward[id(op.template)], ids, remap_ops))
+            expanded.extend(_marker_ops(op, backward[id(op.template)], remap_ops))
         else:
             expanded.append(op)
     return expanded
@@ -175,7 +175,8 @@ def _check_inputs_private(ops: list, templates, markers: list[Marker]) -> None:
                                        f"{outside[0] or 'the model'}")
 
 
-def _marker_ops(marker: Marker, own: list[OpRecord], ids, remap_ops: Callable) -> list[OpRecord]:
+def _marker_ops(marker: Marker, own: list[OpRecord], remap_ops: Callable) -> list[OpRecord]:
+    """The template's backward `own` as the marker's block ran it."""
     grads = marker.template.grads
     made = {s.storage for op in own for s in op.outputs}
     mapping = dict(marker.mapping)
