@@ -7,14 +7,14 @@ import dataclasses
 from typing import Any, Callable, Hashable, Iterator
 
 from ..capture import FORWARD, Capture, ModuleRecord, OpRecord
+from ..capture.opkey import op_keys
 from ..capture.structure import module_signatures
 from ..costing.cost import OpCost, op_costs
 from ..hardware import Chip
 from ..hardware.timemodel import OpTime, TimeModel
-from . import flops, kernels, memory, modules, moe, params, roofline
+from . import flops, kernels, memory, modules, moe, params, roofline, training_peak
 from .attention import FULL, AttentionCount, attention_costs
 from .fusion import EAGER
-from . import training_peak
 
 
 def in_subtree(path: str, prefix: str) -> bool:
@@ -30,13 +30,18 @@ class Analysis:
         """`attention`: the attention FLOP convention, "full" (torch's) or "causal" (see
         `analysis.attention`); an AttentionCount when `costs` already follow it."""
         self.capture = capture
+        self._views: dict[Hashable, Any] = {}
         if isinstance(attention, AttentionCount) and costs is not None:  # a slice's costs
             self.costs, self.attention = costs, attention
         else:
             convention = getattr(attention, "convention", attention)
-            self.costs, self.attention = attention_costs(
-                capture, op_costs(capture) if costs is None else costs, convention)
-        self._views: dict[Hashable, Any] = {}
+            # aligned with capture.ops; computed once per distinct op (see capture.opkey)
+            base = op_costs(capture, self.op_keys()) if costs is None else costs
+            self.costs, self.attention = attention_costs(capture, base, convention)
+
+    def op_keys(self) -> list[Hashable]:
+        """`capture.opkey.op_key` of every op: equal for ops whose cost and time are equal."""
+        return self._once("op_keys", lambda: op_keys(self.capture.ops))
 
     def _once(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         if key not in self._views:

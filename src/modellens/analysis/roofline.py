@@ -17,7 +17,7 @@ from ..hardware import Chip
 from ..hardware.timemodel import MATRIX_CLASSES_NAMES, OpTime
 from ..io import JsonRecord
 from .fusion import EAGER
-from .kernels import (SHARDED_CLASSES, distinct_specs, is_timed, op_dtype, op_kernel,
+from .kernels import (SHARDED_CLASSES, Kernel, distinct_specs, is_timed, op_dtype, op_kernel,
                       weight_bytes_read)
 from .timeclass import time_class
 
@@ -141,6 +141,16 @@ class Roofline:
         )
 
 
+def _kernel_time(kernel: Kernel, chip: Chip, shards: int, known: dict[tuple, OpTime]) -> OpTime:
+    """`kernel.time(chip, shards)`, computed once per distinct kernel (all but its members)."""
+    key = (kernel.op_class, kernel.dtype, kernel.flops, kernel.bytes, kernel.weight_bytes,
+           kernel.gemm, kernel.sharded)
+    timing = known.get(key)
+    if timing is None:
+        timing = known[key] = kernel.time(chip, shards)
+    return timing
+
+
 def time_ops(analysis: Analysis, chip: Chip, shards: int = 1,
              compute_dtype: str | None = None, execution: str = EAGER) -> Roofline:
     """THE loop: the kernels of each phase (`kernels.phase_kernels`: every op alone, or fused)
@@ -150,9 +160,10 @@ def time_ops(analysis: Analysis, chip: Chip, shards: int = 1,
     timings: list[OpTime | None] = [None] * len(items)
     phases: dict[str, PhaseTime] = {}
     view_cost = chip.time_model.overhead("view") if execution == EAGER else 0.0
+    known: dict[tuple, OpTime] = {}  # a deep model repeats a few layers' kernels: each timed once
     for phase, (kernels, views) in analysis.kernels(execution, shards, compute_dtype).items():
         for kernel in kernels:
-            timing = kernel.time(chip, shards)
+            timing = _kernel_time(kernel, chip, shards, known)
             if len(kernel.members) == 1:
                 timings[kernel.members[0]] = timing
                 continue

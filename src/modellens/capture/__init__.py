@@ -17,8 +17,8 @@ from .records import (
     map_leaves,
     map_specs,
 )
-from .run import DEFAULT_MAX_REAL_BYTES, capture, parameter_records
+from .run import DEFAULT_MAX_REAL_BYTES, capture, gc_paused, parameter_records
 
 __all__ = ["BACKWARD", "DEFAULT_MAX_REAL_BYTES", "FORWARD", "Capture", "ModuleRecord", "OpRecord",
     "ParamRecord", "SampleInputs", "TensorSpec", "capture", "iter_specs", "iter_tensors",
-    "map_leaves", "map_specs", "parameter_records"]
+    "gc_paused", "map_leaves", "map_specs", "parameter_records"]

@@ -43,7 +43,9 @@ def fake_converter(fake_mode, dtype,
             fake = FakeTensor(fake_mode, twin, tensor.device)
         fake = cast(fake, dtype)
         if requires_grad and isinstance(tensor, nn.Parameter) and tensor.requires_grad:
-            fake = fake.detach().requires_grad_(True)
+            # a leaf of our own: made grad-requiring in place (a fake detach costs ~0.3 ms)
+            fake = fake.detach() if fake is tensor or fake.grad_fn is not None else fake
+            fake = fake.requires_grad_(True)
         return fake
 
     return convert

@@ -230,11 +230,12 @@ class Recorder(TorchDispatchMode):
             if self._paused or func.namespace == "prim":
                 return out
             name = str(func)
+        module = self.tracker.current(self.phase)
         to_spec = lambda v: self.ids.spec(v) if isinstance(v, torch.Tensor) else _plain(v)
         self.ops.append(
             OpRecord(
                 name=name,
-                module=self.tracker.current(self.phase),
+                module=module,
                 phase=self.phase,
                 args=map_leaves(args, to_spec),
                 kwargs=map_leaves(kwargs, to_spec),

@@ -10,22 +10,24 @@ records are copied with module paths and tensor identities rewritten, and the bl
 fresh fake tensors of the template's output shapes. Layers that differ (sliding-window vs global
 attention, dense vs MoE) have different signatures or fail verification and run normally.
 
-Used only for forward-only fake captures (replay has no autograd graph to differentiate).
+With a backward, a replayed block is one autograd node whose backward is the template's, copied
+in after the backward ran (see `modellens.capture.replay_grad`); fake captures only.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 
-from .records import TensorSpec, iter_tensors, map_specs
+from . import replay_grad
+from .records import OpRecord, TensorSpec, iter_tensors, map_specs
+from .recorder import _tag_autograd_graph
 from .structure import structural_signatures
 
 MIN_REPEATS = 3
@@ -78,6 +80,8 @@ class _Template:
     rejected: bool = False
     replays: int = 0
     signature: list = field(default_factory=list)
+    verify_path: str = ""
+    grads: replay_grad.GradTemplate | None = None  # with a backward: what its backward saw
 
 
 def _relative(path: str, root: str) -> str | None:
@@ -107,10 +111,33 @@ def _block_tensors(module: nn.Module) -> list[torch.Tensor]:
     return [t for _, t in module.named_parameters()] + [t for _, t in module.named_buffers()]
 
 
-class BlockReplay:
-    """Installs per-instance forward wrappers on repeated blocks (removed by `remove`)."""
+def _remap_ops(ops: list, mapping: dict[int, int], internal: set[int], template_root: str,
+               root: str, ids) -> list:
+    """The template's `ops` as the block at `root` ran them: module paths moved, storages
+    through `mapping`; a storage the template made (`internal`) and not yet mapped gets a fresh
+    id, one read from outside the block is kept."""
 
-    def __init__(self, model: nn.Module, tracker, recorder, ids, attributes) -> None:
+    def remap(value: TensorSpec) -> TensorSpec:
+        storage = mapping.get(value.storage)
+        if storage is None:
+            if value.storage not in internal:
+                return value  # read from outside the block (e.g. a parent's attribute)
+            storage = mapping[value.storage] = ids.fresh(like=value.storage)
+        return TensorSpec(value.shape, value.dtype, storage)
+
+    return [OpRecord(op.name, _replayed_path(op.module, template_root, root), op.phase,
+                     map_specs(op.args, remap), map_specs(op.kwargs, remap),
+                     tuple(remap(s) for s in op.outputs), call=op.call)
+            for op in ops]
+
+
+class BlockReplay:
+    """Installs per-instance forward wrappers on repeated blocks (removed by `remove`).
+    With `backward`, `expand(ops)` after the backward puts the replayed blocks' backward in."""
+
+    def __init__(self, model: nn.Module, tracker, recorder, ids, attributes,
+                 backward: bool = False) -> None:
+        self.backward = backward
         self.tracker = tracker
         self.recorder = recorder
         self.ids = ids
@@ -130,6 +157,11 @@ class BlockReplay:
             chosen.add(path)
             module.forward = self._wrap(module, path, signatures[module], module.forward)
             self._installed.append(module)
+
+    def expand(self, ops: list) -> list:
+        """`ops` with each replayed block's backward in place (BackwardMismatch: not provable)."""
+        return replay_grad.expand(ops, self.templates.values(), _op_signature,
+                                  lambda *a: _remap_ops(*a, self.ids))
 
     def remove(self) -> None:
         for module in self._installed:
@@ -164,11 +196,18 @@ class BlockReplay:
             output = original(*args, **kwargs)
             ops = self.recorder.ops[start:]
             if template is None:
-                self.templates[key] = self._template(module, path, args, kwargs, ops, output,
-                                                     calls)
+                template = self.templates[key] = self._template(module, path, args, kwargs, ops,
+                                                                output, calls)
+                if self.backward:
+                    self._watch_grads(template, args, kwargs, output, start)
             elif not (template.verified or template.rejected):
                 same = _op_signature(ops, path) == template.signature
                 template.verified, template.rejected = same, not same
+                template.verify_path = path
+                if template.grads is not None:
+                    template.grads.verify_start = start
+                    template.grads.verify_inputs = [self.ids.spec(t).storage for t in
+                                                    iter_tensors((args, kwargs)) if t.requires_grad]
             return output
 
         return forward
@@ -193,12 +232,27 @@ class BlockReplay:
             signature=_op_signature(ops, path),
         )
 
+    def _watch_grads(self, template: _Template, args, kwargs, output, start: int) -> None:
+        """Hooks that note the grads the template's backward receives and returns; a block that
+        returns one of its grad-requiring inputs is never replayed (its grad bypasses it)."""
+        inputs = list(iter_tensors((args, kwargs)))
+        leaves = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor)]
+        if any(o is i and o.requires_grad for o in leaves for i in inputs):
+            template.rejected = True
+            return
+        made = [o for o in leaves if not any(o is i for i in inputs)]
+        grad_inputs = [t for t in inputs if t.requires_grad]
+        template.grads = replay_grad.GradTemplate(
+            replay_grad.hook_storages(made, self.ids),
+            replay_grad.hook_storages(grad_inputs, self.ids),
+            [self.ids.spec(t).storage for t in grad_inputs], start)
+
     def _replay(self, template: _Template, module, path, args, kwargs) -> Any:
         ids = self.ids
         inputs = list(iter_tensors((args, kwargs)))
+        params = _block_tensors(module)
         mapping = dict(zip(template.input_storages, (ids.spec(t).storage for t in inputs)))
-        mapping.update(zip(template.param_storages,
-                           (ids.spec(t).storage for t in _block_tensors(module))))
+        mapping.update(zip(template.param_storages, (ids.spec(t).storage for t in params)))
         template_inputs = dict(zip(template.input_storages, inputs))
 
         def fresh(tensor: Any) -> Any:
@@ -213,26 +267,14 @@ class BlockReplay:
             mapping[storage] = ids.spec(new).storage
             return new
 
-        with self.recorder.paused():
-            output = tree_map(fresh, template.output)
+        if template.grads is not None:
+            output = self._with_grad(template, path, fresh, mapping, inputs, params)
+        else:
+            with self.recorder.paused():
+                output = tree_map(fresh, template.output)
         internal = {s.storage for op in template.ops for s in op.outputs} - set(mapping)
-
-        def remap(value: TensorSpec) -> TensorSpec:
-            storage = mapping.get(value.storage)
-            if storage is None:
-                if value.storage not in internal:
-                    return value  # read from outside the block (e.g. a parent's attribute)
-                storage = mapping[value.storage] = ids.fresh(like=value.storage)
-            return TensorSpec(value.shape, value.dtype, storage)
-
-        for op in template.ops:
-            self.recorder.ops.append(dataclasses.replace(
-                op,
-                module=_replayed_path(op.module, template.path, path),
-                args=map_specs(op.args, remap),
-                kwargs=map_specs(op.kwargs, remap),
-                outputs=tuple(remap(s) for s in op.outputs),
-            ))
+        self.recorder.ops.extend(_remap_ops(template.ops, mapping, internal, template.path, path,
+                                            ids))
         records = self.tracker.records
         for relative, (calls, in_specs, out_specs) in template.submodules.items():
             target = records[path + relative]
@@ -244,14 +286,39 @@ class BlockReplay:
         template.replays += 1
         return output
 
+    def _with_grad(self, template: _Template, path: str, fresh: Callable, mapping: dict,
+                   inputs: list, params: list) -> Any:
+        """The replayed block's outputs as one autograd node (`replay_grad.ReplayedBlock`)."""
+        leaves, spec = tree_flatten(template.output)
+        with self.recorder.paused():
+            result = [fresh(leaf) for leaf in leaves]
+        made = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)
+                and not any(result[i] is t for t in inputs)]
+        grad_inputs = [t for t in inputs if t.requires_grad]
+        grad_params = [t for t in params if t.requires_grad]
+        marker = replay_grad.Marker(template, path, mapping,
+                                    [self.ids.spec(t).storage for t in grad_inputs],
+                                    len(self.recorder.ops))
+        state = replay_grad.GradReplay(marker, self.recorder,
+                                       self.ids, lambda: tuple(result[i] for i in made),
+                                       [leaves[i].requires_grad for i in made],
+                                       grad_inputs, len(grad_params))
+        outputs = replay_grad.ReplayedBlock.apply(state, *grad_inputs, *grad_params)
+        for i, tensor in zip(made, outputs):
+            result[i] = tensor
+        if set(mapping[s] for s in template.param_storages) & set(template.param_storages):
+            raise replay_grad.BackwardMismatch(f"{path} shares a parameter with {template.path}")
+        _tag_autograd_graph([t for t in outputs if t.requires_grad], path)
+        return tree_unflatten(result, spec)
+
 
 @contextlib.contextmanager
-def installed(model, tracker, recorder, ids, attributes, enabled: bool):
+def installed(model, tracker, recorder, ids, attributes, enabled: bool, backward: bool = False):
     """BlockReplay on `model` for the duration of the block (None when disabled)."""
     if not enabled:
         yield None
         return
-    replay = BlockReplay(model, tracker, recorder, ids, attributes)
+    replay = BlockReplay(model, tracker, recorder, ids, attributes, backward)
     try:
         yield replay
     finally:

@@ -11,6 +11,7 @@ import torch
 from torch.utils._pytree import tree_map
 
 from ..capture import Capture, OpRecord
+from ..capture.opkey import op_keys
 from ..capture.records import TensorSpec
 from ..errors import FormulaError
 from .bytes import default_bytes
@@ -104,6 +105,15 @@ def op_cost(op: OpRecord) -> OpCost:
     return OpCost(cat, flops, flops_all, read, written)
 
 
-def op_costs(capture: Capture) -> list[OpCost]:
-    """Costs aligned with `capture.ops`."""
-    return [op_cost(op) for op in capture.ops]
+def op_costs(capture: Capture, keys: list | None = None) -> list[OpCost]:
+    """Costs aligned with `capture.ops`, computed once per distinct op (`keys`: their
+    `capture.opkey.op_keys`, found here when not given)."""
+    keys = op_keys(capture.ops) if keys is None else keys
+    known: dict = {}
+    costs = []
+    for op, key in zip(capture.ops, keys):
+        cost = known.get(key)
+        if cost is None:
+            cost = known[key] = op_cost(op)
+        costs.append(cost)
+    return costs

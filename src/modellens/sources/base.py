@@ -55,11 +55,12 @@ def build_model(source: ModelSource) -> tuple[nn.Module, str]:
     import torch
 
     from ..errors import BuildError, ModellensError
+    from . import meta_init
 
     meta_failure = ""
     if source.builds_on_meta:
         try:
-            with torch.device("meta"):
+            with torch.device("meta"), meta_init.skipped():
                 return source.build(), "meta"
         except ModellensError:
             raise

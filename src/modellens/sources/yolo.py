@@ -55,7 +55,10 @@ def source(name: str, options: InputOptions) -> ModelSource:
     shape = (options.batch_size, 3, size, size)
 
     def build():
-        return model_cls(cfg, verbose=False)
+        from .meta_init import plain_data_on_cpu
+
+        with plain_data_on_cpu():  # its strides come back as a CPU tensor (see there)
+            return model_cls(cfg, verbose=False)
 
     return ModelSource(
         name=f"yolo:{name}",
@@ -64,7 +67,6 @@ def source(name: str, options: InputOptions) -> ModelSource:
         make_inputs=lambda: SampleInputs((torch.zeros(shape),)),
         input_description=f"image (batch {shape[0]}, 3x{size}x{size})",
         metadata={"task": task, "yaml": cfg, "image_size": size, "stages": stages(layout)},
-        builds_on_meta=False,
     )
 
 

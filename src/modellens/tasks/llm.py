@@ -35,7 +35,7 @@ from ..analysis.inference import (
 from ..analysis.fusion import EXECUTIONS, FUSED
 from ..analysis.memory_fit import MEMORY_HEADROOM
 from ..analysis.training import TrainingMemory, tokens_per_day, training_memory
-from ..capture import BACKWARD, FORWARD, Capture, SampleInputs, capture
+from ..capture import BACKWARD, FORWARD, Capture, SampleInputs, capture, gc_paused
 from ..capture.records import TensorSpec
 from ..dtypes import dtype_name, dtype_size, parse_dtype, quantized_format
 from ..errors import ConfigError, SpecError
@@ -391,6 +391,7 @@ def _fit(prefill: _Prefill, batch: int, prompt_len: int, gen_len: int, chip: Chi
                 int(max_context))
 
 
+@gc_paused()  # builds and captures four times, analyses each: see capture.gc_paused
 def llm_cost(
     model: str,
     *,

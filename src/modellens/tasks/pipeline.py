@@ -10,7 +10,7 @@ from typing import Sequence
 from torch import nn
 
 from ..analysis import Analysis
-from ..capture import Capture, capture
+from ..capture import Capture, capture, gc_paused
 from ..dtypes import parse_dtype
 from ..errors import ConfigError
 from ..hardware import Chip, get_chip
@@ -43,6 +43,16 @@ def capture_source(
     """Build the source's model (on meta where possible) and capture it once (`run_hooks`,
     `torch_calls`: see `capture`); `attention`: the attention FLOP convention, "full" or
     "causal" (see `analysis.attention`)."""
+    with gc_paused():
+        return _capture_source(source, backward=backward, dtype=dtype,
+                               replay_blocks=replay_blocks, run_hooks=run_hooks,
+                               torch_calls=torch_calls, input_grad=input_grad,
+                               attention=attention)
+
+
+def _capture_source(source: ModelSource, *, backward: bool, dtype: str | None,
+                    replay_blocks: bool, run_hooks: bool, torch_calls: bool,
+                    input_grad: bool, attention: str) -> Captured:
     started = time.perf_counter()
     model, built_on = build_model(source)
     built = time.perf_counter()

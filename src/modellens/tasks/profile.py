@@ -10,7 +10,7 @@ from ..analysis.attention import check_convention
 from ..analysis.flops import UnsupportedOp, looks_like_matmul
 from ..analysis.results import ChipBottleneck, OpRow, ProfileResult
 from ..analysis.training_peak import OPTIMIZERS
-from ..capture import BACKWARD, Capture
+from ..capture import BACKWARD, Capture, gc_paused
 from ..dtypes import parse_dtype
 from ..errors import ConfigError
 from ..hardware import Chip
@@ -76,12 +76,13 @@ def profile(
     source = resolve(model, inputs, batch_size=batch_size, seq_len=seq_len,
                      image_size=image_size, task=task, name=name, allow_longer=allow_longer,
                      trust_remote_code=trust_remote_code)
-    captured = capture_source(source, backward=backward, dtype=dtype, replay_blocks=replay_blocks,
-                              run_hooks=run_hooks, input_grad=input_grad,
-                              attention=attention_flops)
     gpu = hardware is not None and chips[0].vendor == "NVIDIA"
-    result = analyze(captured, chips, optimizer=optimizer or "none",
-                     activation_checkpointing=activation_checkpointing, gpu=gpu)
+    with gc_paused():  # see capture.gc_paused: a deep model's analysis allocates per op too
+        captured = capture_source(source, backward=backward, dtype=dtype,
+                                  replay_blocks=replay_blocks, run_hooks=run_hooks,
+                                  input_grad=input_grad, attention=attention_flops)
+        result = analyze(captured, chips, optimizer=optimizer or "none",
+                         activation_checkpointing=activation_checkpointing, gpu=gpu)
     result.timings = {**captured.seconds, "total_s": time.perf_counter() - started}
     result.settings.update(batch_size=batch_size, seq_len=seq_len, image_size=image_size,
                            dtype=dtype, backward=backward, task=task,
