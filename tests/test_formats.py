@@ -234,17 +234,19 @@ def test_unit_macs_applies_to_the_top_ops(capsys, profiled, monkeypatch):
     monkeypatch.setenv("COLUMNS", "120")
     out = _run(capsys, "profile", "tv:resnet18", "--unit", "macs", "--top", "1")
     top = profiled("tv:resnet18").top_ops("flops", 1)[0]
-    section = out[out.index("TOP 1 OPS BY MACS"):]
-    header = next(line for line in section.splitlines() if "Op" in line and "Module" in line)
+    section = out[out.index("TOP 1 OPS BY MATMUL-CLASS MACS"):]
+    lines = section.splitlines()
+    at = next(i for i, line in enumerate(lines) if "Op" in line and "Module" in line)
+    header = "\n".join(lines[at - 1:at + 1])  # two-line headers: "MACs" over "(matmul)"
     assert "MACs" in header and "FLOPs " not in header
     assert units.count(top.flops // 2) in section and units.count(top.flops) not in section
     monkeypatch.setenv("COLUMNS", "80")
     narrow = _run(capsys, "profile", "tv:resnet18", "--unit", "macs", "--top", "1")
     assert max(map(len, narrow.splitlines())) <= 80
-    assert units.count(top.flops // 2) in narrow[narrow.index("TOP 1 OPS BY MACS"):]
+    assert units.count(top.flops // 2) in narrow[narrow.index("TOP 1 OPS BY MATMUL-CLASS MACS"):]
     md = _run(capsys, "profile", "tv:resnet18", "--unit", "macs", "--top", "1", "--format",
               "markdown")
-    assert f"| {units.count(top.flops // 2)} |" in md.split("### Top 1 ops by MACs")[1]
+    assert f"| {units.count(top.flops // 2)} |" in md.split("### Top 1 ops by matmul-class MACs")[1]
 
 
 def test_block_replay_notes_only_with_verbose(capsys):
