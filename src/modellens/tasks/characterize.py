@@ -52,7 +52,10 @@ CONVS = [  # (batch, in, out, kernel, stride, side, groups)
 ] + [(1, channels, channels, kernel, 1, side, channels)  # depthwise, as separable CNNs use
      for kernel in (3, 5, 7)
      for channels, side in ((48, 112), (96, 56), (192, 28), (480, 14), (960, 7))
-] + [(1, 64, 64, 3, 2, 112, 64), (1, 240, 240, 5, 2, 28, 240)]
+] + [(1, 64, 64, 3, 2, 112, 64), (1, 240, 240, 5, 2, 28, 240)
+] + [(1, cin, cout, 1, 1, side, 1)  # pointwise, few channels on large maps (oneDNN reorders)
+     for side in (112, 56, 28, 14, 7) for cin in (16, 48, 144) for cout in (32, 96, 288)
+] + [(1, 16, 32, 3, 2, 320, 1), (1, 32, 32, 3, 1, 80, 1), (1, 8, 16, 3, 1, 224, 1)]
 SIZES = [2**p for p in range(10, 25, 2)]  # elements: 1 Ki .. 16 Mi
 ATTENTION = [(1, 12, s, 64) for s in (16, 64, 128, 256, 512, 1024)]  # batch, heads, seq, dim
 MULTI_HEAD = [(256, 8, 256), (512, 8, 100), (768, 12, 64), (768, 12, 256), (1024, 16, 128)]
