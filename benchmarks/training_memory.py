@@ -130,19 +130,27 @@ def predict(case: Case) -> tuple[int, list[str]]:
 
 def measure(case: Case, blocks: list[str]) -> int:
     """The CPU allocator's peak over `STEPS` real training steps, from an empty start."""
+    return measured_peak(case.build, case.inputs, case.optimizer, blocks)
+
+
+def measured_peak(build: Callable[[], nn.Module], make_inputs: Callable[[], Any],
+                  optimizer: str, blocks: list[str] = (), steps: int = STEPS) -> int:
+    """Peak of the CPU allocator's reported allocations over `steps` real training steps of
+    `build()` on `make_inputs()` with `optimizer` (an `OPTIMIZERS` name), the `blocks` run
+    under torch.utils.checkpoint; model, optimizer and inputs made inside the profiler."""
     from torch.profiler import ProfilerActivity, profile
 
     torch.manual_seed(0)
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        model = case.build().train()
+        model = build().train()
         for path in blocks:
             _checkpointed(model.get_submodule(path))
-        make = OPTIMIZERS[case.optimizer]
-        optimizer = make(model.parameters()) if make else None
-        inputs = case.inputs()
-        for _ in range(STEPS):
-            _step(model, inputs, optimizer)
-        del model, optimizer, inputs
+        make = OPTIMIZERS[optimizer]
+        opt = make(model.parameters()) if make else None
+        inputs = make_inputs()
+        for _ in range(steps):
+            _step(model, inputs, opt)
+        del model, opt, inputs
     events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
     live = peak = 0
     for event in sorted(events, key=lambda e: e.start_ns()):

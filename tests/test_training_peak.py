@@ -11,13 +11,13 @@ import torch
 from torch import nn
 
 import modellens
+from benchmarks.training_memory import measured_peak
 from modellens.analysis.training_peak import (
     BLOCK_BYTES,
     CUDA_CONTEXT_BYTES,
     checkpoint_blocks,
     training_peak,
 )
-from modellens.capture.records import iter_tensors
 from modellens.errors import ConfigError
 
 F32 = 4
@@ -101,7 +101,7 @@ def test_measured_peak_of_real_steps_matches():
     x = torch.randn(B, D_IN)
     for optimizer, slack in (("sgd", 0), ("adamw", 4 * (4 + 8))):
         predicted = _profile(tiny_mlp(), x, optimizer=optimizer).memory.training_peak_bytes
-        measured = _measured_peak(tiny_mlp, x, optimizer)
+        measured = measured_peak(tiny_mlp, x.clone, optimizer)
         assert 0 <= measured - predicted <= slack, (optimizer, predicted, measured)
 
 
@@ -122,7 +122,7 @@ def test_gradients_autograd_steals_are_not_copies():
     grads = (3000 * 64 + 2 * 64) * F32
     assert peak.line("gradients") == grads
     assert peak.line("backward temporaries") < 3000 * 64 * F32
-    assert _measured_peak(Embed, x, "sgd") == peak.peak_bytes
+    assert measured_peak(Embed, x.clone, "sgd") == peak.peak_bytes
 
 
 class Block(nn.Module):
@@ -157,8 +157,8 @@ def test_checkpointing_blocks_and_reduction():
     assert saved_ckpt <= 2 * hidden + 4 * width
     assert ckpt.memory.training_peak_bytes < 0.6 * plain.memory.training_peak_bytes
     # the CPU allocator over real steps (torch.utils.checkpoint, non-reentrant, on the blocks)
-    assert _measured_peak(stack, x, "sgd") == plain.memory.training_peak_bytes
-    measured = _measured_peak(stack, x, "sgd", ["1", "2", "3", "4"])
+    assert measured_peak(stack, x.clone, "sgd") == plain.memory.training_peak_bytes
+    measured = measured_peak(stack, x.clone, "sgd", ["1", "2", "3", "4"])
     assert ckpt.memory.training_peak_bytes == pytest.approx(measured, rel=0.01)
 
 
@@ -210,39 +210,3 @@ def test_cli_optimizer_option(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["profile", "tv:resnet18", "--optimizer", "lion"])
     assert exit_.value.code == 2 and "invalid choice: 'lion'" in capsys.readouterr().err
-
-
-def _measured_peak(build, x, optimizer: str, blocks: list[str] = ()) -> int:
-    """Peak of the CPU allocator's reported allocations over three real steps from an empty
-    start (model, optimizer and input made inside the profiler)."""
-    from torch.profiler import ProfilerActivity, profile
-    from torch.utils.checkpoint import checkpoint
-
-    make = {"sgd": lambda p: torch.optim.SGD(p, lr=0.1),
-            "adamw": lambda p: torch.optim.AdamW(p)}[optimizer]
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        model = build()
-        for path in blocks:
-            module = model.get_submodule(path)
-            module.forward = (lambda f: lambda *a: checkpoint(f, *a, use_reentrant=False))(
-                module.forward)
-        opt = make(model.parameters())
-        inputs = x.clone()
-        for _ in range(3):
-            _step(model, inputs, opt)
-        del model, opt, inputs
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
-    live = peak = 0
-    for event in sorted(events, key=lambda e: e.start_ns()):
-        live += event.nbytes()
-        peak = max(peak, live)
-    return peak
-
-
-def _step(model, x, opt) -> None:
-    roots = [t for t in iter_tensors(model(x)) if t.requires_grad]
-    seeds = [torch.ones_like(t) for t in roots]
-    torch.autograd.backward(roots, seeds)
-    del seeds
-    opt.step()
-    model.zero_grad(set_to_none=True)
