@@ -141,7 +141,7 @@ class BatchScaling:
                       compute_dtype: str | None = None, execution: str = EAGER) -> BatchScaling:
         kernels, views = analysis.kernels(execution, communication.tp, compute_dtype).get(
             FORWARD, ([], 0))
-        counts = Counter(dataclasses.replace(kernel, members=()) for kernel in kernels)
+        counts = Counter(kernel.signature for kernel in kernels)
         return cls(batch, tuple(counts.items()), views, execution, communication)
 
     def _timings(self, batch: int, chip: Chip):

@@ -9,7 +9,7 @@ read once per step whatever the batch, everything else grows with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from ..capture import OpRecord
 from ..costing.cost import OpCost
@@ -59,7 +59,9 @@ def is_timed(cost: OpCost) -> bool:
 class Kernel:
     """One kernel: `members` index the phase's ops (into `Analysis.items()`); FLOPs and bytes
     are the captured step's, `weight_bytes` of them parameter reads. `sharded`: tensor
-    parallelism splits it (a fused kernel has its ops' shares applied already, `shards`)."""
+    parallelism splits it (a fused kernel has its ops' shares applied already, `shards`).
+    `parts`: a fused kernel's ops as kernels alone (how its time is shared among them); not
+    part of what the kernel is (`signature`)."""
 
     members: tuple[int, ...]
     op_class: str
@@ -69,6 +71,12 @@ class Kernel:
     weight_bytes: float
     gemm: tuple[int, int] | None
     sharded: bool
+    parts: tuple[Kernel, ...] = field(default=(), compare=False)
+
+    @property
+    def signature(self) -> Kernel:
+        """The kernel apart from which ops it runs: equal for kernels that time the same."""
+        return replace(self, members=(), parts=())
 
     def time(self, chip: Chip, shards: int = 1, scale: float = 1.0) -> OpTime:
         """On `chip`, per GPU of `shards`, with the batch `scale` times the captured one (FLOPs,
@@ -130,7 +138,7 @@ def phase_kernels(items: list[tuple[int, OpRecord, OpCost]], params: set[int],
                 heaviest, most = index, charged
         lead = alone[heaviest]
         kernels.append(Kernel(tuple(members), lead.op_class, lead.dtype, flops, nbytes, 0.0,
-                              None, False))
+                              None, False, tuple(alone[index] for index in members)))
     return kernels, views
 
 

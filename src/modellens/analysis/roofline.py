@@ -1,6 +1,7 @@
-"""Time on a chip. `op_time` is THE function that times one op: the chip's time model (see
-`hardware.timemodel`: calibrated efficiency curves, or the plain roofline max(FLOPs / peak,
-bytes / bandwidth)) applied to the op's class, FLOPs, bytes and dtype. `time_ops` is THE loop
+"""Time on a chip. `kernels.Kernel.time` is THE function that times one kernel (an op alone,
+or a fused group): the chip's time model (see `hardware.timemodel`: calibrated efficiency
+curves, or the plain roofline max(FLOPs / peak, bytes / bandwidth)) applied to its class,
+FLOPs, bytes and dtype; `op_time` is it for one op alone. `time_ops` is THE loop
 over a capture's ops that the per-capture time figures (profile's bottleneck and per-op times,
 LLM step costs, the report's per-chip times and plots) read, under the chip's time model
 (`Analysis.roofline`; `Analysis.lower_bound` is the plain roofline beside it)."""
@@ -141,10 +142,9 @@ class Roofline:
         )
 
 
-def _kernel_time(kernel: Kernel, chip: Chip, shards: int, known: dict[tuple, OpTime]) -> OpTime:
-    """`kernel.time(chip, shards)`, computed once per distinct kernel (all but its members)."""
-    key = (kernel.op_class, kernel.dtype, kernel.flops, kernel.bytes, kernel.weight_bytes,
-           kernel.gemm, kernel.sharded)
+def _kernel_time(kernel: Kernel, chip: Chip, shards: int, known: dict[Kernel, OpTime]) -> OpTime:
+    """`kernel.time(chip, shards)`, computed once per distinct kernel (`Kernel.signature`)."""
+    key = kernel.signature
     timing = known.get(key)
     if timing is None:
         timing = known[key] = kernel.time(chip, shards)
@@ -160,14 +160,14 @@ def time_ops(analysis: Analysis, chip: Chip, shards: int = 1,
     timings: list[OpTime | None] = [None] * len(items)
     phases: dict[str, PhaseTime] = {}
     view_cost = chip.time_model.overhead("view") if execution == EAGER else 0.0
-    known: dict[tuple, OpTime] = {}  # a deep model repeats a few layers' kernels: each timed once
+    known: dict[Kernel, OpTime] = {}  # a deep model repeats a few layers' kernels: each timed once
     for phase, (kernels, views) in analysis.kernels(execution, shards, compute_dtype).items():
         for kernel in kernels:
             timing = _kernel_time(kernel, chip, shards, known)
             if len(kernel.members) == 1:
                 timings[kernel.members[0]] = timing
                 continue
-            alone = [op_time(*items[i], chip, shards, compute_dtype) for i in kernel.members]
+            alone = [_kernel_time(part, chip, shards, known) for part in kernel.parts]
             total = sum(t.time_s for t in alone)
             for i, own in zip(kernel.members, alone):
                 share = own.time_s / total if total else 1 / len(kernel.members)
