@@ -51,8 +51,7 @@ def fit_time_model(samples: list[Sample], *, overhead_s: dict[str, float] | None
     overheads = dict(overhead_s) if overhead_s else {DEFAULT: overhead_estimate(samples)}
     by_side: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for sample in samples:
-        overhead = overheads.get(sample.op_class, overheads.get(DEFAULT, 0.0))
-        remainder = max(sample.measured_s - overhead, MIN_REMAINDER * sample.measured_s)
+        remainder = _remainder(sample, overheads)
         compute = sample.flops / sample.peak if sample.flops else 0.0
         if sample.gemm is not None and sample.op_class == "matmul" and tile and units:
             compute /= wave_efficiency(sample.gemm[0], sample.gemm[1], tile, units)
@@ -71,14 +70,19 @@ def fit_time_model(samples: list[Sample], *, overhead_s: dict[str, float] | None
                      tile=tile, units=units, shapes=shapes, source=source)
 
 
+def _remainder(sample: Sample, overheads: dict[str, float]) -> float:
+    """The sample's measured time beyond its class's fixed cost (at least MIN_REMAINDER of it)."""
+    overhead = overheads.get(sample.op_class, overheads.get(DEFAULT, 0.0))
+    return max(sample.measured_s - overhead, MIN_REMAINDER * sample.measured_s)
+
+
 def _shape_tables(samples: list[Sample], overheads: dict[str, float]) -> dict[str, ShapeTable]:
     tables: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
     for sample in samples:
         if sample.op_class not in SHAPE_CLASSES or sample.gemm is None or not sample.flops:
             continue
         m, n = sample.gemm
-        overhead = overheads.get(sample.op_class, overheads.get(DEFAULT, 0.0))
-        remainder = max(sample.measured_s - overhead, MIN_REMAINDER * sample.measured_s)
+        remainder = _remainder(sample, overheads)
         eta = min(MAX_ETA, max(1e-4, sample.flops / sample.peak / remainder))
         depth = max(1.0, sample.flops / (2.0 * m * n))
         tables[sample.op_class].append((float(m), float(n), float(f"{depth:.4g}"),
