@@ -261,3 +261,25 @@ def test_a_chip_peak_takes_the_short_dtype_names_of_its_table():
     assert chip.peak("fp16") == chip.peak("float16")
     assert chip.peak("fp32") == chip.peak("float32")
     assert chip.peak("bf16") > 10 * chip.peak("fp32")  # matrix bf16, not the fp32 rate
+
+
+def test_weight_stream_bandwidth_is_one_over_the_median_extra_seconds_per_byte(monkeypatch):
+    """Chain (cold) against one layer called as often (hot), per row count: the extra time per
+    weight byte of each, its median, inverted; a chain no faster counts as no extra."""
+    import torch
+
+    from modellens.measure import clock
+    from modellens.tasks import characterize
+
+    monkeypatch.setattr(characterize, "STREAM_LAYERS", 2)
+    monkeypatch.setattr(characterize, "STREAM_SHAPE", (8, 4))
+    monkeypatch.setattr(characterize, "STREAM_ROUNDS", 1)
+    weight = 8 * 4 * 4  # one fp32 layer
+    # (cold, hot) seconds for the chain per row count: extra per layer 2e-6, -1e-6 (-> 0), 6e-6
+    pairs = iter([(10e-6, 6e-6), (4e-6, 6e-6), (20e-6, 8e-6)])
+    answers = iter(seconds for pair in pairs for seconds in pair)
+    monkeypatch.setattr(clock, "measure",
+                        lambda fn, device, **kw: clock.Measurement(1.0, next(answers), 1.0, 1))
+    extra_per_byte = sorted([2e-6 / weight, 0.0, 6e-6 / weight])[1]
+    assert characterize.weight_stream_bandwidth(torch.device("cpu"), torch.float32) == \
+        pytest.approx(1 / extra_per_byte)
